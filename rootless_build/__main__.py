@@ -1,0 +1,3 @@
+from rootless_build.cli.main import main
+
+main()

@@ -1,0 +1,53 @@
+"""Helpers shared by commands: opening the store from the global options, formatting."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import click
+
+
+def open_store(ctx: click.Context):
+    from rootless_build.store import Store
+
+    return Store.open(ctx.find_root().obj.get("root"))
+
+
+def storage_driver(ctx: click.Context) -> str | None:
+    return ctx.find_root().obj.get("storage_driver")
+
+
+def human_size(n: int) -> str:
+    """docker's sizes: 1000-based, 3 significant digits (4.26MB, 1.2GB, 512B)."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.3g}{unit}" if unit != "B" else f"{n}B"
+        n /= 1000
+    return f"{n}B"
+
+
+def human_ago(when: datetime | None) -> str:
+    """'3 minutes ago', like docker's CREATED column."""
+    if when is None:
+        return "N/A"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    seconds = (datetime.now(timezone.utc) - when).total_seconds()
+    if seconds < 1:
+        return "Less than a second ago"
+    for unit, size in (("year", 31536000), ("month", 2592000), ("week", 604800), ("day", 86400),
+                       ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds >= size:
+            count = int(seconds // size)
+            if unit == "hour" and count == 1:
+                return "About an hour ago"
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "Less than a second ago"
+
+
+def print_table(rows: list[list[str]], headers: list[str]) -> None:
+    """Left-aligned columns separated by three spaces, as docker prints them."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        cells = [str(c).ljust(w) for c, w in zip(row, widths)]
+        click.echo("   ".join(cells).rstrip())

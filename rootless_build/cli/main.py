@@ -1,0 +1,115 @@
+"""Entry point: a click group whose commands are imported only when invoked (fast start-up),
+and the one place that turns errors into exit codes and one-line messages."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from rootless_build import __version__
+from rootless_build.errors import RootlessBuildError
+
+# name -> (module under rootless_build.cli, function, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "build": ("build_cmd", "build", "Build an image from a Dockerfile"),
+    "images": ("image_cmds", "images", "List images"),
+    "tag": ("image_cmds", "tag", "Add a tag to an image"),
+    "rmi": ("image_cmds", "rmi", "Remove images"),
+    "prune": ("image_cmds", "prune", "Remove dangling images and unreferenced data"),
+    "inspect": ("image_cmds", "inspect", "Show an image's details as JSON"),
+    "history": ("image_cmds", "history", "Show the history of an image"),
+    "fsck": ("image_cmds", "fsck", "Check every blob and reference in the store"),
+    "save": ("archive_cmds", "save", "Save images to an archive or OCI directory"),
+    "load": ("archive_cmds", "load", "Load images from an archive"),
+    "import": ("archive_cmds", "import_", "Create an image from a rootfs tarball"),
+    "pull": ("registry_cmds", "pull", "Pull an image from a registry"),
+    "push": ("registry_cmds", "push", "Push an image to a registry"),
+    "login": ("registry_cmds", "login", "Log in to a registry"),
+    "logout": ("registry_cmds", "logout", "Log out of a registry"),
+    "search": ("registry_cmds", "search", "Search a registry's catalog"),
+    "unshare": ("sandbox_cmds", "unshare", "Run a command in the rootless user namespace"),
+    "info": ("sandbox_cmds", "info", "Show what this machine offers for rootless builds"),
+    "run": ("container_cmds", "run", "Run a command in a new container"),
+    "ps": ("container_cmds", "ps", "List containers"),
+    "start": ("container_cmds", "start", "Start stopped containers"),
+    "stop": ("container_cmds", "stop", "Stop running containers"),
+    "kill": ("container_cmds", "kill", "Kill running containers"),
+    "wait": ("container_cmds", "wait", "Wait for containers to exit"),
+    "attach": ("container_cmds", "attach", "Attach to a running container"),
+    "logs": ("container_cmds", "logs", "Show a container's output"),
+    "exec": ("container_cmds", "exec_", "Run a command in a running container"),
+    "rm": ("container_cmds", "rm", "Remove containers"),
+    "commit": ("container_cmds", "commit", "Create an image from a container's changes"),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name, spec in COMMANDS.items() if _available(spec[0]))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        spec = COMMANDS.get(name)
+        if spec is None or not _available(spec[0]):
+            return None
+        module = importlib.import_module(f"rootless_build.cli.{spec[0]}")
+        return getattr(module, spec[1])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if not rows:
+            return
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _available(module: str) -> bool:
+    return os.path.exists(os.path.join(os.path.dirname(__file__), f"{module}.py"))
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", envvar="ROOTLESS_BUILD_ROOT", type=click.Path(file_okay=False),
+              help="Store directory (default $XDG_DATA_HOME/rootless-build).")
+@click.option("--storage-driver", envvar="ROOTLESS_BUILD_STORAGE_DRIVER",
+              type=click.Choice(["overlay", "fuse-overlayfs", "vfs"]), default=None,
+              help="How RUN steps and containers get a writable root (default: detected).")
+@click.version_option(__version__, prog_name="rootless-build")
+@click.pass_context
+def cli(ctx: click.Context, root: str | None, storage_driver: str | None) -> None:
+    """Rootless, daemonless container image builder and manager."""
+    ctx.obj = {"root": root, "storage_driver": storage_driver}
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="rootless-build", standalone_mode=False)
+    except RootlessBuildError as e:
+        _fail(str(e), e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        _fail("aborted", 130)
+    except click.ClickException as e:
+        _fail(e.format_message(), 125)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.exit(141)
+    except OSError as e:
+        if os.environ.get("ROOTLESS_BUILD_DEBUG"):
+            raise
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        _fail(f"{e.strerror or e}{where}", 1)
+    except Exception as e:  # a bug: still one line for the user, the trace on request
+        if os.environ.get("ROOTLESS_BUILD_DEBUG"):
+            raise
+        _fail(f"internal error: {type(e).__name__}: {e} (set ROOTLESS_BUILD_DEBUG=1 for details)", 1)
+    sys.exit(0)
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stdout.flush()
+    print(f"Error: {message}", file=sys.stderr)
+    sys.exit(code)

@@ -1,0 +1,169 @@
+"""Pydantic models of the OCI image spec (and Docker schema 2, which shares its shape).
+
+Models are for reading and building documents; digests are always taken of the exact
+bytes written or read (see `dump` and `Raw`), never of a model serialised again.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rootless_build.errors import RootlessBuildError
+from rootless_build.oci import mediatypes as mt
+
+
+class InvalidDocument(RootlessBuildError):
+    pass
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow", frozen=True)
+
+
+class Platform(_Model):
+    architecture: str
+    os: str
+    os_version: str | None = Field(default=None, alias="os.version")
+    os_features: list[str] | None = Field(default=None, alias="os.features")
+    variant: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.os}/{self.architecture}" + (f"/{self.variant}" if self.variant else "")
+
+
+class Descriptor(_Model):
+    media_type: str = Field(alias="mediaType")
+    digest: str
+    size: int
+    urls: list[str] | None = None
+    annotations: dict[str, str] | None = None
+    platform: Platform | None = None
+    artifact_type: str | None = Field(default=None, alias="artifactType")
+
+
+class Manifest(_Model):
+    """An OCI image manifest or a Docker schema 2 manifest (same fields)."""
+
+    schema_version: int = Field(2, alias="schemaVersion")
+    media_type: str | None = Field(default=mt.OCI_MANIFEST, alias="mediaType")
+    artifact_type: str | None = Field(default=None, alias="artifactType")
+    config: Descriptor
+    layers: list[Descriptor] = []
+    subject: Descriptor | None = None
+    annotations: dict[str, str] | None = None
+
+
+class Index(_Model):
+    """An OCI image index or a Docker manifest list."""
+
+    schema_version: int = Field(2, alias="schemaVersion")
+    media_type: str | None = Field(default=mt.OCI_INDEX, alias="mediaType")
+    manifests: list[Descriptor] = []
+    annotations: dict[str, str] | None = None
+
+
+class HealthConfig(_Model):
+    test: list[str] | None = Field(default=None, alias="Test")
+    interval: int | None = Field(default=None, alias="Interval")
+    timeout: int | None = Field(default=None, alias="Timeout")
+    start_period: int | None = Field(default=None, alias="StartPeriod")
+    start_interval: int | None = Field(default=None, alias="StartInterval")
+    retries: int | None = Field(default=None, alias="Retries")
+
+
+class ContainerConfig(_Model):
+    user: str | None = Field(default=None, alias="User")
+    exposed_ports: dict[str, dict] | None = Field(default=None, alias="ExposedPorts")
+    env: list[str] | None = Field(default=None, alias="Env")
+    entrypoint: list[str] | None = Field(default=None, alias="Entrypoint")
+    cmd: list[str] | None = Field(default=None, alias="Cmd")
+    volumes: dict[str, dict] | None = Field(default=None, alias="Volumes")
+    working_dir: str | None = Field(default=None, alias="WorkingDir")
+    labels: dict[str, str] | None = Field(default=None, alias="Labels")
+    stop_signal: str | None = Field(default=None, alias="StopSignal")
+    # Docker extensions that OCI tools carry along untouched.
+    healthcheck: HealthConfig | None = Field(default=None, alias="Healthcheck")
+    shell: list[str] | None = Field(default=None, alias="Shell")
+    on_build: list[str] | None = Field(default=None, alias="OnBuild")
+
+
+class History(_Model):
+    created: str | None = None
+    created_by: str | None = None
+    author: str | None = None
+    comment: str | None = None
+    empty_layer: bool | None = None
+
+
+class RootFS(_Model):
+    type: str = "layers"
+    diff_ids: list[str] = []
+
+
+class ImageConfig(_Model):
+    created: str | None = None
+    author: str | None = None
+    architecture: str = "amd64"
+    os: str = "linux"
+    variant: str | None = None
+    config: ContainerConfig | None = None
+    rootfs: RootFS = RootFS()
+    history: list[History] | None = None
+
+
+def dump(model: BaseModel) -> bytes:
+    """Canonical bytes for a document we create: aliases, no nulls, compact, sorted."""
+    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+def load_json(data: bytes, what: str = "document") -> dict[str, Any]:
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidDocument(f"{what} is not valid JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise InvalidDocument(f"{what} is not a JSON object")
+    return obj
+
+
+def parse_as(model: type[_M], data: bytes, what: str) -> _M:
+    try:
+        return model.model_validate(load_json(data, what))
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise InvalidDocument(f"{what} is malformed: {loc}: {first['msg']}") from None
+
+
+def parse_manifest(data: bytes) -> Manifest:
+    return parse_as(Manifest, data, "manifest")
+
+
+def parse_index(data: bytes) -> Index:
+    return parse_as(Index, data, "image index")
+
+
+def parse_config(data: bytes) -> ImageConfig:
+    return parse_as(ImageConfig, data, "image config")
+
+
+def sniff_media_type(data: bytes) -> str:
+    """The media type a manifest-ish document declares, or infers from its fields."""
+    obj = load_json(data, "manifest")
+    declared = obj.get("mediaType")
+    if declared:
+        return declared
+    if "manifests" in obj:
+        return mt.OCI_INDEX
+    if "config" in obj:
+        return mt.OCI_MANIFEST
+    raise InvalidDocument("document is neither a manifest nor an index")
+
+
+from typing import TypeVar  # noqa: E402  (kept low: only parse_as needs it)
+
+_M = TypeVar("_M", bound=BaseModel)
