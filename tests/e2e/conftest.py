@@ -1,0 +1,76 @@
+"""Fixtures for end-to-end tests: the current user's subordinate id ranges and a runner
+for the reference tools (skopeo, umoci, podman, buildah) used to check our results."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+TOOL_TIMEOUT = 300.0
+
+
+def subid_ranges(path: str | os.PathLike[str], user: str, uid: int) -> list[tuple[int, int]]:
+    """(start, count) ranges for `user` in an /etc/subuid-style file (by name or id)."""
+    ranges = []
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    for line in lines:
+        fields = line.strip().split(":")
+        if len(fields) == 3 and fields[0] in (user, str(uid)):
+            ranges.append((int(fields[1]), int(fields[2])))
+    return ranges
+
+
+@pytest.fixture(scope="session")
+def subuid_ranges() -> list[tuple[int, int]]:
+    """The current user's /etc/subuid ranges, [] if none."""
+    return subid_ranges("/etc/subuid", getpass.getuser(), os.getuid())
+
+
+@pytest.fixture(scope="session")
+def subgid_ranges() -> list[tuple[int, int]]:
+    """The current user's /etc/subgid ranges, [] if none."""
+    return subid_ranges("/etc/subgid", getpass.getuser(), os.getuid())
+
+
+RunTool = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def tool() -> RunTool:
+    """Run an external command: tool("skopeo", "inspect", ..., check=True, timeout=300,
+    input=None, cwd=None). With check=True a failure fails the test showing the command,
+    its exit code and stderr (not a CalledProcessError traceback)."""
+
+    def run(
+        *cmd: str | os.PathLike[str],
+        check: bool = True,
+        timeout: float = TOOL_TIMEOUT,
+        input: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [str(c) for c in cmd]
+        proc = subprocess.run(
+            argv,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            pytest.fail(
+                f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr.strip()}", pytrace=False
+            )
+        return proc
+
+    return run
