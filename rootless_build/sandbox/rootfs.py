@@ -1,0 +1,131 @@
+"""The step's root: what pid 1 of the step mounts, before and after pivot_root.
+
+Every source on the host side (devices, generated /etc files, --mount sources) is taken as
+a detached mount (open_tree) *before* pivot_root, and attached *after* it with move_mount,
+so each target path resolves inside the new root: a symlink in the image can never send a
+mount onto the host. /proc is created before the pivot too (fsmount), while the host's
+/proc is still there to satisfy the kernel's "mount too revealing" rule; so is /sys.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass, field
+
+from rootless_build.errors import SandboxError
+from rootless_build.sandbox import libc
+
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+DEV_LINKS = (("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"))
+
+
+@dataclass(frozen=True)
+class BindSource:
+    target: str         # absolute path in the container
+    source: str         # host path, before the pivot
+    readonly: bool
+
+
+@dataclass
+class RootfsPlan:
+    merged: str
+    etc_files: dict[str, str]                  # container path -> generated host file
+    binds: list[BindSource] = field(default_factory=list)
+    tmpfs: list[tuple[str, int | None, int | None]] = field(default_factory=list)  # target, size, mode
+    devpts_gid5: bool = True                   # gid 5 (tty) is mapped
+    own_network: bool = False                  # a new network namespace: a sysfs of its own
+
+
+def _detached(source: str, readonly: bool, recursive: bool = False) -> int:
+    fd = libc.open_tree_clone(source, recursive=recursive)
+    if readonly:
+        libc.mount_setattr_fd(fd, libc.MOUNT_ATTR_RDONLY, recursive=recursive)
+    return fd
+
+
+def _new_fs(fstype: str, readonly: bool = False) -> int:
+    fs = libc.fsopen(fstype)
+    try:
+        libc.fsconfig_create(fs)
+        attrs = libc.MOUNT_ATTR_NOSUID | libc.MOUNT_ATTR_NODEV | libc.MOUNT_ATTR_NOEXEC
+        return libc.fsmount(fs, attrs | (libc.MOUNT_ATTR_RDONLY if readonly else 0))
+    finally:
+        os.close(fs)
+
+
+def _sys(plan: RootfsPlan) -> int:
+    """Read-only /sys: a fresh sysfs for a network namespace of our own (it shows that
+    namespace's devices); else the host's, as rootless podman does."""
+    if plan.own_network:
+        return _new_fs("sysfs", readonly=True)
+    return _detached("/sys", readonly=True, recursive=True)
+
+
+def _attach(fd: int, target: str, what: str, optional: bool = False) -> None:
+    try:
+        libc.move_mount_fd(fd, target, follow=True)
+    except OSError as e:
+        if optional and e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return
+        raise SandboxError(f"mounting {what} on {target}: {os.strerror(e.errno)}") from None
+    finally:
+        os.close(fd)
+
+
+def _mount(source: str, target: str, fstype: str, flags: int, data: str) -> None:
+    try:
+        libc.mount(source, target, fstype, flags, data)
+    except OSError as e:
+        raise SandboxError(f"mounting {fstype} on {target}: {os.strerror(e.errno)}") from None
+
+
+def _dev(plan: RootfsPlan, devices: dict[str, int]) -> None:
+    nosuid = libc.MS_NOSUID
+    _mount("tmpfs", "/dev", "tmpfs", nosuid | libc.MS_NOEXEC, "mode=755,size=65536k")
+    for name, fd in devices.items():
+        os.close(os.open(f"/dev/{name}", os.O_CREAT | os.O_WRONLY, 0o666))
+        _attach(fd, f"/dev/{name}", f"/dev/{name}")
+    os.mkdir("/dev/pts", 0o755)
+    pts = "newinstance,ptmxmode=0666,mode=0620" + (",gid=5" if plan.devpts_gid5 else "")
+    _mount("devpts", "/dev/pts", "devpts", nosuid | libc.MS_NOEXEC, pts)
+    os.mkdir("/dev/shm", 0o1777)
+    _mount("shm", "/dev/shm", "tmpfs", nosuid | libc.MS_NODEV | libc.MS_NOEXEC, "mode=1777,size=65536k")
+    os.mkdir("/dev/mqueue", 0o755)
+    try:
+        _mount("mqueue", "/dev/mqueue", "mqueue", nosuid | libc.MS_NODEV | libc.MS_NOEXEC, "")
+    except SandboxError:
+        os.rmdir("/dev/mqueue")     # a kernel without POSIX message queues
+    for name, target in DEV_LINKS:
+        os.symlink(target, f"/dev/{name}")
+
+
+def enter_rootfs(plan: RootfsPlan) -> None:
+    """Run by the step's pid 1: mount everything, pivot into plan.merged, drop the old root."""
+    try:
+        proc = _new_fs("proc")
+        sysfs = _sys(plan)
+        devices = {name: _detached(f"/dev/{name}", False) for name in DEVICES
+                   if os.path.exists(f"/dev/{name}")}
+        # Writable, as with buildah: they are this step's own copies, thrown away after it.
+        etc = {target: _detached(host, False) for target, host in plan.etc_files.items()}
+        binds = [(b.target, _detached(b.source, b.readonly, recursive=True)) for b in plan.binds]
+        os.chdir(plan.merged)
+        libc.pivot_root(".", ".")
+        libc.umount2(".", libc.MNT_DETACH)      # the old root, stacked on top by pivot_root
+        os.chdir("/")
+    except OSError as e:
+        raise SandboxError(f"preparing the step's root: {e.strerror}") from None
+    _attach(proc, "/proc", "proc")
+    _attach(sysfs, "/sys", "sysfs", optional=True)
+    _dev(plan, devices)
+    for target, fd in etc.items():
+        _attach(fd, target, target, optional=True)
+    for target, fd in binds:
+        _attach(fd, target, "a --mount")
+    for target, size, mode in plan.tmpfs:
+        options = [f"mode={mode:o}" if mode is not None else "mode=1777"]
+        if size:
+            options.append(f"size={size}")
+        _mount("tmpfs", target, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, ",".join(options))

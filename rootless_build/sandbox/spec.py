@@ -1,0 +1,90 @@
+"""What a step needs (StepSpec, Mount) and what it gives back (StepResult)."""
+
+from __future__ import annotations
+
+import posixpath
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rootless_build.errors import SandboxError
+
+MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret")
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A RUN --mount. bind: a host dir/file (readonly by default; readonly=False gives a
+    copy-on-write view whose writes are discarded); cache: a persistent host dir, rw, never
+    committed; tmpfs: size bytes (None = half of RAM); secret: a host file shown read-only
+    with mode/uid/gid, from a tmpfs, at target (e.g. /run/secrets/ID)."""
+
+    type: str
+    target: str
+    source: Path | None = None
+    readonly: bool = True
+    size: int | None = None
+    mode: int | None = None
+    uid: int = 0
+    gid: int = 0
+
+    def __post_init__(self) -> None:
+        if self.type not in MOUNT_TYPES:
+            raise SandboxError(f"unknown mount type {self.type!r}")
+        if self.type != "tmpfs" and self.source is None:
+            raise SandboxError(f"a {self.type} mount needs a source")
+
+
+@dataclass
+class StepSpec:
+    """One RUN. lowerdirs are top-most first (as overlay wants); upperdir receives the
+    changes (for vfs: the full copy, filled from the lowers when empty); workdir is this
+    step's own empty scratch dir on the upper dir's filesystem, emptied again afterwards."""
+
+    lowerdirs: list[Path]
+    upperdir: Path
+    workdir: Path
+    argv: list[str]
+    driver: str = "overlay"
+    env: list[str] = field(default_factory=list)
+    cwd: str = "/"
+    # A USER value resolved in the image ("app", "1000:1000", "app:staff"), or (uid, gid, groups).
+    user: str | tuple[int, int, list[int]] = ""
+    hostname: str = "rootless-build"
+    network: str = "host"              # "host" or "none"
+    mounts: list[Mount] = field(default_factory=list)
+    # Each chunk of the step's output (stdout and stderr, merged); None: to our stdout.
+    output: Callable[[bytes], None] | None = None
+    # Give the command our stdin/stdout/stderr (a tty for `run -it`) instead of capturing.
+    interactive: bool = False
+    tail_lines: int = 20
+    resolv_conf: Path = Path("/etc/resolv.conf")
+
+    def check(self) -> None:
+        if not self.argv:
+            raise SandboxError("a step needs a command")
+        if self.network not in ("host", "none"):
+            raise SandboxError(f"unknown network mode {self.network!r}: use host or none")
+        if not posixpath.isabs(self.cwd):
+            raise SandboxError(f"working directory must be absolute: {self.cwd}")
+
+
+@dataclass
+class StepResult:
+    exit_code: int
+    last_lines: list[str]
+
+
+class StepInterrupted(SandboxError):
+    """SIGINT or SIGTERM arrived during a step; everything it started has been cleaned up."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+
+def mount_target(cwd: str, target: str) -> str:
+    """A mount's target as an absolute, normalised container path (relative: from cwd)."""
+    return posixpath.normpath(posixpath.join(cwd, target))

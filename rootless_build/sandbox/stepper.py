@@ -1,0 +1,263 @@
+"""The processes of one step, forked from the builder (already root of the user namespace).
+
+    builder ── stepper: own mount ns; mounts the overlay (a fuse-overlayfs daemon stays
+                 │       there); then new mount, pid, uts, ipc (+net) namespaces
+                 └─ init (pid 1): pivot_root, /proc, /dev, /etc files; forks the command,
+                      └─ command  reaps every orphan, exits with the command's status
+
+Everything mounted lives in the stepper's namespaces and vanishes with them; pid 1's death
+kills whatever the command left running. Both stepper and init die with their parent
+(PR_SET_PDEATHSIG). Messages go to the builder over the report pipe, one line each:
+`E:<error>`, `U:<uid>:<gid>` (unmapped user), `P:<fuse pid>`, `X:<exit status>`.
+No imports may happen in here after the pivot: the old root is gone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+from rootless_build.errors import SandboxError
+from rootless_build.sandbox import drivers, libc, overlay
+from rootless_build.sandbox.rootfs import RootfsPlan, enter_rootfs
+from rootless_build.sandbox.users import home_dir, resolve_user
+
+SETUP_FAILED = 125
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+@dataclass(frozen=True)
+class SecretCopy:
+    source: str
+    dest: str           # on the stepper's private tmpfs
+    mode: int
+    uid: int
+    gid: int
+
+
+@dataclass(frozen=True)
+class CowBind:
+    """A read-write bind whose writes are thrown away: an overlay (or a copy) of source."""
+
+    source: str
+    scratch: str        # holds upper/, work/ and merged (the dir bound into the step)
+
+
+@dataclass
+class StepperPlan:
+    parent_pid: int
+    driver: str
+    lowerdirs: list[Path]
+    upperdir: Path
+    driver_workdir: Path
+    rootfs: RootfsPlan
+    argv: list[str]
+    env: list[str]
+    cwd: str
+    user: str | tuple[int, int, list[int]]
+    hostname: str
+    network: str
+    interactive: bool
+    report_w: int
+    out_w: int | None
+    secrets_dir: str = ""
+    secrets: list[SecretCopy] = field(default_factory=list)
+    cow_binds: list[CowBind] = field(default_factory=list)
+
+
+def _report(fd: int, kind: str, text: str) -> None:
+    line = f"{kind}:{' '.join(text.split())}\n".encode(errors="replace")
+    try:
+        os.write(fd, line[:4000])
+    except OSError:
+        pass
+
+
+def _exit_code(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+# --- stepper -----------------------------------------------------------------------------
+
+def stepper_main(plan: StepperPlan) -> NoReturn:
+    mounted = None
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)     # the builder decides, then tells us
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != plan.parent_pid:
+            os._exit(SETUP_FAILED)
+        libc.unshare(libc.CLONE_NEWNS)
+        libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
+        mounted = drivers.mount_driver(plan.driver, plan.lowerdirs, plan.upperdir,
+                                       plan.driver_workdir, Path(plan.rootfs.merged))
+        if mounted.pid is not None:
+            _report(plan.report_w, "P", str(mounted.pid))
+        _prepare_secrets(plan)
+        for bind in plan.cow_binds:
+            _prepare_cow_bind(bind)
+        flags = libc.CLONE_NEWNS | libc.CLONE_NEWPID | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC
+        if plan.network == "none":
+            flags |= libc.CLONE_NEWNET
+        libc.unshare(flags)
+        libc.sethostname(plan.hostname)
+        if plan.network == "none":
+            _loopback_up()
+        init_pid = os.fork()
+        if init_pid == 0:
+            _init_main(plan)
+        if plan.out_w is not None:
+            os.close(plan.out_w)
+        signal.signal(signal.SIGTERM, lambda *_: _kill(init_pid))
+        _, status = os.waitpid(init_pid, 0)
+        _report(plan.report_w, "X", str(_exit_code(status)))
+    except BaseException as e:  # noqa: BLE001 - everything becomes one line for the builder
+        _report(plan.report_w, "E", _describe(e))
+    finally:
+        if mounted is not None:
+            mounted.stop()      # fuse-overlayfs unmounts in its namespace and exits
+        os._exit(0)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)    # pid 1: the kernel then kills the whole namespace
+    except ProcessLookupError:
+        pass
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, SandboxError):
+        return str(e)
+    if isinstance(e, OSError):
+        return f"{e.strerror or e}" + (f": {e.filename}" if e.filename else "")
+    return f"{type(e).__name__}: {e}"
+
+
+def _prepare_secrets(plan: StepperPlan) -> None:
+    """Secrets are copied onto a tmpfs private to this step: never on disk, never committed."""
+    if not plan.secrets:
+        return
+    libc.mount("tmpfs", plan.secrets_dir, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "mode=700")
+    for s in plan.secrets:
+        shutil.copyfile(s.source, s.dest)
+        os.chown(s.dest, s.uid, s.gid)
+        os.chmod(s.dest, s.mode)
+
+
+def _prepare_cow_bind(bind: CowBind) -> None:
+    scratch = Path(bind.scratch)
+    merged = scratch / "merged"
+    if os.path.isdir(bind.source):
+        merged.mkdir()
+        (scratch / "upper").mkdir()
+        (scratch / "work").mkdir()
+        try:
+            overlay.mount_overlay([Path(bind.source)], scratch / "upper", scratch / "work", merged)
+            return
+        except SandboxError:
+            shutil.copytree(bind.source, merged, symlinks=True, dirs_exist_ok=True)
+            return
+    shutil.copy2(bind.source, merged)
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifreq = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s, SIOCGIFFLAGS, ifreq))[1]
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+# --- pid 1 -------------------------------------------------------------------------------
+
+def _init_main(plan: StepperPlan) -> NoReturn:
+    try:
+        libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(sig, signal.SIG_IGN)
+        enter_rootfs(plan.rootfs)
+        if isinstance(plan.user, str):
+            uid, gid, groups = resolve_user(Path("/"), plan.user)
+        else:
+            uid, gid, groups = plan.user
+        env = _environment(plan.env, uid)
+        command = os.fork()
+        if command == 0:
+            _exec_command(plan, uid, gid, groups, env)
+    except BaseException as e:  # noqa: BLE001
+        _report(plan.report_w, "E", _describe(e))
+        os._exit(SETUP_FAILED)
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(SETUP_FAILED)
+        if pid == command:
+            os._exit(_exit_code(status))
+
+
+def _environment(env: list[str], uid: int) -> dict[str, str]:
+    result = {}
+    for item in env:
+        key, sep, value = item.partition("=")
+        if sep:
+            result[key] = value
+    result.setdefault("PATH", DEFAULT_PATH)
+    result.setdefault("HOME", home_dir(Path("/"), uid))
+    return result
+
+
+def _setgroups_allowed() -> bool:
+    try:
+        with open("/proc/self/setgroups") as f:
+            return f.read().strip() == "allow"
+    except OSError:
+        return True
+
+
+def _exec_command(plan: StepperPlan, uid: int, gid: int, groups: list[int], env: dict[str, str]) -> NoReturn:
+    try:
+        for sig in range(1, signal.NSIG):
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        if not plan.interactive:
+            os.setsid()         # off the terminal: only the builder decides on Ctrl-C
+        os.umask(0o022)
+        if not os.path.isdir(plan.cwd):
+            os.makedirs(plan.cwd, 0o755)     # as root, like runc
+        try:
+            if _setgroups_allowed():
+                os.setgroups(groups)
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+        except OSError:
+            _report(plan.report_w, "U", f"{uid}:{gid}")
+            os._exit(SETUP_FAILED)
+        os.chdir(plan.cwd)
+        if not plan.interactive:
+            null = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(plan.out_w, 1)
+            os.dup2(plan.out_w, 2)
+    except BaseException as e:  # noqa: BLE001
+        _report(plan.report_w, "E", _describe(e))
+        os._exit(SETUP_FAILED)
+    os.closerange(3, plan.report_w)
+    os.closerange(plan.report_w + 1, 65536)
+    try:
+        os.execvpe(plan.argv[0], plan.argv, env)
+    except OSError as e:
+        os.write(2, f"rootless-build: exec {plan.argv[0]}: {e.strerror}\n".encode())
+        os._exit(127 if isinstance(e, (FileNotFoundError, NotADirectoryError)) else 126)

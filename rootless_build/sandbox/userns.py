@@ -1,0 +1,169 @@
+"""Re-executing ourselves inside a new user + mount namespace, the way podman does.
+
+The unprivileged parent starts `python -m rootless_build.sandbox.enter`, which unshares
+first thing; the parent then writes the child's id maps (newuidmap/newgidmap, or one id
+through /proc/PID/uid_map), forwards the signals it is sent, and returns the child's status.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from rootless_build.errors import SandboxError
+from rootless_build.sandbox import idmap
+from rootless_build.sandbox.enter import ENV_MARK
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+SI_KERNEL = 0x80          # si_code of a signal the terminal sent to the whole process group
+_IDENTITY = "0 0 4294967295"
+# The child imports this very copy of the package, however we were found (venv, PYTHONPATH,
+# a sys.path entry added at run time), without touching the environment it passes on.
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+_BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+              "from rootless_build.sandbox.enter import main; main(sys.argv[1:])")
+
+
+def in_userns() -> bool:
+    """True inside the namespace we set up (or a process started in it)."""
+    if os.environ.get(ENV_MARK) != "1":
+        return False
+    if os.getuid() == 0:
+        return True         # real root gets the identity map: it cannot be told apart
+    try:
+        with open("/proc/self/uid_map") as f:
+            # A mark inherited by a process outside (the initial namespace) does not count.
+            return f.read().split() != _IDENTITY.split()
+    except OSError:
+        return False
+
+
+def _stderr_warning(message: str) -> None:
+    sys.stderr.write(f"rootless-build: warning: {message}\n")
+    sys.stderr.flush()
+
+
+def _map_args(entries: tuple[idmap.MapEntry, ...]) -> list[str]:
+    return [str(v) for e in entries for v in (e.inside, e.outside, e.count)]
+
+
+def write_maps(pid: int, mapping: idmap.IdMapping) -> None:
+    """Give the child process `pid` its uid and gid maps."""
+    if mapping.use_helpers:
+        for tool, entries in (("newuidmap", mapping.uid_map), ("newgidmap", mapping.gid_map)):
+            helper = idmap.find_helper(tool)
+            done = subprocess.run([str(helper), str(pid), *_map_args(entries)],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                detail = (done.stderr.strip().splitlines() or ["failed"])[-1]
+                raise SandboxError(f"{tool} {pid} {' '.join(_map_args(entries))}: {detail}")
+        return
+    try:
+        if os.getuid() != 0:
+            # An unprivileged writer may map only itself, and only once setgroups is denied.
+            with open(f"/proc/{pid}/setgroups", "w") as f:
+                f.write("deny")
+        for kind, entries in (("uid", mapping.uid_map), ("gid", mapping.gid_map)):
+            with open(f"/proc/{pid}/{kind}_map", "w") as f:
+                f.write("".join(f"{e.inside} {e.outside} {e.count}\n" for e in entries))
+    except OSError as e:
+        raise SandboxError(f"writing the id maps of process {pid}: {e.strerror}") from None
+
+
+def _status(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def spawn_in_userns(argv: list[str], *, module: bool = False,
+                    warn: Callable[[str], None] | None = _stderr_warning,
+                    stdin=None, stdout=None, stderr=None) -> int:
+    """Run argv (or, with module=True, `python -m argv[0] argv[1:]`) as root of a new user
+    and mount namespace; return its exit status (128+N when killed by signal N).
+
+    stdin/stdout/stderr are inherited (the tty too) unless given, as for subprocess.Popen.
+    """
+    mapping = idmap.plan_mapping()
+    if mapping.warning and warn is not None:
+        warn(mapping.warning)
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    open_fds = {ready_r, ready_w, go_r, go_w}
+
+    def close(fd: int) -> None:
+        if fd in open_fds:
+            open_fds.discard(fd)
+            os.close(fd)
+
+    waited = {*FORWARDED, signal.SIGCHLD}
+    # Blocked from here on and taken with sigwaitinfo, which tells who sent each signal.
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, waited)
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _BOOTSTRAP, _PACKAGE_PARENT, str(ready_w), str(go_r),
+             "module" if module else "exec", *argv],
+            pass_fds=(ready_w, go_r), stdin=stdin, stdout=stdout, stderr=stderr,
+            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, old_mask))
+        close(ready_w)
+        close(go_r)
+        try:
+            _handshake(child.pid, ready_r, go_w, mapping)
+        except BaseException:
+            close(go_w)             # the child reads EOF and exits
+            child.wait()
+            raise
+        close(go_w)
+        return _status(_wait_forwarding(child, waited))
+    finally:
+        for fd in list(open_fds):
+            close(fd)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
+def _handshake(pid: int, ready_r: int, go_w: int, mapping: idmap.IdMapping) -> None:
+    answer = os.read(ready_r, 512)
+    if answer != b"R":
+        why = answer[1:].decode(errors="replace") if answer.startswith(b"E") else "it exited"
+        raise SandboxError(f"cannot create a user namespace: {why}; {_userns_hint()}")
+    write_maps(pid, mapping)
+    os.write(go_w, b"G")
+
+
+def _userns_hint() -> str:
+    from rootless_build.sandbox.diagnose import userns_problems
+    problems = userns_problems()
+    return problems[0] if problems else "run `rootless-build info` for what this machine offers"
+
+
+def _wait_forwarding(child: subprocess.Popen, waited: set[int]) -> int:
+    while True:
+        info = signal.sigwaitinfo(waited)
+        if info.si_signo == signal.SIGCHLD:
+            if child.poll() is not None:
+                return child.returncode
+            continue
+        # The terminal signals the whole foreground group: the child has it already.
+        if info.si_code != SI_KERNEL:
+            try:
+                os.kill(child.pid, info.si_signo)
+            except ProcessLookupError:
+                pass
+
+
+def reexec_in_userns(argv: list[str]) -> int:
+    """Run `rootless-build ARGV...` again inside the namespace; return its exit status."""
+    return spawn_in_userns(["rootless_build", *argv], module=True)
+
+
+def run_unshare(cmd: list[str]) -> int:
+    """`rootless-build unshare [CMD...]`: CMD (default $SHELL) as root of the namespace."""
+    cmd = cmd or [os.environ.get("SHELL") or "/bin/sh"]
+    if in_userns():
+        try:
+            os.execvp(cmd[0], cmd)
+        except OSError as e:
+            raise SandboxError(f"{cmd[0]}: {e.strerror}") from None
+    return spawn_in_userns(cmd)
