@@ -1,0 +1,13 @@
+"""Layer tars: writing, hashing/compressing, whiteouts, safe extraction, tree diffs.
+
+Import from the modules (nothing is re-exported, so importing a submodule stays cheap):
+
+    tarwriter.LayerTarWriter      deterministic entry-level tar writer
+    tree.write_tree / add_tree    a directory (COPY source, overlay upper) as layer entries
+    diff.write_diff               layer between a rootfs and its modified full copy
+    sink.LayerSink, LayerDigests  one pass: diff_id + compression + digest of the blob
+    compression.compress_file     gzip/zstd variant of a stored uncompressed layer
+    compression.open_uncompressed read any layer blob as a tar stream
+    extract.extract_layer         safe, streaming extraction (apply / overlay lower dir)
+    whiteouts                     OCI, kernel overlay and fuse-overlayfs whiteout formats
+"""
