@@ -1,0 +1,84 @@
+"""ADD of a local archive: recognise a (compressed) tar and read its entries as a stream.
+
+Docker unpacks a local source that is a tar, plain or compressed with gzip, bzip2 or xz
+(zstd too, as BuildKit does); anything else is copied as a file. Entries are
+rebased under the destination: `..` and absolute names cannot leave it.
+"""
+
+from __future__ import annotations
+
+import tarfile
+from typing import BinaryIO, Iterator
+
+from rootless_build.build.fstree import Node
+from rootless_build.build.patterns import go_clean
+from rootless_build.errors import BuildError
+
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
+
+
+def decompressor(raw: BinaryIO, compression: str) -> BinaryIO:
+    if compression == "gzip":
+        from isal import igzip
+
+        return igzip.IGzipFile(fileobj=raw, mode="rb")
+    if compression == "bzip2":
+        import bz2
+
+        return bz2.BZ2File(raw)
+    if compression == "xz":
+        import lzma
+
+        return lzma.LZMAFile(raw)
+    if compression == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(raw)
+    return raw
+
+
+def _looks_like_tar(block: bytes) -> bool:
+    if len(block) < 512:
+        return False
+    if block[257:262] == b"ustar":
+        return True
+    try:
+        stored = int(block[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
+    except ValueError:
+        return False
+    computed = sum(block[:148]) + 256 + sum(block[156:512])
+    return stored == computed and block[:100].strip(b"\0") != b""
+
+
+def detect(tree, path: str, node: Node) -> str | None:
+    """'' for a plain tar, the compression name for a compressed one, None for other files."""
+    if node.size == 0:
+        return None
+    with tree.open(path, node) as raw:
+        head = raw.read(6)
+    compression = next((name for magic, name in _MAGIC if head.startswith(magic)), "")
+    with tree.open(path, node) as raw:
+        try:
+            stream = decompressor(raw, compression)
+            block = stream.read(512)
+        except Exception:  # noqa: BLE001 - a file that only starts like an archive is a file
+            return None
+    return compression if _looks_like_tar(block) else None
+
+
+def members(stream: BinaryIO, label: str) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
+    """The archive's entries in order (streaming: read each file's data before the next)."""
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for info in tar:
+                yield info, tar
+    except tarfile.TarError as e:
+        raise BuildError(f"cannot unpack {label}: {e}") from None
+
+
+def rebase(dest: str, name: str) -> str:
+    """An archive member's path under `dest`, never outside it."""
+    inner = go_clean("/" + name).lstrip("/")
+    if not inner:
+        return dest
+    return f"{dest}/{inner}" if dest else inner

@@ -1,0 +1,57 @@
+"""Timestamps and the `created_by` texts of history entries, shaped as buildah writes them."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+
+from rootless_build.errors import UsageError
+
+NOP = "/bin/sh -c #(nop) "
+
+
+def source_date_epoch() -> int | None:
+    """SOURCE_DATE_EPOCH in seconds, or None; a malformed value is a usage error."""
+    text = os.environ.get("SOURCE_DATE_EPOCH")
+    if text is None or text == "":
+        return None
+    if not text.isdigit():
+        raise UsageError(f"SOURCE_DATE_EPOCH must be a number of seconds, not {text!r}")
+    return int(text)
+
+
+def now_ns(epoch: int | None) -> int:
+    """The time to record: now, clamped to SOURCE_DATE_EPOCH when that is set."""
+    now = time.time_ns()
+    if epoch is not None:
+        return min(now, epoch * 1_000_000_000)
+    return now
+
+
+def rfc3339(ns: int) -> str:
+    """RFC 3339 in UTC with nanoseconds, as Go writes it (trailing zeros dropped)."""
+    seconds, nanos = divmod(ns, 1_000_000_000)
+    base = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    frac = f"{nanos:09d}".rstrip("0")
+    return f"{base}.{frac}Z" if frac else f"{base}Z"
+
+
+def nop(text: str) -> str:
+    """A metadata instruction's history: `/bin/sh -c #(nop) ENV K=V`."""
+    return NOP + text
+
+
+def copy_created_by(keyword: str, flags: list[str], described: str, dest: str) -> str:
+    """`/bin/sh -c #(nop) COPY --chown=1:1 file:<hash> in /dest ` (the trailing blank is docker's)."""
+    prefix = "".join(f"{flag} " for flag in flags)
+    return f"{NOP}{keyword} {prefix}{described} in {dest} "
+
+
+def run_created_by(shell_command: list[str], args: dict[str, str]) -> str:
+    """RUN's history: `/bin/sh -c cmd`, or `|2 A=1 B=2 /bin/sh -c cmd` when build args apply."""
+    text = " ".join(shell_command)
+    if not args:
+        return text
+    pairs = " ".join(f"{k}={v}" for k, v in args.items())
+    return f"|{len(args)} {pairs} {text}"

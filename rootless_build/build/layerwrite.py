@@ -1,0 +1,218 @@
+"""Stream a CopyPlan into an uncompressed layer blob with the layers' tar writer.
+
+One read of each source file feeds the tar stream (hashed into the diff_id by LayerSink
+on its own thread) and, when the file's digest is not known yet, its content hash (for
+the cache key and the stat cache) on this thread. No staging copy, nothing in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rootless_build.build import archive
+from rootless_build.build.copyplan import ArchiveSource, CopyPlan, Entry
+from rootless_build.build.fstree import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK
+from rootless_build.errors import LayerError
+from rootless_build.layers.sink import LayerSink
+from rootless_build.layers.tarwriter import LayerTarWriter
+
+
+@dataclass(frozen=True)
+class WrittenLayer:
+    diff_id: str  # == digest: local layers are stored uncompressed
+    size: int
+    temp_path: Path  # keep() moves it into the blob store, discard() drops it
+    fd: int  # still open: fsync happens only for a layer that is kept
+
+
+class _HashingReader:
+    """readinto() that also hashes what it read: the file's digest on the same pass (this
+    thread; LayerSink hashes the tar stream on its own, so the two use both cores)."""
+
+    def __init__(self, raw) -> None:
+        self._raw = raw
+        self.hasher = hashlib.sha256()
+
+    def readinto(self, view) -> int:
+        n = self._raw.readinto(view)
+        if n:
+            self.hasher.update(view[:n])
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.hasher.update(data)
+        return data
+
+    def digest(self) -> str:
+        return "sha256:" + self.hasher.hexdigest()
+
+
+class _WritebackFile:
+    """The blob's temp file: plain write()s, and every 16 MiB the kernel is asked to start
+    writing them to disk (sync_file_range), so the final fsync finds little left to do
+    instead of flushing the whole layer after the build step is otherwise done."""
+
+    _WINDOW = 16 << 20
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.offset = 0
+        self._started = 0
+        self._sync_range = _sync_file_range()
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        total = len(view)
+        while view:
+            view = view[os.write(self.fd, view):]
+        self.offset += total
+        if self._sync_range is not None and self.offset - self._started >= self._WINDOW:
+            self._sync_range(self.fd, self._started, self.offset - self._started)
+            self._started = self.offset
+        return total
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+
+def _sync_file_range():
+    """libc's sync_file_range(fd, off, n, SYNC_FILE_RANGE_WRITE), or None where missing."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        func = libc.sync_file_range
+        func.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    except (OSError, AttributeError):
+        return None
+    return lambda fd, offset, count: func(fd, offset, count, 2)
+
+
+def write_layer(store, plan: CopyPlan, *, chown: tuple[int, int] | None = None,
+                epoch: int | None = None) -> WrittenLayer:
+    fd, temp = store.blobs.new_temp(prefix="layer-")
+    try:
+        out = _WritebackFile(fd)
+        with LayerSink(out) as sink:
+            tar = LayerTarWriter(sink, source_date_epoch=epoch)
+            for entry in plan.entries:
+                _write_entry(tar, entry)
+            for source in plan.archives:
+                _write_archive(tar, source, chown)
+            tar.close()
+            result = sink.finish()
+    except BaseException:
+        os.close(fd)
+        os.unlink(temp)
+        raise
+    return WrittenLayer(result.diff_id, result.size, temp, fd)
+
+
+def discard(written: WrittenLayer) -> None:
+    """Drop a layer the cache made unnecessary (no fsync spent on it)."""
+    os.close(written.fd)
+    os.unlink(written.temp_path)
+
+
+def keep(store, written: WrittenLayer) -> None:
+    """Make the layer durable and move it into the blob store under its digest."""
+    try:
+        os.fsync(written.fd)
+    finally:
+        os.close(written.fd)
+    store.blobs.adopt(written.temp_path, written.diff_id)
+
+
+def hash_files(entries: list[Entry]) -> None:
+    """Hash files whose digests are unknown, without writing anything (see handlers/copy)."""
+    for e in entries:
+        with e.tree.open(e.src, e.node) as raw:
+            reader = _HashingReader(raw)
+            buffer = memoryview(bytearray(1 << 20))
+            remaining = e.size
+            while remaining:
+                got = reader.readinto(buffer[: min(remaining, len(buffer))])
+                if not got:
+                    raise LayerError(f"/{e.src} ended {remaining} bytes early "
+                                     "(did it change while being read?)")
+                remaining -= got
+        e.digest = reader.digest()
+        e.tree.remember_digest(e.src, e.node, e.digest)
+
+
+def _write_entry(tar: LayerTarWriter, e: Entry) -> None:
+    owner = dict(uid=e.uid, gid=e.gid, mtime=e.mtime_ns // 1_000_000_000)
+    if e.hardlink_to:
+        tar.add_hardlink(e.dest, e.hardlink_to, mode=e.mode, xattrs=e.xattrs, **owner)
+    elif e.kind == DIR:
+        tar.add_dir(e.dest, mode=e.mode, xattrs=e.xattrs, **owner)
+    elif e.kind == SYMLINK:
+        tar.add_symlink(e.dest, e.linkname, xattrs=e.xattrs, **owner)
+    elif e.kind in (CHAR, BLOCK):
+        tar.add_device(e.dest, kind=e.kind, major=e.devmajor, minor=e.devminor, mode=e.mode, **owner)
+    elif e.kind == FIFO:
+        tar.add_fifo(e.dest, mode=e.mode, **owner)
+    elif e.data is not None:
+        tar.add_file(e.dest, io.BytesIO(e.data), size=len(e.data), mode=e.mode, **owner)
+    else:
+        assert e.kind == FILE
+        with e.tree.open(e.src, e.node) as raw:
+            if e.digest is not None:
+                tar.add_file(e.dest, raw, size=e.size, mode=e.mode, xattrs=e.xattrs, **owner)
+                return
+            reader = _HashingReader(raw)
+            tar.add_file(e.dest, reader, size=e.size, mode=e.mode, xattrs=e.xattrs, **owner)
+            e.digest = reader.digest()
+            e.tree.remember_digest(e.src, e.node, e.digest)
+
+
+def _write_archive(tar: LayerTarWriter, source: ArchiveSource, chown) -> None:
+    raw = source.tree.open(source.src, source.node)
+    hashing = _HashingReader(raw) if source.digest is None else None
+    stream = archive.decompressor(hashing or raw, source.compression)
+    try:
+        for info, archive_tar in archive.members(stream, f"/{source.src}"):
+            _write_member(tar, source.dest, info, archive_tar, chown)
+        if hashing is not None:
+            while hashing.read(1 << 20):
+                pass  # the digest covers the whole file, trailing blocks included
+            source.digest = hashing.digest()
+            source.tree.remember_digest(source.src, source.node, source.digest)
+    finally:
+        raw.close()
+
+
+def _write_member(tar: LayerTarWriter, dest: str, info: tarfile.TarInfo, archive_tar, chown) -> None:
+    name = archive.rebase(dest, info.name)
+    if not name or name.rpartition("/")[2].startswith(".wh."):
+        return  # the destination itself, or a name a layer cannot hold
+    uid, gid = chown if chown else (info.uid, info.gid)
+    xattrs = {k[len("SCHILY.xattr."):]: v.encode("utf-8", "surrogateescape")
+              for k, v in info.pax_headers.items() if k.startswith("SCHILY.xattr.")} or None
+    owner = dict(uid=uid, gid=gid, mtime=info.mtime)
+    mode = info.mode & 0o7777
+    if info.islnk():
+        tar.add_hardlink(name, archive.rebase(dest, info.linkname), mode=mode, **owner)
+    elif info.isdir():
+        tar.add_dir(name, mode=mode, xattrs=xattrs, **owner)
+    elif info.issym():
+        tar.add_symlink(name, info.linkname, xattrs=xattrs, **owner)
+    elif info.ischr() or info.isblk():
+        tar.add_device(name, kind="char" if info.ischr() else "block", major=info.devmajor,
+                       minor=info.devminor, mode=mode, **owner)
+    elif info.isfifo():
+        tar.add_fifo(name, mode=mode, **owner)
+    elif info.isreg():
+        data = archive_tar.extractfile(info)
+        if data is None:
+            raise LayerError(f"cannot read {info.name} from the archive")
+        tar.add_file(name, data, size=info.size, mode=mode, xattrs=xattrs, **owner)

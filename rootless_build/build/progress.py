@@ -1,0 +1,41 @@
+"""Build output in buildah's words: `STEP n/N: ...`, `--> Using cache ...`, `--> <id>`,
+`COMMIT name`, `Successfully tagged name`, then the image id. `-q` prints the id only."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from rootless_build.oci.digest import short_id
+
+
+class Progress:
+    def __init__(self, quiet: bool = False, out: TextIO | None = None, err: TextIO | None = None):
+        self.quiet = quiet
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def _print(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.out, flush=True)
+
+    def step(self, number: int, total: int, text: str) -> None:
+        self._print(f"STEP {number}/{total}: {text}")
+
+    def using_cache(self, image_id: str) -> None:
+        self._print(f"--> Using cache {short_id(image_id)}")
+
+    def produced(self, image_id: str) -> None:
+        self._print(f"--> {short_id(image_id)}")
+
+    def commit(self, names: list[str]) -> None:
+        self._print("COMMIT " + " ".join(names) if names else "COMMIT")
+
+    def tagged(self, name: str) -> None:
+        self._print(f"Successfully tagged {name}")
+
+    def image_id(self, image_id: str) -> None:
+        print(image_id.split(":", 1)[-1], file=self.out, flush=True)
+
+    def warn(self, text: str) -> None:
+        print(f"WARNING: {text}", file=self.err, flush=True)

@@ -1,0 +1,106 @@
+"""Which stages to build, and where each one starts (scratch, an image, an earlier stage).
+
+Like BuildKit, only the target stage and the stages it depends on are built: through
+`FROM <stage>`, `COPY --from=<stage>` and `RUN --mount=from=<stage>`. A name that is no
+earlier stage is an image reference, found by `find_base_image`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rootless_build.dockerfile.dockerfile import Dockerfile, Stage
+from rootless_build.dockerfile.expand import ExpansionError, expand_word
+from rootless_build.dockerfile.mounts import parse_mount
+from rootless_build.errors import ImageNotFound, UsageError
+
+
+class BaseImageNotFound(ImageNotFound):
+    pass
+
+
+def find_base_image(store, ref: str, *, pull: bool = False):
+    """The stored image a FROM or --from names. The registry hooks in here: pull when the
+    image is not local (or `pull` asks for a fresh copy)."""
+    try:
+        return store.resolve(ref)
+    except ImageNotFound:
+        raise BaseImageNotFound(f"image not known: {ref} (pulling is not supported yet: "
+                                "`rootless-build import` or `load` it first)") from None
+
+
+@dataclass(frozen=True)
+class BaseRef:
+    kind: str  # "scratch", "stage", "image"
+    name: str  # the image reference or stage name as expanded
+    stage: int | None = None
+
+
+def earlier_stage(dockerfile: Dockerfile, ref: str, before: int) -> Stage | None:
+    stage = dockerfile.stage(ref)
+    if stage is not None and stage.index < before:
+        return stage
+    return None
+
+
+def base_of(dockerfile: Dockerfile, stage: Stage, global_env: dict[str, str]) -> BaseRef:
+    image = expand_word(stage.from_.image, global_env, dockerfile.escape)
+    if not image:
+        raise UsageError(f"FROM {stage.from_.image}: base name should not be blank")
+    if image.lower() == "scratch":
+        return BaseRef("scratch", "scratch")
+    earlier = earlier_stage(dockerfile, image, stage.index)
+    if earlier is not None:
+        return BaseRef("stage", image, earlier.index)
+    return BaseRef("image", image)
+
+
+def target_stage(dockerfile: Dockerfile, target: str | None) -> Stage:
+    if target is None:
+        return dockerfile.stages[-1]
+    stage = dockerfile.stage(target)
+    if stage is None:
+        raise UsageError(f"target stage {target!r} could not be found")
+    return stage
+
+
+def _referenced_stages(dockerfile: Dockerfile, stage: Stage, env: dict[str, str]) -> set[int]:
+    """Indexes of earlier stages this stage reads (best effort before ARGs are known)."""
+    refs: set[int] = set()
+    base = base_of(dockerfile, stage, env)
+    if base.stage is not None:
+        refs.add(base.stage)
+    for instr in stage.instructions:
+        names: list[str] = []
+        source = getattr(instr, "from_", None)
+        if source:
+            names.append(source)
+        for spec in getattr(instr, "mounts", ()) or ():
+            try:
+                mount = parse_mount(spec, env)
+            except Exception:  # noqa: BLE001 - the RUN step reports a bad mount itself
+                continue
+            if mount.from_:
+                names.append(mount.from_)
+        for name in names:
+            try:
+                name = expand_word(name, env, dockerfile.escape)
+            except ExpansionError:
+                continue
+            found = earlier_stage(dockerfile, name, stage.index)
+            if found is not None:
+                refs.add(found.index)
+    return refs
+
+
+def stages_to_build(dockerfile: Dockerfile, target: Stage, global_env: dict[str, str]) -> list[Stage]:
+    """The target and everything it depends on, in Dockerfile order."""
+    needed: set[int] = set()
+    pending = [target.index]
+    while pending:
+        index = pending.pop()
+        if index in needed:
+            continue
+        needed.add(index)
+        pending.extend(_referenced_stages(dockerfile, dockerfile.stages[index], global_env))
+    return [s for s in dockerfile.stages if s.index in needed]

@@ -1,0 +1,58 @@
+"""Bad input: one line on stderr naming file and line, a non-zero exit, a store that
+`fsck` still finds consistent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.rootless
+
+BASE = "FROM localhost:5000/busybox:latest\n"
+
+CASES = [
+    ("missing-file", BASE + "ENV A=1\n\nCOPY nosuch /x\n",
+     "Error: Dockerfile:4: COPY nosuch /x: nosuch: no such file or directory in the build context"),
+    ("unknown-instruction", BASE + "FROBNICATE x\n", "Error: Dockerfile:2: unknown instruction: FROBNICATE"),
+    ("bad-flag", BASE + "COPY --bogus=1 a /x\n", "Error: Dockerfile:2: unknown flag: --bogus"),
+    ("missing-base", "FROM scratch AS one\nENV A=1\nFROM nosuch:1\n",
+     "Error: Dockerfile:3: FROM nosuch:1: image not known: nosuch:1"),
+    ("run", BASE + "ENV A=1\nRUN echo hi\n", "Error: Dockerfile:3: RUN is not supported yet"),
+    ("glob-without-match", BASE + "COPY *.nothing /x/\n",
+     "Error: Dockerfile:2: COPY *.nothing /x/: no source files were specified"),
+    ("chown-unknown-user", BASE + "COPY --chown=nobody-here a /x\n",
+     "Error: Dockerfile:2: COPY --chown=nobody-here a /x: unable to find user nobody-here"),
+    ("several-sources", BASE + "COPY a a /x\n", "Error: Dockerfile:2: COPY a a /x: when using COPY with more"),
+    ("add-url", BASE + "ADD https://example.com/x /x\n",
+     "Error: Dockerfile:2: ADD https://example.com/x /x: ADD from a URL"),
+]
+
+
+@pytest.mark.parametrize("dockerfile,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_one_line_error_and_a_sound_store(rb, busybox, tmp_path: Path, dockerfile, expected):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "a").write_text("a")
+    (context / "Dockerfile").write_text(dockerfile)
+    proc = rb("build", "-t", "bad:1", context)
+    assert proc.returncode != 0
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    fsck = rb("fsck")
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    assert rb("inspect", "bad:1").returncode != 0
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--platform", "linux/arm64"], "Error: platform linux/arm64 cannot be built"),
+    (["-t", "Bad Name"], "Error: invalid tag"),
+    (["--target", "nope"], "Error: target stage 'nope' could not be found"),
+    (["-f", "missing.Dockerfile"], "Error: no Dockerfile found"),
+])
+def test_bad_options(rb, busybox, tmp_path: Path, args, expected):
+    (tmp_path / "Dockerfile").write_text(BASE)
+    proc = rb("build", *args, tmp_path)
+    assert proc.returncode != 0
+    assert proc.stderr.splitlines() == [proc.stderr.strip()] and proc.stderr.startswith(expected), proc.stderr
