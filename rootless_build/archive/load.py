@@ -1,0 +1,77 @@
+"""`load`: an oci-archive, docker-archive (either maybe gzip/zstd/xz-compressed) or an OCI
+directory into the store. Files are staged and checked first; the store changes only
+when everything verified, so a truncated or corrupt archive leaves it as it was."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from rootless_build.archive.sources import FoundImage, read_images
+from rootless_build.archive.staging import ArchiveError, DirMembers, TarMembers, open_any
+from rootless_build.errors import RootlessBuildError
+from rootless_build.oci import mediatypes as mt
+from rootless_build.oci.models import Descriptor
+from rootless_build.store import Image, Store, names
+
+
+@dataclass(frozen=True)
+class Loaded:
+    image: Image
+    names: tuple[str, ...]  # tags given in the store; empty: loaded by ID only
+
+
+def load(store: Store, source: str | os.PathLike | None, stream: BinaryIO | None = None) -> list[Loaded]:
+    """Load from a path (file or OCI directory) or, with source None, from `stream`."""
+    with store.writing(), store.temp_dir("load-") as staging:
+        label = str(source) if source is not None else "stdin"
+        if source is not None and Path(source).is_dir():
+            members = DirMembers(Path(source), staging)
+            found = read_images(members)
+        elif source is not None:
+            try:
+                f = open(source, "rb")
+            except FileNotFoundError:
+                raise ArchiveError(f"{source}: no such file or directory") from None
+            with f:
+                found = read_images(TarMembers(open_any(f, label), staging, label))
+        else:
+            found = read_images(TarMembers(open_any(stream, label), staging, label))
+        images = [(_commit(store, f), f) for f in found]
+    return [Loaded(image, _tag(store, image, f)) for image, f in images]
+
+
+def _commit(store: Store, found: FoundImage) -> Image:
+    for staged in found.layers:
+        if not store.blobs.has(staged.digest):
+            _fsync(staged.path)
+            store.blobs.adopt(staged.path, staged.digest)
+    if found.manifest_bytes is not None:
+        store.blobs.put_bytes(found.config_bytes)
+        return store.add_manifest(found.manifest_bytes)
+    layers = [Descriptor(mediaType=mt.OCI_LAYER, digest=s.digest, size=s.size) for s in found.layers]
+    return store.write_image(found.config_bytes, layers)
+
+
+def _tag(store: Store, image: Image, found: FoundImage) -> tuple[str, ...]:
+    given = []
+    for name in found.names:
+        try:
+            normalized = names.normalize(name)
+        except RootlessBuildError:
+            continue  # e.g. a bare OCI ref.name that is no image name: load it by ID
+        store.tag(image, normalized)
+        given.append(normalized)
+    if not given:
+        store.add_untagged(image)
+    return tuple(given)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,84 @@
+"""Write images as an OCI layout (into a tar or a directory) or in `docker save`'s format.
+A writer only places files; `save` picks the destination and makes it atomic."""
+
+from __future__ import annotations
+
+import json
+
+from rootless_build.archive.destinations import Destination
+from rootless_build.archive.export import ExportImage, LayerExporter, export_manifest, repository_and_tag
+from rootless_build.oci import digest as dg
+from rootless_build.oci import mediatypes as mt
+from rootless_build.store import Image, Store
+
+Selected = list[tuple[Image, tuple[str, ...]]]
+
+
+def _hex(digest: str) -> str:
+    return dg.parse(digest)[1]
+
+
+def _blob_name(digest: str) -> str:
+    algo, hexpart = dg.parse(digest)
+    return f"blobs/{algo}/{hexpart}"
+
+
+def _layer_tar_name(digest: str) -> str:
+    return f"{_hex(digest)}/layer.tar"
+
+
+def write_oci_layout(dest: Destination, store: Store, selected: Selected, compression: str) -> list[ExportImage]:
+    """oci-layout, blobs (each once; layers first) and index.json with a ref.name
+    annotation per tag (as the store itself is laid out)."""
+    dest.add_bytes("oci-layout", json.dumps({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION}).encode())
+    export_layer = LayerExporter(store, compression, dest, _blob_name, defer_in="blobs/sha256")
+    written: set[str] = set()
+
+    def blob(digest: str, data: bytes) -> None:
+        if digest not in written:
+            written.add(digest)
+            dest.add_bytes(_blob_name(digest), data)
+
+    exported, manifests = [], []
+    for image, tags in selected:
+        layers = [export_layer(layer, diff_id)
+                  for layer, diff_id in zip(image.manifest.layers, image.diff_ids, strict=True)]
+        img = ExportImage(image, tags, export_manifest(image, layers), tuple(layers))
+        blob(img.config_digest, image.config_bytes)
+        blob(img.manifest_digest, img.manifest_bytes)
+        entry = {"mediaType": mt.OCI_MANIFEST, "digest": img.manifest_digest, "size": len(img.manifest_bytes),
+                 "platform": {"architecture": image.config.architecture, "os": image.config.os}}
+        if image.config.variant:
+            entry["platform"]["variant"] = image.config.variant
+        for tag in tags or (None,):
+            manifests.append({**entry, "annotations": {mt.ANNOTATION_REF_NAME: tag}} if tag else entry)
+        exported.append(img)
+    index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": manifests}
+    dest.add_bytes("index.json", json.dumps(index, indent=2).encode() + b"\n")
+    return exported
+
+
+def write_docker_archive(dest: Destination, store: Store, selected: Selected, compression: str) -> list[ExportImage]:
+    """`docker save`'s classic layout, which both `docker load` and `podman load` read:
+    <id>.json, <layer>/layer.tar, manifest.json [{Config, RepoTags, Layers}], repositories."""
+    # Each layer sits in a directory named by its own digest, so none is streamed while it
+    # is compressed (that directory's entry would have to be written afterwards too).
+    export_layer = LayerExporter(store, compression, dest, _layer_tar_name)
+    exported, manifest, repositories, written = [], [], {}, set()
+    for image, tags in selected:
+        layers = [export_layer(layer, diff_id)
+                  for layer, diff_id in zip(image.manifest.layers, image.diff_ids, strict=True)]
+        layer_names = [_layer_tar_name(d.digest) for d in layers]
+        config_name = f"{_hex(image.id)}.json"
+        if config_name not in written:
+            written.add(config_name)
+            dest.add_bytes(config_name, image.config_bytes)
+        exported.append(ExportImage(image, tags, export_manifest(image, layers), tuple(layers)))
+        manifest.append({"Config": config_name, "RepoTags": list(tags) or None, "Layers": layer_names})
+        for tag in tags:
+            repo, tag_part = repository_and_tag(tag)
+            repositories.setdefault(repo, {})[tag_part] = _hex(image.id)
+    dest.add_bytes("manifest.json", json.dumps(manifest).encode())
+    if repositories:
+        dest.add_bytes("repositories", json.dumps(repositories).encode())
+    return exported

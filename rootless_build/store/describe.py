@@ -1,0 +1,164 @@
+"""Views of stored images as docker and podman show them: the image list, `inspect`
+documents, `history` rows. Plain data; cli/ formats it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from rootless_build.errors import RootlessBuildError
+from rootless_build.oci import reference
+from rootless_build.store import names
+from rootless_build.store.image import Image, parse_time
+from rootless_build.store.roots import BUILD_CACHE
+from rootless_build.store.store import Store
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+@dataclass(frozen=True)
+class ListedImage:
+    image: Image
+    tag: str | None  # None: shown as <none> <none>
+
+
+def list_images(store: Store, *, intermediate: bool = False, name_filter: str | None = None
+                ) -> tuple[list[ListedImage], list[str]]:
+    """(rows newest first, one per tag; problems with images that cannot be read)."""
+    rows: list[ListedImage] = []
+    problems: list[str] = []
+    tags = store.tags_by_digest()
+    digests = list(tags)
+    if intermediate:
+        cached = (rec.get("manifest") for _, rec in store.records(BUILD_CACHE))
+        digests += [d for d in dict.fromkeys(cached) if d and d not in tags and store.blobs.has(d)]
+    for digest in digests:
+        names_ = tags.get(digest, [])
+        try:
+            image = store.load_image(digest, tuple(names_))
+        except RootlessBuildError as e:
+            problems.append(f"image {names_[0] if names_ else digest}: {e}")
+            continue
+        rows += [ListedImage(image, n) for n in names_] or [ListedImage(image, None)]
+    if name_filter:
+        rows = [r for r in rows if r.tag and _matches(r.tag, name_filter)]
+    rows.sort(key=lambda r: _created_key(r.image), reverse=True)
+    return rows, problems
+
+
+def _matches(tag: str, wanted: str) -> bool:
+    """docker images REPOSITORY[:TAG]: the repository must match, and the tag if given."""
+    try:
+        want = reference.parse(wanted, default_tag="")
+        have = reference.parse(tag)
+    except RootlessBuildError:
+        return False
+    if want.tag and want.tag != have.tag:
+        return False
+    return names.same_image_name(str(have.with_tag("x")), str(want.with_tag("x")))
+
+
+def _created_key(image: Image) -> datetime:
+    return image.created or datetime.min.replace(tzinfo=timezone.utc)
+
+
+def repo_digests(image: Image) -> list[str]:
+    repos = dict.fromkeys(reference.parse(t).name for t in image.tags)
+    return [f"{repo}@{image.manifest_digest}" for repo in repos]
+
+
+def inspect_doc(image: Image) -> dict:
+    """docker image inspect's shape."""
+    cfg = image.config.config
+
+    def get(name: str):
+        return getattr(cfg, name) if cfg is not None else None
+
+    config = {
+        "Hostname": "", "Domainname": "", "User": get("user") or "",
+        "AttachStdin": False, "AttachStdout": False, "AttachStderr": False,
+        "ExposedPorts": get("exposed_ports"), "Tty": False, "OpenStdin": False, "StdinOnce": False,
+        "Env": get("env"), "Cmd": get("cmd"), "Image": "", "Volumes": get("volumes"),
+        "WorkingDir": get("working_dir") or "", "Entrypoint": get("entrypoint"), "OnBuild": get("on_build"),
+        "Labels": get("labels"), "StopSignal": get("stop_signal"),
+    }
+    if cfg is not None and cfg.healthcheck is not None:
+        config["Healthcheck"] = cfg.healthcheck.model_dump(by_alias=True, exclude_none=True)
+    if get("shell"):
+        config["Shell"] = get("shell")
+    if not config["StopSignal"]:
+        del config["StopSignal"]
+    doc = {
+        "Id": image.id,
+        "Digest": image.manifest_digest,
+        "RepoTags": list(image.tags),
+        "RepoDigests": repo_digests(image),
+        "Parent": "",
+        "Comment": _last_comment(image),
+        "Created": image.config.created or ZERO_TIME,
+        "DockerVersion": "",
+        "Author": image.config.author or "",
+        "Config": config,
+        "Architecture": image.config.architecture,
+        "Os": image.config.os,
+        "Size": image.size,
+        "RootFS": {"Type": image.config.rootfs.type, "Layers": image.diff_ids},
+        "Metadata": {"LastTagTime": ZERO_TIME},
+    }
+    if image.config.variant:
+        doc["Variant"] = image.config.variant
+    return doc
+
+
+def _last_comment(image: Image) -> str:
+    history = image.config.history or []
+    return (history[-1].comment or "") if history else ""
+
+
+def podman_json(image: Image) -> dict:
+    """One object of `podman images --format json`."""
+    created = image.created
+    return {
+        "Id": image.id.split(":", 1)[1],
+        "ParentId": "",
+        "RepoTags": list(image.tags) or None,
+        "RepoDigests": repo_digests(image),
+        "Size": image.size,
+        "SharedSize": 0,
+        "VirtualSize": image.size,
+        "Labels": (image.config.config.labels if image.config.config else None),
+        "Containers": 0,
+        "Names": list(image.tags) or None,
+        "Digest": image.manifest_digest,
+        "History": list(image.tags) or None,
+        "Created": int(created.timestamp()) if created else 0,
+        "CreatedAt": image.config.created or ZERO_TIME,
+    }
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    id: str  # the image ID on the top row, "<missing>" below, like docker
+    created: datetime | None
+    created_by: str
+    size: int
+    comment: str
+
+
+def history_rows(image: Image) -> list[HistoryRow]:
+    """Newest first; non-empty entries take the layers' sizes in order."""
+    layers = list(image.manifest.layers)
+    entries = list(image.config.history or [])
+    if not entries:  # images without history: one anonymous row per layer, like docker
+        rows = [HistoryRow("", None, "", layer.size, "") for layer in layers]
+    else:
+        rows, i = [], 0
+        for h in entries:
+            size = 0
+            if not h.empty_layer:
+                size = layers[i].size if i < len(layers) else 0
+                i += 1
+            rows.append(HistoryRow("", parse_time(h.created), h.created_by or "", size, h.comment or ""))
+    rows.reverse()
+    return [HistoryRow(image.id if n == 0 else "<missing>", r.created, r.created_by, r.size, r.comment)
+            for n, r in enumerate(rows)]

@@ -1,0 +1,156 @@
+"""Removing images by docker's rules: untag one of several tags, delete on the last one,
+refuse (without force) what is in use or named several times; prune dangling/unused images.
+
+Index edits happen here; blobs are freed afterwards by `collect` (gc under its lock).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from rootless_build.errors import ImageNotFound, RootlessBuildError
+from rootless_build.oci import digest as dg
+from rootless_build.store import gc, layout, names
+from rootless_build.store.store import Store
+
+
+class ImageConflict(RootlessBuildError):
+    """docker's 'conflict: unable to delete ...' (exit 1)."""
+
+
+@dataclass
+class Removal:
+    untagged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)  # image IDs
+
+
+@dataclass(frozen=True)
+class ContainerUse:
+    id: str
+    name: str
+
+
+def containers_using(store: Store) -> dict[str, list[ContainerUse]]:
+    """Manifest digest -> the containers created from it ($ROOT/containers/<id>/container.json)."""
+    out: dict[str, list[ContainerUse]] = {}
+    if not store.containers_dir.is_dir():
+        return out
+    for path in sorted(store.containers_dir.glob("*/container.json")):
+        try:
+            rec = json.loads(path.read_bytes())
+        except (ValueError, OSError):
+            continue
+        if rec.get("manifest_digest"):
+            use = ContainerUse(rec.get("id") or path.parent.name, rec.get("name") or "")
+            out.setdefault(rec["manifest_digest"], []).append(use)
+    return out
+
+
+def image_id_of(store: Store, manifest_digest: str) -> str:
+    """The image ID (config digest) of a stored manifest; the manifest digest if unreadable,
+    so a damaged image can still be named and removed."""
+    try:
+        return json.loads(store.blobs.path(manifest_digest).read_bytes())["config"]["digest"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return manifest_digest
+
+
+def remove_image(store: Store, text: str, *, force: bool = False) -> Removal:
+    """`rmi TEXT`: TEXT is a tag (untag it) or an image ID/digest (untag every tag)."""
+    with store.index_lock():
+        entries = store.entries()
+        tag, digest = _lookup(store, entries, text)
+        users = containers_using(store).get(digest, [])
+        image_id = image_id_of(store, digest)
+        tags = [n for e in entries if e["digest"] == digest and (n := layout.ref_name(e))]
+        if tag is not None:
+            others = [n for n in tags if n != tag]
+            if others:
+                _write(store, [e for e in entries if layout.ref_name(e) != tag])
+                return Removal(untagged=[tag])
+            if users and not force:
+                raise ImageConflict(f'conflict: unable to remove repository reference "{text}" (must force) - '
+                                    f"container {_name(users[0])} is using its referenced image "
+                                    f"{dg.short_id(image_id)}")
+        else:
+            if len(tags) > 1 and not force:
+                raise ImageConflict(f"conflict: unable to delete {dg.short_id(image_id)} (must be forced) - "
+                                    "image is referenced in multiple repositories")
+            if users and not force:
+                raise ImageConflict(f"conflict: unable to delete {dg.short_id(image_id)} (must be forced) - "
+                                    f"image is being used by container {_name(users[0])}")
+        rest = [e for e in entries if e["digest"] != digest]
+        removal = Removal(untagged=[tag] if tag is not None else tags)
+        if users:  # forced: the container keeps it alive; show it as <none> like docker
+            rest.append({k: v for k, v in _entry_for(entries, digest).items() if k != "annotations"})
+        else:
+            removal.deleted.append(image_id)
+        _write(store, rest)
+        return removal
+
+
+def collect(store: Store) -> gc.PruneReport:
+    """Free the blobs and unpacked layers nothing references any more."""
+    with store.collecting():
+        return gc.collect(store)
+
+
+@dataclass
+class ImagePrune:
+    untagged: list[str]
+    deleted: list[str]
+    report: gc.PruneReport
+
+
+def prune_images(store: Store, *, all_images: bool = False) -> ImagePrune:
+    """Dangling images (and with all_images, every image no container uses, and the
+    build cache), then everything they alone referenced."""
+    untagged: list[str] = []
+    dropped: list[str] = []
+    if all_images:
+        with store.index_lock():
+            entries = store.entries()
+            used = set(containers_using(store))
+            untagged = [n for e in entries if e["digest"] not in used and (n := layout.ref_name(e))]
+            dropped = [e["digest"] for e in entries if e["digest"] not in used]
+            if dropped:
+                _write(store, [e for e in entries if e["digest"] in used])
+    tagged = {e["digest"] for e in store.entries() if layout.ref_name(e)}
+    dangling = dropped + [e["digest"] for e in store.entries() if e["digest"] not in tagged]
+    deleted = list(dict.fromkeys(image_id_of(store, d) for d in dangling))
+    report = gc.prune(store, dangling=True, build_cache=all_images)
+    return ImagePrune(untagged, deleted, report)
+
+
+def _lookup(store: Store, entries: list[dict], text: str) -> tuple[str | None, str]:
+    """(the tag TEXT names or None, manifest digest) or ImageNotFound."""
+    try:
+        wanted = names.normalize(text)
+    except RootlessBuildError:
+        wanted = None
+    if wanted and "@" not in wanted:
+        for entry in entries:
+            name = layout.ref_name(entry)
+            if name and names.same_image_name(name, wanted):
+                return name, entry["digest"]
+    tags: dict[str, list[str]] = {}
+    for entry in entries:
+        tags.setdefault(entry["digest"], [])
+    digest = store._find_digest(text, tags)
+    if digest is None:
+        raise ImageNotFound(f"No such image: {text}")
+    return None, digest
+
+
+def _entry_for(entries: list[dict], digest: str) -> dict:
+    return next(e for e in entries if e["digest"] == digest)
+
+
+def _name(use: ContainerUse) -> str:
+    short = use.id[:12]
+    return f"{short} ({use.name})" if use.name else short
+
+
+def _write(store: Store, entries: list[dict]) -> None:
+    layout.write_index(store.root, entries)
