@@ -20,6 +20,7 @@ from rootless_build.build.fstree import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK
 from rootless_build.errors import LayerError
 from rootless_build.layers.sink import LayerSink
 from rootless_build.layers.tarwriter import LayerTarWriter
+from rootless_build.store.writeback import WritebackFile
 
 
 @dataclass(frozen=True)
@@ -53,55 +54,11 @@ class _HashingReader:
         return "sha256:" + self.hasher.hexdigest()
 
 
-class _WritebackFile:
-    """The blob's temp file: plain write()s, and every 16 MiB the kernel is asked to start
-    writing them to disk (sync_file_range), so the final fsync finds little left to do
-    instead of flushing the whole layer after the build step is otherwise done."""
-
-    _WINDOW = 16 << 20
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.offset = 0
-        self._started = 0
-        self._sync_range = _sync_file_range()
-
-    def write(self, data) -> int:
-        view = memoryview(data).cast("B")
-        total = len(view)
-        while view:
-            view = view[os.write(self.fd, view):]
-        self.offset += total
-        if self._sync_range is not None and self.offset - self._started >= self._WINDOW:
-            self._sync_range(self.fd, self._started, self.offset - self._started)
-            self._started = self.offset
-        return total
-
-    def flush(self) -> None:
-        pass
-
-    def writable(self) -> bool:
-        return True
-
-
-def _sync_file_range():
-    """libc's sync_file_range(fd, off, n, SYNC_FILE_RANGE_WRITE), or None where missing."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        func = libc.sync_file_range
-        func.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-    except (OSError, AttributeError):
-        return None
-    return lambda fd, offset, count: func(fd, offset, count, 2)
-
-
 def write_layer(store, plan: CopyPlan, *, chown: tuple[int, int] | None = None,
                 epoch: int | None = None) -> WrittenLayer:
     fd, temp = store.blobs.new_temp(prefix="layer-")
     try:
-        out = _WritebackFile(fd)
+        out = WritebackFile(fd)
         with LayerSink(out) as sink:
             tar = LayerTarWriter(sink, source_date_epoch=epoch)
             for entry in plan.entries:
