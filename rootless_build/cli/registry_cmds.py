@@ -1,0 +1,156 @@
+"""pull, push, login, logout, search: thin commands over registry/."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import click
+
+from rootless_build.cli.common import open_store, print_table
+from rootless_build.errors import UsageError
+
+
+def _tls_options(creds: bool = True):
+    """--tls-verify, --cert-dir, --authfile (and --creds): podman's spelling."""
+
+    def decorate(f):
+        f = click.option("--authfile", type=click.Path(dir_okay=False),
+                         help="Auth file to use (default $XDG_RUNTIME_DIR/containers/auth.json).")(f)
+        f = click.option("--cert-dir", type=click.Path(file_okay=False),
+                         help="Directory with the registry's CA (*.crt) and client (*.cert, *.key) files.")(f)
+        f = click.option("--tls-verify", type=click.BOOL, is_flag=False, flag_value=True, default=None,
+                         help="Require HTTPS and verify certificates (false: allow plain HTTP).")(f)
+        if creds:
+            f = click.option("--creds", metavar="USER[:PASSWORD]", help="Credentials for the registry.")(f)
+        return f
+
+    return decorate
+
+
+def _options(tls_verify=None, cert_dir=None, authfile=None, creds=None):
+    from rootless_build.registry.options import RegistryOptions
+
+    return RegistryOptions(tls_verify, cert_dir, authfile, RegistryOptions.parse_creds(creds))
+
+
+def _without_transport(text: str) -> str:
+    """Accept podman's 'docker://NAME' spelling."""
+    return text[len("docker://"):] if text.startswith("docker://") else text
+
+
+@click.command()
+@click.option("--platform", help="OS/ARCH[/VARIANT] to pick from a manifest list (default: this host's).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the image's name.")
+@_tls_options()
+@click.argument("reference")
+@click.pass_context
+def pull(ctx, platform, quiet, tls_verify, cert_dir, authfile, creds, reference):
+    """Pull an image from a registry (by tag or @sha256:digest)."""
+    from rootless_build.registry.progress import for_terminal
+    from rootless_build.registry.pull import pull as pull_image
+
+    store = open_store(ctx)
+    progress = for_terminal(quiet)
+    try:
+        result = pull_image(store, _without_transport(reference), platform=platform, progress=progress,
+                            options=_options(tls_verify, cert_dir, authfile, creds))
+    finally:
+        progress.close()
+    click.echo(str(result.name))
+
+
+@click.command()
+@click.option("--compression-format", "--compression", "compression", type=click.Choice(["gzip", "zstd"]),
+              default="gzip", show_default=True, help="How to compress layers stored uncompressed.")
+@click.option("--chunk-size", metavar="SIZE", help="Upload blobs bigger than SIZE in chunks (e.g. 64MiB).")
+@click.option("--digestfile", type=click.Path(dir_okay=False), help="Write the pushed manifest's digest here.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@_tls_options()
+@click.argument("image")
+@click.argument("destination", required=False)
+@click.pass_context
+def push(ctx, compression, chunk_size, digestfile, quiet, tls_verify, cert_dir, authfile, creds, image,
+         destination):
+    """Push an image to a registry, under its own name or DESTINATION."""
+    from rootless_build.registry.progress import for_terminal
+    from rootless_build.registry.push import push as push_image
+
+    store = open_store(ctx)
+    progress = for_terminal(quiet)
+    try:
+        result = push_image(store, image, _without_transport(destination) if destination else None,
+                            compression=compression, chunk_size=parse_size(chunk_size), progress=progress,
+                            options=_options(tls_verify, cert_dir, authfile, creds))
+    finally:
+        progress.close()
+    if digestfile:
+        with open(digestfile, "w") as f:
+            f.write(result.digest)
+
+
+@click.command()
+@click.option("-u", "--username", help="Username.")
+@click.option("-p", "--password", help="Password (prefer --password-stdin).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_tls_options(creds=False)
+@click.argument("registry")
+def login(username, password, password_stdin, tls_verify, cert_dir, authfile, registry):
+    """Log in to a registry; credentials go where podman and skopeo read them."""
+    from rootless_build.registry.login import login as do_login
+
+    if password_stdin:
+        if password:
+            raise UsageError("--password and --password-stdin cannot be used together")
+        password = sys.stdin.read().rstrip("\r\n")
+    interactive = sys.stdin.isatty() and not password_stdin
+    if not username:
+        if not interactive:
+            raise UsageError("a username is required (-u USER)")
+        username = click.prompt("Username")
+    if not password:
+        if not interactive:
+            raise UsageError("a password is required (--password-stdin)")
+        password = click.prompt("Password", hide_input=True)
+    do_login(registry, username, password, options=_options(tls_verify, cert_dir, authfile))
+    click.echo("Login Succeeded!")
+
+
+@click.command()
+@click.option("-a", "--all", "everything", is_flag=True, help="Remove the credentials of every registry.")
+@click.option("--authfile", type=click.Path(dir_okay=False), help="Auth file to edit.")
+@click.argument("registry", required=False)
+def logout(everything, authfile, registry):
+    """Log out of a registry (forget its stored credentials)."""
+    from rootless_build.registry.login import logout as do_logout
+
+    click.echo(do_logout(registry, options=_options(authfile=authfile), everything=everything))
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(min=0), default=25, show_default=True,
+              help="Show at most this many repositories (0: all).")
+@_tls_options()
+@click.argument("term")
+def search(limit, tls_verify, cert_dir, authfile, creds, term):
+    """Search a registry's catalog: REGISTRY/TERM, REGISTRY, or TERM in the search registries."""
+    from rootless_build.registry.search import search as do_search
+
+    hits = do_search(term, limit=limit, options=_options(tls_verify, cert_dir, authfile, creds))
+    print_table([[hit.name, ", ".join(hit.tags)] for hit in hits], ["NAME", "TAGS"])
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmg]?)(i?b?)\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | None) -> int | None:
+    """'64MiB', '64m', '1048576' -> bytes (binary units, as podman's size flags)."""
+    if not text:
+        return None
+    m = _SIZE_RE.match(text)
+    if not m:
+        raise UsageError(f"invalid size {text!r} (e.g. 64MiB)")
+    n = int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
+    if n <= 0:
+        raise UsageError(f"invalid size {text!r}: must be positive")
+    return n

@@ -1,0 +1,121 @@
+"""Push: compress the layers stored uncompressed (the compressed variant is remembered),
+send every blob the registry lacks (in parallel), then the manifest, last."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from rootless_build.errors import UsageError
+from rootless_build.oci import digest as dg
+from rootless_build.oci import mediatypes as mt
+from rootless_build.oci.models import Descriptor, sniff_media_type
+from rootless_build.oci.reference import Reference
+from rootless_build.registry import conf as registries_conf
+from rootless_build.registry import locations
+from rootless_build.registry.client import Repository
+from rootless_build.registry.options import RegistryOptions
+from rootless_build.registry.progress import NoProgress, Progress
+from rootless_build.registry.resolve import push_target
+from rootless_build.registry.transport import Connections
+from rootless_build.registry.upload import blob_path, upload_blob
+from rootless_build.store import Image, Store
+
+JOBS = 3  # as docker's max-concurrent-uploads... which is 5; 3 suits small machines
+COMPRESSIONS = ("gzip", "zstd")
+
+
+@dataclass(frozen=True)
+class PushResult:
+    reference: Reference    # where it went (fully qualified, with the tag)
+    digest: str             # the manifest's digest, as the registry now knows it
+    size: int               # the manifest's size in bytes
+
+
+def push(store: Store, source: str, dest: str | None = None, *, options: RegistryOptions | None = None,
+         compression: str = "gzip", progress: Progress | None = None,
+         conf: registries_conf.RegistriesConf | None = None, connections: Connections | None = None,
+         chunk_size: int | None = None, jobs: int = JOBS) -> PushResult:
+    """Push the stored image `source` to `dest` (default: its own name)."""
+    if compression not in COMPRESSIONS:
+        raise UsageError(f"unknown compression {compression!r} (choose gzip or zstd)")
+    progress = progress or NoProgress()
+    conf = conf if conf is not None else registries_conf.load()
+    connections = connections or Connections(options)
+    image = store.resolve(source)
+    target = push_target(dest or source, conf)
+    ref = target.ref
+    repo = Repository(connections.get(ref.registry, target.insecure), ref.repository, push=True)
+    progress.message(f"The push refers to repository [{ref.name}]")
+    with store.writing():
+        layers = _push_blobs(store, repo, image, compression, progress, chunk_size, jobs)
+        raw, media_type = manifest_for(image, layers, compression)
+        digest = repo.put_manifest(ref.tag or "latest", raw, media_type)
+        if dg.of_bytes(raw) != digest:
+            digest = dg.of_bytes(raw)  # what we sent is what a pull by digest will verify
+        locations.remember(store, [image.manifest.config.digest, *(l.digest for l in layers)],
+                           ref.registry, ref.repository)
+    progress.items_done()
+    progress.message(f"{ref.tag}: digest: {digest} size: {len(raw)}")
+    return PushResult(ref, digest, len(raw))
+
+
+def _push_blobs(store: Store, repo: Repository, image: Image, compression: str, progress: Progress,
+                chunk_size: int | None, jobs: int) -> list[Descriptor]:
+    """Upload config and layers; the layer descriptors as pushed, in manifest order."""
+    from rootless_build.archive.variants import compressed_layer
+
+    host = repo.transport.host
+    cancel = threading.Event()
+
+    def send(desc: Descriptor, shown: bool) -> Descriptor:
+        key = dg.short_id(desc.digest)
+        shown_progress = progress if shown else NoProgress()
+        if shown and not mt.layer_compression(desc.media_type):
+            shown_progress.item(key, "Preparing")
+            desc = compressed_layer(store, desc, compression)
+        path = blob_path(store.blobs, desc.digest)
+        status = upload_blob(repo, path, desc, progress=shown_progress, key=key,
+                             mount_from=locations.repositories_on(store, desc.digest, host), chunk_size=chunk_size,
+                             cancel=cancel)
+        shown_progress.item(key, status)
+        return desc
+
+    layers = image.manifest.layers
+    for desc in layers:
+        progress.item(dg.short_id(desc.digest), "Preparing")
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="push")
+    try:
+        pushed = [pool.submit(send, desc, True) for desc in layers]
+        config = pool.submit(send, image.manifest.config, False)
+        results = [f.result() for f in pushed]
+        config.result()
+    except BaseException:  # a failed upload, or Ctrl-C: the others stop sending
+        cancel.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # after a failure, start nothing new
+    return results
+
+
+def manifest_for(image: Image, layers: list[Descriptor], compression: str) -> tuple[bytes, str]:
+    """The manifest to push: the stored bytes when no layer changed (same digest as stored),
+    else a copy naming the compressed layers (docker types kept unless zstd needs OCI)."""
+    media_type = image.manifest.media_type or sniff_media_type(image.manifest_bytes)
+    if all(a.digest == b.digest for a, b in zip(layers, image.manifest.layers)):
+        return image.manifest_bytes, media_type
+    doc = json.loads(image.manifest_bytes)
+    docker = media_type == mt.DOCKER_MANIFEST
+    if docker and compression == "zstd":  # Docker schema 2 has no zstd: switch to OCI types
+        docker = False
+        doc["mediaType"] = media_type = mt.OCI_MANIFEST
+        doc["config"]["mediaType"] = mt.OCI_CONFIG
+    for entry, pushed in zip(doc["layers"], layers):
+        if entry["digest"] != pushed.digest:
+            kind = mt.layer_compression(pushed.media_type)
+            entry["mediaType"] = mt.docker_layer_type(kind) if docker else mt.oci_layer_type(kind)
+            entry["digest"] = pushed.digest
+            entry["size"] = pushed.size
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode(), media_type
