@@ -79,8 +79,7 @@ demo: setup sync testdata
 	$(AS_USER) rootless-build build -t hello:latest examples/hello
 	$(AS_USER) rootless-build images
 	$(AS_USER) rootless-build inspect hello:latest
-	# DEMO-RUN: enable once `run` exists:
-	# $(AS_USER) rootless-build run --rm hello:latest
+	$(AS_USER) rootless-build run --rm hello:latest
 
 bench: setup sync testdata
 	if [ -f scripts/bench/run.sh ]; then bash scripts/bench/run.sh; \

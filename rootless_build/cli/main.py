@@ -84,7 +84,8 @@ def cli(ctx: click.Context, root: str | None, storage_driver: str | None) -> Non
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="rootless-build", standalone_mode=False)
+        # standalone_mode=False returns ctx.exit()'s code instead of exiting with it.
+        code = cli.main(args=argv, prog_name="rootless-build", standalone_mode=False)
     except RootlessBuildError as e:
         _fail(str(e), e.exit_code)
     except click.exceptions.Exit as e:
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("ROOTLESS_BUILD_DEBUG"):
             raise
         _fail(f"internal error: {type(e).__name__}: {e} (set ROOTLESS_BUILD_DEBUG=1 for details)", 1)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _fail(message: str, code: int) -> None:

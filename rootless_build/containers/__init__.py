@@ -1,0 +1,15 @@
+"""Containers without a daemon: records, a monitor process per running container, attach,
+exec, commit. Public entry points (plain functions; the CLI is a thin layer over them):
+
+  catalog.Catalog(store.containers_dir)          records: create, load, update, lookup, all
+  lifecycle.create(store, catalog, image, RunOptions, name=) -> Container
+  lifecycle.start(store, catalog, c, expect_attach=, prefer_driver=) / stop / kill / wait / remove
+  attach.attach(catalog.socket_path(id), stdin=, tty=) -> exit status | DETACHED | None
+  execute.run_exec(c, ExecOptions) -> (status, message)
+  logs.print_logs(catalog, c, follow=, timestamps=, tail=)
+  commit.commit_container(store, catalog, c, image_name, changes=, message=, author=) -> Image
+  status.refresh(catalog, c) settles a stale record; status.status_text / listing for `ps`
+
+On disk: $ROOT/containers/<id>/{container.json,upper/,work/,ctr.log};
+attach socket: $XDG_RUNTIME_DIR/rootless-build/containers/<id>/attach.sock.
+"""

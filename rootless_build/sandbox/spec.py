@@ -59,6 +59,9 @@ class StepSpec:
     # Give the command our stdin/stdout/stderr (a tty for `run -it`) instead of capturing.
     interactive: bool = False
     tail_lines: int = 20
+    # Called with the host pid of the step's pid 1 as soon as it runs (containers record it
+    # for stop, kill and exec).
+    on_start: Callable[[int], None] | None = None
     resolv_conf: Path = Path("/etc/resolv.conf")
 
     def check(self) -> None:

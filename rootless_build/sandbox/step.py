@@ -212,8 +212,13 @@ def run_step(spec: StepSpec) -> StepResult:
                 while chunk := os.read(out_r, 65536):
                     output(chunk)
                     tail = (tail + chunk)[-TAIL_BYTES:]
+            pending = b""
             while chunk := os.read(report_r, 4096):
                 messages += chunk
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    if line.startswith(b"I:") and spec.on_start is not None:
+                        spec.on_start(int(line[2:]))
             os.waitpid(stepper, 0)
             stepper = None
         finally:

@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import struct
+import termios
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -115,6 +116,7 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
         init_pid = os.fork()
         if init_pid == 0:
             _init_main(plan)
+        _report(plan.report_w, "I", str(init_pid))
         if plan.out_w is not None:
             os.close(plan.out_w)
         signal.signal(signal.SIGTERM, lambda *_: _kill(init_pid))
@@ -193,6 +195,8 @@ def _init_main(plan: StepperPlan) -> NoReturn:
         command = os.fork()
         if command == 0:
             _exec_command(plan, uid, gid, groups, env)
+        if plan.interactive:
+            _forward_signals(command)
     except BaseException as e:  # noqa: BLE001
         _report(plan.report_w, "E", _describe(e))
         os._exit(SETUP_FAILED)
@@ -203,6 +207,22 @@ def _init_main(plan: StepperPlan) -> NoReturn:
             os._exit(SETUP_FAILED)
         if pid == command:
             os._exit(_exit_code(status))
+
+
+# What a container's pid 1 passes on to its command (stop, kill -s, window size changes).
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+             signal.SIGUSR2, signal.SIGWINCH, signal.SIGALRM, signal.SIGCONT)
+
+
+def _forward_signals(command: int) -> None:
+    def forward(signum, _frame):
+        try:
+            os.kill(command, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
 
 
 def _environment(env: list[str], uid: int) -> dict[str, str]:
@@ -234,6 +254,9 @@ def _exec_command(plan: StepperPlan, uid: int, gid: int, groups: list[int], env:
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         if not plan.interactive:
             os.setsid()         # off the terminal: only the builder decides on Ctrl-C
+        elif os.isatty(0):
+            os.setsid()         # a container's pty becomes its controlling terminal (^C, job control)
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         os.umask(0o022)
         if not os.path.isdir(plan.cwd):
             os.makedirs(plan.cwd, 0o755)     # as root, like runc

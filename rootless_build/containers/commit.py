@@ -1,0 +1,147 @@
+"""`commit`: a container's upper dir becomes one new (uncompressed) layer on top of its
+image; the config is the container's (its command, env, workdir, user, as docker does),
+then the --change instructions (the Dockerfile parser, as for import); one history entry carries the message and author.
+
+The upper dir is read inside the user namespace: files owned by subordinate ids are
+readable there, and their owners come out as container ids with no translation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from rootless_build.archive.changes import apply_changes
+from rootless_build.build import imageconfig as ic
+from rootless_build.build.history import now_ns, rfc3339
+from rootless_build.containers.catalog import Catalog
+from rootless_build.containers.nsfork import fork_in_userns
+from rootless_build.containers.record import Container
+from rootless_build.containers.status import refresh
+from rootless_build.errors import ContainerError
+from rootless_build.oci import mediatypes as mt
+
+_OCI_EQUIVALENT = {mt.DOCKER_LAYER: mt.OCI_LAYER, mt.DOCKER_LAYER_GZIP: mt.OCI_LAYER_GZIP,
+                   mt.DOCKER_LAYER_ZSTD: mt.OCI_LAYER_ZSTD}
+
+
+def commit_container(store, catalog: Catalog, container: Container, image_name: str | None, *,
+                     changes: list[str], message: str = "", author: str = ""):
+    container = refresh(catalog, container)
+    base = store.load_image(container.manifest_digest)
+    config, layers = ic.from_image(base)
+    _take_container_config(config, container)
+    apply_changes(ic.container(config), changes)     # the same --change rules as import
+    created = rfc3339(now_ns(None))
+    with store.writing():
+        diff_id, size = _write_upper_layer(store, catalog, container)
+        ic.add_layer(config, layers, diff_id, size)
+        config["created"] = created
+        if author:
+            config["author"] = author
+        entry = {"created": created, "created_by": " ".join(container.config.argv)}
+        if author:
+            entry["author"] = author
+        if message:
+            entry["comment"] = message
+        config.setdefault("history", []).append(entry)
+        image = store.write_image(ic.to_bytes(config), _descriptors(layers))
+        if image_name:
+            store.tag(image, image_name)
+        else:
+            store.add_untagged(image)
+    return image
+
+
+def _take_container_config(config: dict, container: Container) -> None:
+    """docker commit keeps what the container ran with, not only what the image said."""
+    run = container.config
+    inner = ic.container(config)
+    inner["Env"] = list(run.env)
+    for key, value in (("Entrypoint", run.entrypoint), ("Cmd", run.cmd)):
+        if value:
+            inner[key] = list(value)
+        else:
+            inner.pop(key, None)
+    if run.working_dir and run.working_dir != "/":
+        inner["WorkingDir"] = run.working_dir
+    if run.user:
+        inner["User"] = run.user
+    elif "User" in inner:
+        inner.pop("User")
+
+
+def _descriptors(layers: list[dict]):
+    from rootless_build.oci.models import Descriptor
+
+    out = []
+    for layer in layers:
+        layer = dict(layer)
+        layer["mediaType"] = _OCI_EQUIVALENT.get(layer.get("mediaType"), layer.get("mediaType"))
+        out.append(Descriptor.model_validate(layer))
+    return out
+
+
+def _write_upper_layer(store, catalog: Catalog, container: Container) -> tuple[str, int]:
+    """(diff_id, size) of the layer blob, now in the store."""
+    report_r, report_w = os.pipe()
+    pid = fork_in_userns()
+    if pid == 0:
+        os.close(report_r)
+        _layer_child(store, catalog, container, report_w)
+    os.close(report_w)
+    with os.fdopen(report_r, "rb") as f:
+        answer = f.read()
+    os.waitpid(pid, 0)
+    try:
+        result = json.loads(answer)
+    except ValueError:
+        result = {"error": answer.decode(errors="replace").strip() or "writing the layer failed"}
+    if "error" in result:
+        raise ContainerError(f"commit {container.name}: {result['error']}")
+    store.blobs.adopt(Path(result["temp"]), result["diff_id"])
+    return result["diff_id"], result["size"]
+
+
+def _layer_child(store, catalog: Catalog, container: Container, report_w: int) -> None:
+    """In the namespace: tar the upper dir into a temp blob; report it as JSON."""
+    from rootless_build.layers.sink import LayerSink
+
+    temp = None
+    try:
+        fd, temp = store.blobs.new_temp(prefix="layer-")
+        with open(fd, "wb") as out, LayerSink(out) as sink:
+            _write_changes(store, catalog, container, sink)
+            result = sink.finish()
+            out.flush()
+            os.fsync(out.fileno())
+        answer = {"diff_id": result.diff_id, "size": result.size, "temp": os.fspath(temp)}
+    except BaseException as e:  # noqa: BLE001 - the parent turns it into one line
+        if temp is not None:
+            os.unlink(temp)
+        answer = {"error": str(e) or type(e).__name__}
+    try:
+        os.write(report_w, json.dumps(answer).encode())
+    finally:
+        os._exit(0)
+
+
+def _write_changes(store, catalog: Catalog, container: Container, sink) -> None:
+    upper = catalog.upper_dir(container.id)
+    driver = container.driver or "overlay"
+    if driver != "vfs":
+        from rootless_build.layers.tree import write_tree
+
+        write_tree(upper, sink, whiteout_format=driver)
+        return
+    # vfs: the upper dir is a full copy; the layer is its difference from the image's tree
+    from rootless_build.layers.diff import write_diff
+    from rootless_build.sandbox.layercache import lower_dirs
+    from rootless_build.sandbox.vfs import flatten_into
+
+    lowerdirs = lower_dirs(store, store.load_image(container.manifest_digest))
+    with store.temp_dir(prefix="commit-") as scratch:
+        lower = scratch / "lower"
+        flatten_into(lowerdirs, lower)
+        write_diff(lower, upper, sink)

@@ -1,0 +1,115 @@
+"""Starting a container's process, from its monitor, through the sandbox.
+
+    monitor ── runner: forked straight into a new user + mount namespace (no second
+                 │       interpreter start-up), root there; unpacks missing layers,
+                 │       then run_step() with the container's stdio as its own
+                 └─ stepper ── init (pid 1 of the container) ── the command
+
+The runner tells the monitor over a pipe: `D:<driver>` (the storage driver, chosen once
+per container), `P:<pid>` (the init's host pid, for signals and exec) or `E:<error>`
+(it could not start). Its exit status is the container's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import traceback
+from pathlib import Path
+
+from rootless_build.containers.catalog import Catalog
+from rootless_build.containers.monitor import Launch, Launched
+from rootless_build.containers.nsfork import fork_in_userns
+from rootless_build.containers.record import EXIT_OWN_ERROR, Container
+from rootless_build.containers.runconfig import process_env
+from rootless_build.errors import ContainerError, RootlessBuildError
+
+
+def launcher(store, catalog: Catalog, container: Container, prefer_driver: str | None = None) -> Launch:
+    def launch(stdio: tuple[int, int, int]) -> Launched:
+        report_r, report_w = os.pipe()
+        pid = fork_in_userns()
+        if pid == 0:
+            os.close(report_r)
+            _runner(store, catalog, container, prefer_driver, stdio, report_w)
+        os.close(report_w)
+        return _await_init(pid, report_r, catalog, container)
+    return launch
+
+
+def _await_init(pid: int, report_r: int, catalog: Catalog, container: Container) -> Launched:
+    data = b""
+    with os.fdopen(report_r, "rb", buffering=0) as f:
+        while True:
+            line = f.readline()
+            if not line:
+                break
+            kind, _, text = line.decode(errors="replace").rstrip("\n").partition(":")
+            if kind == "D" and text != container.driver:
+                def set_driver(c: Container, driver: str = text) -> None:
+                    c.driver = driver
+                catalog.update(container.id, set_driver)
+            elif kind == "P":
+                return Launched(pid=pid, init_pid=int(text))
+            elif kind == "E":
+                data += text.encode() + b"\n"
+    os.waitpid(pid, 0)
+    raise ContainerError(data.decode(errors="replace").strip() or "the container's process ended before it started")
+
+
+def _runner(store, catalog: Catalog, container: Container, prefer_driver: str | None,
+            stdio: tuple[int, int, int], report_w: int) -> None:
+    code = EXIT_OWN_ERROR
+    started = []
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for target, fd in enumerate(stdio):
+            os.dup2(fd, target)
+        # The monitor's ends (stdin's write end above all) must not stay open in here.
+        os.closerange(3, report_w)
+        os.closerange(report_w + 1, 1 << 16)
+        spec = _step_spec(store, catalog, container, prefer_driver, report_w, started)
+        from rootless_build.sandbox.step import run_step
+
+        code = run_step(spec).exit_code
+    except RootlessBuildError as e:
+        _fail(report_w, str(e), started)
+    except BaseException as e:  # noqa: BLE001 - a bug: one line for the user, details in the log
+        _fail(report_w, f"internal error: {type(e).__name__}: {e}", started)
+        with open(catalog.path(container.id) / "monitor.log", "a") as f:
+            f.write(traceback.format_exc())
+    finally:
+        os._exit(code)
+
+
+def _fail(report_w: int, message: str, started: list[int]) -> None:
+    """Before the init runs the monitor reports it; after, it is the container's stderr."""
+    line = " ".join(message.split())
+    if started:
+        os.write(2, f"rootless-build: {line}\n".encode())
+    else:
+        os.write(report_w, f"E:{line}\n".encode())
+
+
+def _step_spec(store, catalog: Catalog, container: Container, prefer_driver: str | None,
+               report_w: int, started: list[int]):
+    from rootless_build.sandbox.drivers import detect_driver
+    from rootless_build.sandbox.layercache import lower_dirs
+    from rootless_build.sandbox.spec import Mount, StepSpec
+
+    image = store.load_image(container.manifest_digest)
+    lowerdirs = lower_dirs(store, image, warn=lambda message: os.write(2, f"warning: {message}\n".encode()))
+    driver = container.driver or detect_driver(store.root, prefer_driver)
+    os.write(report_w, f"D:{driver}\n".encode())
+
+    def on_start(init_pid: int) -> None:
+        started.append(init_pid)
+        os.write(report_w, f"P:{init_pid}\n".encode())
+
+    cfg = container.config
+    mounts = [Mount("bind" if m.readonly else "cache", m.destination, Path(m.source), readonly=m.readonly)
+              for m in cfg.mounts]
+    return StepSpec(lowerdirs=lowerdirs, upperdir=catalog.upper_dir(container.id),
+                    workdir=catalog.work_dir(container.id), argv=list(cfg.argv), driver=driver,
+                    env=process_env(cfg), cwd=cfg.working_dir, user=cfg.user, hostname=cfg.hostname,
+                    network=cfg.network, mounts=mounts, interactive=True, on_start=on_start)

@@ -1,0 +1,161 @@
+"""`run`'s flags over the image config, as docker combines them.
+
+- argv = ENTRYPOINT + CMD; a command given on the line replaces CMD; --entrypoint
+  replaces ENTRYPOINT and drops the image's CMD (an empty --entrypoint clears it).
+- ENV from the image, then --env-file, then -e (later wins); `-e NAME` copies the host's
+  value or leaves the name out. That is the container's Env (what commit keeps); the
+  process also gets PATH (docker's default when unset), HOSTNAME, and TERM=xterm with -t.
+- WORKDIR and USER from the image unless -w / -u; the hostname is the short id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from rootless_build.containers import procs
+from rootless_build.containers.record import Mount, RunConfig
+from rootless_build.errors import UsageError
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass
+class RunOptions:
+    command: list[str] = field(default_factory=list)
+    entrypoint: str | None = None
+    env: list[str] = field(default_factory=list)
+    env_files: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    network: str = "host"
+    tty: bool = False
+    interactive: bool = False
+    detach: bool = False
+    auto_remove: bool = False
+    stop_timeout: int | None = None
+
+
+def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> RunConfig:
+    """image_config: the `config` object of the image config as JSON (Env, Cmd, ...)."""
+    img = image_config or {}
+    entrypoint = list(img.get("Entrypoint") or [])
+    cmd = list(img.get("Cmd") or [])
+    if opts.entrypoint is not None:
+        entrypoint = parse_entrypoint(opts.entrypoint)
+        cmd = []
+    if opts.command:
+        cmd = list(opts.command)
+    argv = entrypoint + cmd
+    if not argv:
+        raise UsageError("no command specified: the image has no CMD or ENTRYPOINT; give a command")
+    hostname = opts.hostname or container_id[:12]
+    env = merge_env(list(img.get("Env") or []), opts)
+    stop_signal = img.get("StopSignal") or "SIGTERM"
+    try:
+        procs.parse_signal(stop_signal)
+    except ValueError:
+        stop_signal = "SIGTERM"
+    if opts.network not in ("host", "none"):
+        raise UsageError(f"--network {opts.network}: only host and none are supported")
+    workdir = opts.workdir or img.get("WorkingDir") or "/"
+    if not workdir.startswith("/"):
+        raise UsageError(f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
+    return RunConfig(
+        argv=argv, env=env, working_dir=workdir,
+        user=opts.user if opts.user is not None else (img.get("User") or ""),
+        hostname=hostname, tty=opts.tty, open_stdin=opts.interactive,
+        stdin_once=opts.interactive and not opts.detach,
+        network=opts.network, mounts=[parse_volume(v) for v in opts.volumes],
+        stop_signal=stop_signal,
+        stop_timeout=10 if opts.stop_timeout is None else opts.stop_timeout,
+        auto_remove=opts.auto_remove, entrypoint=entrypoint, cmd=cmd,
+    )
+
+
+def parse_entrypoint(text: str) -> list[str]:
+    """docker takes one executable; a JSON array (podman's extension) gives several words."""
+    if text.strip().startswith("["):
+        try:
+            words = json.loads(text)
+        except ValueError:
+            words = None
+        if isinstance(words, list) and all(isinstance(w, str) for w in words):
+            return words
+        raise UsageError(f"--entrypoint {text}: not a JSON array of strings")
+    return [text] if text else []
+
+
+def merge_env(image_env: list[str], opts: RunOptions) -> list[str]:
+    env: dict[str, str] = {}
+    for item in image_env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    for path in opts.env_files:
+        for item in read_env_file(path):
+            _apply(env, item)
+    for item in opts.env:
+        _apply(env, item)
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def process_env(config: RunConfig, extra: list[str] = (), tty: bool | None = None) -> list[str]:
+    """The environment a process in the container starts with (run, or exec with -e extra)."""
+    env: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": config.hostname}
+    if config.tty if tty is None else tty:
+        env["TERM"] = "xterm"
+    for item in [*config.env, *extra]:
+        _apply(env, item)
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def _apply(env: dict[str, str], item: str) -> None:
+    key, eq, value = item.partition("=")
+    if not key:
+        raise UsageError(f"invalid environment variable: {item}")
+    if eq:
+        env[key] = value
+    elif key in os.environ:
+        env[key] = os.environ[key]
+    else:
+        env.pop(key, None)
+
+
+def read_env_file(path: str) -> list[str]:
+    """docker's --env-file: KEY=VALUE or KEY lines; '#' comments and blank lines skipped."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise UsageError(f"--env-file {path}: {e.strerror}") from None
+    out = []
+    for number, line in enumerate(lines, 1):
+        text = line.lstrip()
+        if not text or text.startswith("#"):
+            continue
+        key = text.split("=", 1)[0]
+        if not key or any(c.isspace() for c in key):
+            raise UsageError(f"--env-file {path}:{number}: variable '{key}' contains whitespaces")
+        out.append(text)
+    return out
+
+
+def parse_volume(spec: str) -> Mount:
+    """HOST:CTR[:ro|rw] with an absolute, existing HOST (named volumes are not supported)."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise UsageError(f"-v {spec}: expected HOST-DIR:CONTAINER-DIR[:ro]")
+    source, dest = parts[0], parts[1]
+    options = parts[2].split(",") if len(parts) == 3 else []
+    if any(o not in ("ro", "rw", "z", "Z") for o in options):
+        raise UsageError(f"-v {spec}: unknown option (ro or rw)")
+    if not source.startswith("/"):
+        raise UsageError(f"-v {spec}: named volumes are not supported; give an absolute host path")
+    if not dest.startswith("/"):
+        raise UsageError(f"-v {spec}: the container path must be absolute")
+    if not os.path.exists(source):
+        raise UsageError(f"-v {spec}: host path {source} does not exist")
+    return Mount(os.path.realpath(source), os.path.normpath(dest), readonly="ro" in options)

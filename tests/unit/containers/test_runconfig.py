@@ -1,0 +1,79 @@
+"""docker's rules for ENTRYPOINT/CMD/ENV/WORKDIR/USER under run's flags."""
+
+from __future__ import annotations
+
+import pytest
+
+from rootless_build.containers.runconfig import (DEFAULT_PATH, RunOptions, parse_volume, process_env,
+                                                 read_env_file, resolve)
+from rootless_build.errors import UsageError
+
+CID = "0123456789ab" + "c" * 52
+
+
+def _image(**fields) -> dict:
+    return fields
+
+
+@pytest.mark.parametrize("image, opts, argv", [
+    (dict(Cmd=["sh"]), RunOptions(), ["sh"]),
+    (dict(Cmd=["sh"]), RunOptions(command=["ls", "/"]), ["ls", "/"]),
+    (dict(Entrypoint=["/init"], Cmd=["--serve"]), RunOptions(), ["/init", "--serve"]),
+    (dict(Entrypoint=["/init"], Cmd=["--serve"]), RunOptions(command=["-x"]), ["/init", "-x"]),
+    (dict(Entrypoint=["/init"], Cmd=["--serve"]), RunOptions(entrypoint="echo"), ["echo"]),
+    (dict(Entrypoint=["/init"], Cmd=["--serve"]), RunOptions(entrypoint="echo", command=["hi"]), ["echo", "hi"]),
+    (dict(Entrypoint=["/init"], Cmd=["--serve"]), RunOptions(entrypoint="", command=["ls"]), ["ls"]),
+    (dict(Cmd=["sh"]), RunOptions(entrypoint='["sh", "-c"]', command=["echo x"]), ["sh", "-c", "echo x"]),
+], ids=["cmd", "args-replace-cmd", "entrypoint+cmd", "args-replace-cmd-only", "entrypoint-flag-drops-cmd",
+        "entrypoint-flag+args", "empty-entrypoint-clears", "json-entrypoint"])
+def test_command(image, opts, argv) -> None:
+    assert resolve(_image(**image), opts, CID).argv == argv
+
+
+def test_no_command_at_all_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="no command specified"):
+        resolve(_image(), RunOptions(), CID)
+
+
+def test_environment_layers(tmp_path, monkeypatch) -> None:
+    env_file = tmp_path / "env"
+    env_file.write_text("# comment\n\nFROM_FILE=1\nSHARED=file\nHOST_ONLY\n")
+    monkeypatch.setenv("HOST_ONLY", "from-host")
+    monkeypatch.delenv("UNSET_ON_HOST", raising=False)
+    cfg = resolve(_image(Env=["PATH=/bin", "SHARED=image", "KEEP=1"], Cmd=["sh"]),
+                  RunOptions(env=["SHARED=flag", "UNSET_ON_HOST", "NEW=x=y"], env_files=[str(env_file)],
+                             tty=True), CID)
+    assert cfg.env == ["PATH=/bin", "SHARED=flag", "KEEP=1", "FROM_FILE=1", "HOST_ONLY=from-host", "NEW=x=y"]
+    env = process_env(cfg)
+    assert "HOSTNAME=0123456789ab" in env and "TERM=xterm" in env and "PATH=/bin" in env
+    assert "PATH=" + DEFAULT_PATH in process_env(resolve(_image(Cmd=["sh"]), RunOptions(), CID))
+
+
+def test_env_file_rejects_blank_in_names(tmp_path) -> None:
+    bad = tmp_path / "bad"
+    bad.write_text("A B=1\n")
+    with pytest.raises(UsageError, match="contains whitespaces"):
+        read_env_file(str(bad))
+
+
+def test_workdir_user_hostname_and_stop_signal() -> None:
+    image = _image(Cmd=["sh"], WorkingDir="/srv", User="app", StopSignal="SIGQUIT")
+    cfg = resolve(image, RunOptions(), CID)
+    assert (cfg.working_dir, cfg.user, cfg.hostname, cfg.stop_signal) == ("/srv", "app", CID[:12], "SIGQUIT")
+    cfg = resolve(image, RunOptions(workdir="/tmp", user="0:0", hostname="box"), CID)
+    assert (cfg.working_dir, cfg.user, cfg.hostname) == ("/tmp", "0:0", "box")
+    with pytest.raises(UsageError, match="absolute path"):
+        resolve(image, RunOptions(workdir="rel"), CID)
+    with pytest.raises(UsageError, match="host and none"):
+        resolve(image, RunOptions(network="bridge"), CID)
+
+
+def test_volumes(tmp_path) -> None:
+    m = parse_volume(f"{tmp_path}:/data:ro")
+    assert (m.source, m.destination, m.readonly) == (str(tmp_path), "/data", True)
+    assert parse_volume(f"{tmp_path}:/data/").readonly is False
+    for bad, message in (("named:/data", "named volumes"), (f"{tmp_path}", "expected HOST-DIR"),
+                         (f"{tmp_path}:rel", "must be absolute"), (f"{tmp_path}/nope:/x", "does not exist"),
+                         (f"{tmp_path}:/x:rx", "unknown option")):
+        with pytest.raises(UsageError, match=message):
+            parse_volume(bad)
