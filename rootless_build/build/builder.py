@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from rootless_build.build import imageconfig as ic
 from rootless_build.build.args import BuildArgs, StageArgs
+from rootless_build.build.cache import StepCache
 from rootless_build.build.context import BuildContext
+from rootless_build.build.dockerfilesource import read_dockerfile
 from rootless_build.build.handlers import HANDLERS
 from rootless_build.build.history import source_date_epoch
 from rootless_build.build.imagefs import ImageFS
@@ -41,6 +42,7 @@ class Builder:
         self.store = store
         self.options = options
         self.progress = progress
+        self.step_cache = StepCache.for_build(store, options, progress.warn)
         self.epoch = source_date_epoch()
         self.epoch_ns = None if self.epoch is None else self.epoch * 1_000_000_000
         self.platform = check_platform(options.platform)
@@ -76,6 +78,7 @@ class Builder:
                 for stage in stages:
                     self.stage_images[stage.index] = self._build_stage(stage, bases[stage.index],
                                                                        last=stage is target)
+                self.step_cache.export()
                 image = self._finish(self.stage_images[target.index])
         finally:
             self.context.save()
@@ -87,25 +90,7 @@ class Builder:
         return image
 
     def _read_dockerfile(self) -> tuple[str, str, Path | None]:
-        """(text, name for messages, path) of the Dockerfile; `-f -` reads stdin."""
-        option = self.options.dockerfile
-        if option == "-":
-            text = self.options.dockerfile_text
-            if text is None:
-                text = sys.stdin.read()
-            return text, "Dockerfile", None
-        context = Path(self.options.context_dir)
-        path = Path(option) if option else context / "Dockerfile"
-        if option and not path.is_absolute() and not path.exists() and (context / option).exists():
-            path = context / option
-        if not path.exists() and not option and (context / "Containerfile").exists():
-            path = context / "Containerfile"
-        try:
-            return path.read_text(errors="surrogateescape"), path.name, path
-        except FileNotFoundError:
-            raise UsageError(f"no Dockerfile found: {path}") from None
-        except OSError as e:
-            raise UsageError(f"cannot read {path}: {e.strerror}") from None
+        return read_dockerfile(self.options)
 
     # -- stages --------------------------------------------------------------------------
 
@@ -120,7 +105,7 @@ class Builder:
                 check_platform(from_.platform)
             ref = base_of(self.dockerfile, stage, self.build_args.global_env())
             if ref.kind == "image":
-                return ref, find_base_image(self.store, ref.name, pull=self.options.pull)
+                return ref, find_base_image(self.store, ref.name, options=self.options)
             return ref, None
         except RootlessBuildError as e:
             raise self._fail(stage.from_, str(e)) from None
@@ -197,7 +182,7 @@ class Builder:
         """What `--from=ref` names: an earlier stage (by name or index) or an image."""
         stage = earlier_stage(self.dockerfile, ref, len(self.dockerfile.stages))
         if stage is None:
-            return find_base_image(self.store, ref, pull=self.options.pull)
+            return find_base_image(self.store, ref, options=self.options)
         if stage.index not in self.stage_images:
             raise BuildError(f"stage {ref} has not been built (a stage can only copy from earlier stages)")
         return self.stage_images[stage.index]

@@ -7,6 +7,7 @@ earlier stage is an image reference, found by `find_base_image`.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from rootless_build.dockerfile.dockerfile import Dockerfile, Stage
@@ -19,14 +20,38 @@ class BaseImageNotFound(ImageNotFound):
     pass
 
 
-def find_base_image(store, ref: str, *, pull: bool = False):
-    """The stored image a FROM or --from names. The registry hooks in here: pull when the
-    image is not local (or `pull` asks for a fresh copy)."""
+def find_base_image(store, ref: str, *, pull: bool | str = False, options=None):
+    """The stored image a FROM or --from names, pulled when the store lacks it (or the pull
+    policy asks the registry every time: `build --pull`). `options` (BuildOptions) carries
+    the pull policy, the platform, -q and how to reach registries; a failed pull is one
+    line naming the reference and the reason."""
+    from rootless_build.build.options import BuildOptions
+
+    if options is None:
+        options = BuildOptions(pull=pull)
+    found = options.found_images.get(ref)
+    if found is None:
+        found = options.found_images[ref] = _find(store, ref, options)
+    return found
+
+
+def _find(store, ref: str, options):
+    policy = options.pull_policy()
+    if policy in ("missing", "never"):
+        try:  # the common case: no registries.conf read, nothing imported
+            return store.resolve(ref)
+        except ImageNotFound:
+            if policy == "never":
+                raise BaseImageNotFound(f"image not known: {ref} (and the pull policy is \"never\")") from None
+    from rootless_build.registry.ensure import ensure_image
+    from rootless_build.registry.progress import for_terminal
+
+    progress = for_terminal(options.quiet, sys.stderr)
     try:
-        return store.resolve(ref)
-    except ImageNotFound:
-        raise BaseImageNotFound(f"image not known: {ref} (pulling is not supported yet: "
-                                "`rootless-build import` or `load` it first)") from None
+        return ensure_image(store, ref, pull_policy=policy, platform=options.platform,
+                            options=options.registry_options(), progress=progress)
+    finally:
+        progress.close()
 
 
 @dataclass(frozen=True)

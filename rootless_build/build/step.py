@@ -86,7 +86,7 @@ class Step:
         self.key = cache.step_key(self.state.parent, self.instruction.keyword, inputs)
         if self.build.options.no_cache:
             return False
-        image = cache.lookup(self.store, self.key)
+        image = self.build.step_cache.lookup(self.key)
         if image is None:
             return False
         self.state.adopt(image)
@@ -110,7 +110,7 @@ class Step:
         config["created"] = created
         image = self.build.write_image(config, self.state.layers)
         if self.key is not None:
-            cache.record(self.store, self.key, image)
+            self.build.step_cache.record(self.key, image)
         self.state.adopt(image)
 
 

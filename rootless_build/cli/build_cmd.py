@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
+from pathlib import Path
 
 import click
 
@@ -59,11 +62,21 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE",
               help="A secret for RUN --mount=type=secret.")
 @click.option("--layers/--no-layers", default=True, hidden=True, help="Accepted for buildah compatibility.")
+@click.option("--cache-from", "cache_from", multiple=True, metavar="REGISTRY/REPO[:TAG]",
+              help="Use steps cached in this registry repository (tag buildcache).")
+@click.option("--cache-to", "cache_to", multiple=True, metavar="REGISTRY/REPO[:TAG]",
+              help="Push every step's result to this registry cache.")
+@click.option("--tls-verify", type=click.BOOL, is_flag=False, flag_value=True, default=None,
+              help="Require HTTPS and verify certificates for registries (false: allow plain HTTP).")
+@click.option("--cert-dir", type=click.Path(file_okay=False), help="Directory with registry CA/client files.")
+@click.option("--authfile", type=click.Path(dir_okay=False), help="Registry auth file to use.")
+@click.option("--creds", metavar="USER[:PASSWORD]", help="Credentials for the registries.")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
-          iidfile, quiet, platform, network, secrets, layers) -> None:
+          iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
+          authfile, creds) -> None:
     """Build an image from a Dockerfile and a context directory."""
-    from rootless_build.build.builder import build as run_build
+    from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
 
     options = BuildOptions(
@@ -72,5 +85,72 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
         tags=list(tags), build_args=_pairs(build_args, "--build-arg", from_env=True), target=target,
         no_cache=no_cache, pull=pull, labels=_pairs(labels, "--label", from_env=False), iidfile=iidfile,
         quiet=quiet, platform=platform, network=network, secrets=_secrets(secrets),
-        storage_driver=common.storage_driver(ctx))
-    run_build(common.open_store(ctx), options)
+        storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
+        cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
+        authfile=authfile, creds=creds)
+    if has_run(options) and _outside_userns():
+        sys.exit(_in_userns(options))
+    from rootless_build.build.builder import build as run_build
+    from rootless_build.build.handlers.run import NeedsUserNamespace
+
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        run_build(common.open_store(ctx), options)
+    except NeedsUserNamespace:      # a RUN only a base image's ONBUILD knew of
+        sys.exit(_in_userns(options))
+
+
+def _outside_userns() -> bool:
+    from rootless_build.sandbox.userns import in_userns
+
+    return os.getuid() != 0 and not in_userns()
+
+
+def _in_userns(options) -> int:
+    """Run this very command again as root of the user namespace (RUN steps need it);
+    a Dockerfile read from stdin is handed over as the new process's stdin."""
+    from rootless_build.sandbox.userns import reexec_in_userns, spawn_in_userns
+
+    if options.dockerfile != "-":
+        return reexec_in_userns(sys.argv[1:])
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as text:
+        text.write(options.dockerfile_text or "")
+        text.flush()
+        text.seek(0)
+        return spawn_in_userns(["rootless_build", *sys.argv[1:]], module=True, stdin=text)
+
+
+def _terminated(signum, _frame) -> None:
+    """SIGTERM: unwind (temp dirs removed, exit 143) instead of dying where we stand."""
+    from rootless_build.sandbox.spec import StepInterrupted
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise StepInterrupted(signum)
+
+
+def configured_storage_driver() -> str | None:
+    """`storage_driver = "..."` from $XDG_CONFIG_HOME/rootless-build/config.toml (default
+    ~/.config); the global --storage-driver (or ROOTLESS_BUILD_STORAGE_DRIVER) wins."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    path = Path(base) / "rootless-build" / "config.toml"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    import tomllib
+
+    try:
+        value = tomllib.loads(raw.decode("utf-8")).get("storage_driver")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: {e}") from None
+    if value is None:
+        return None
+    from rootless_build.sandbox.drivers import DRIVERS
+
+    if value not in DRIVERS:
+        raise UsageError(f"{path}: storage_driver = {value!r}: choose one of {', '.join(DRIVERS)}")
+    return value

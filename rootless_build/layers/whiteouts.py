@@ -22,6 +22,7 @@ from rootless_build.errors import LayerError
 WH_PREFIX = ".wh."
 WH_OPAQUE = ".wh..wh..opq"
 WH_META_PREFIX = ".wh..wh."  # aufs metadata (.wh..wh.plnk ...): never content
+FUSE_OPAQUE_DEVICE = ".wh..opq"  # fuse-overlayfs: a 0/0 device of this name in an opaque dir
 
 FORMATS = ("none", "overlay", "fuse-overlayfs")
 
@@ -84,7 +85,9 @@ def classify_overlay(name: str, st: os.stat_result, xattrs: dict[str, bytes]) ->
 def classify_fuse_overlayfs(name: str, st: os.stat_result, xattrs: dict[str, bytes]) -> Marker:
     """fuse-overlayfs upper dir: its own markers plus everything the kernel writes."""
     if _is_whiteout_device(st):
-        return Marker.WHITEOUT
+        # Beside `.wh..wh..opq` it makes a 0/0 device `.wh..opq` in an opaque dir: a marker,
+        # not the whiteout of an entry of that name.
+        return Marker.OPAQUE_FILE if name == FUSE_OPAQUE_DEVICE else Marker.WHITEOUT
     if stat.S_ISDIR(st.st_mode):
         if any(xattrs.get(k, b"")[:1] == b"y" for k in _FUSE_OPAQUE):
             return Marker.OPAQUE_DIR

@@ -42,6 +42,7 @@ def _unpack(store: Store, chain_id: str, blob: str, lowers_topmost_first: list[P
             return
         chown = os.getuid() == 0  # root of our user namespace: ids map onto the sub-id range
         tmp = Path(tempfile.mkdtemp(dir=layer_dir, prefix="unpack-"))
+        os.chmod(tmp, 0o755)    # the layer's root: mkdtemp's 0700 would lock users out of /
         try:
             with store.blobs.open(blob) as f:
                 extract_layer(f, tmp, mode="overlay", chown=chown, skip_devices=True,

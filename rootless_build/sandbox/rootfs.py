@@ -101,6 +101,14 @@ def _dev(plan: RootfsPlan, devices: dict[str, int]) -> None:
         os.symlink(target, f"/dev/{name}")
 
 
+def _dev_mount_point(target: str, is_dir: bool) -> None:
+    os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+    if is_dir:
+        os.mkdir(target, 0o755)
+    else:
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+
+
 def enter_rootfs(plan: RootfsPlan) -> None:
     """Run by the step's pid 1: mount everything, pivot into plan.merged, drop the old root."""
     try:
@@ -110,7 +118,8 @@ def enter_rootfs(plan: RootfsPlan) -> None:
                    if os.path.exists(f"/dev/{name}")}
         # Writable, as with buildah: they are this step's own copies, thrown away after it.
         etc = {target: _detached(host, False) for target, host in plan.etc_files.items()}
-        binds = [(b.target, _detached(b.source, b.readonly, recursive=True)) for b in plan.binds]
+        binds = [(b.target, _detached(b.source, b.readonly, recursive=True), os.path.isdir(b.source))
+                 for b in plan.binds]
         os.chdir(plan.merged)
         libc.pivot_root(".", ".")
         libc.umount2(".", libc.MNT_DETACH)      # the old root, stacked on top by pivot_root
@@ -122,7 +131,9 @@ def enter_rootfs(plan: RootfsPlan) -> None:
     _dev(plan, devices)
     for target, fd in etc.items():
         _attach(fd, target, target, optional=True)
-    for target, fd in binds:
+    for target, fd, is_dir in binds:
+        if target.startswith("/dev/") and not os.path.lexists(target):
+            _dev_mount_point(target, is_dir)    # /dev is our fresh tmpfs: no init layer there
         _attach(fd, target, "a --mount")
     for target, size, mode in plan.tmpfs:
         options = [f"mode={mode:o}" if mode is not None else "mode=1777"]

@@ -102,6 +102,11 @@ def flatten_into(lowerdirs: Sequence[Path], dest: Path) -> None:
             raise SandboxError(f"copying {layer} for the vfs driver: {detail}")
         for rel in markers:
             _remove(os.path.join(dest, rel))
+            # The removal changed the directory's mtime: give it back the layer's, or every
+            # copy of these lowers would differ from the next one there.
+            st = os.lstat(os.path.join(layer, os.path.dirname(rel)))
+            os.utime(os.path.join(dest, os.path.dirname(rel)), ns=(st.st_atime_ns, st.st_mtime_ns),
+                     follow_symlinks=False)
         for rel in opaque:
             _strip_opaque_xattrs(os.path.join(dest, rel))
 

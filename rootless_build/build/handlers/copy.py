@@ -4,22 +4,28 @@ digests, and write the layer straight from the sources when the cache misses.
 When a context file's digest is unknown (new or changed since the stat cache saw it),
 the layer is written first, hashing the file on the same read, and the cache is asked
 afterwards: a file that was only touched still finds its cached step.
+
+ADD of an http(s) URL downloads into the store's temp space (build/remote.py); the
+download's digest is part of the key, and a step still cached is not downloaded again
+when the server says it is unchanged (or --checksum names the content).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 
-from rootless_build.build.copyplan import CopyPlan, CopyRequest, Source, plan_copy
+from rootless_build.build import fstree, remote
+from rootless_build.build.copyplan import CopyError, CopyPlan, CopyRequest, Source, plan_copy
+from rootless_build.build.fstree import DIR
 from rootless_build.build.history import copy_created_by
 from rootless_build.build.imageconfig import workdir
 from rootless_build.build.layerwrite import discard, hash_files, keep, write_layer
 from rootless_build.build.modes import parse_chmod
+from rootless_build.build.patterns import go_clean
 from rootless_build.build.users import resolve_chown
 from rootless_build.errors import RootlessBuildError
-
-_REMOTE_PREFIXES = ("http://", "https://", "git@", "git://", "ssh://")
 
 
 def handle_copy(step) -> None:
@@ -32,35 +38,50 @@ def handle_add(step) -> None:
 
 def _copy_or_add(step, instr, keyword: str) -> None:
     is_add = keyword == "ADD"
+    urls: list[str] = []
     if is_add:
-        remote = [s for s in instr.sources if s.startswith(_REMOTE_PREFIXES)]
-        if remote:
-            raise step.fail(f"ADD from a URL or git repository ({remote[0]}) is not supported yet: "
-                            "download it into the build context and COPY it")
-        if instr.checksum:
+        git = [s for s in instr.sources if remote.is_git(s)]
+        if git:
+            raise step.fail(f"ADD from a git repository ({git[0]}) is not supported yet: "
+                            "clone it into the build context and COPY it")
+        urls = [s for s in instr.sources if remote.is_url(s)]
+        if instr.checksum and not urls:
             raise step.fail("--checksum can only be used with HTTP(S) sources")
+        if instr.checksum and len(instr.sources) + len(instr.heredocs) > 1:
+            raise step.fail("--checksum can only be used with a single source")
     build = step.build
-    state = step.state
     from_ref = getattr(instr, "from_", None)
     try:
         tree, label = build.source_tree(from_ref) if from_ref else (build.context, "the build context")
-        lower = state.filesystem(step.store)
+        lower = step.state.filesystem(step.store)
         chown = resolve_chown(instr.chown, lower.read_text) if instr.chown else None
         chmod = parse_chmod(instr.chmod) if instr.chmod else None
         heredocs = tuple((h.name, h.content.encode("utf-8", "surrogateescape")) for h in instr.heredocs)
-        request = CopyRequest(
-            Source(tree, label, instr.sources, heredocs), instr.dest, workdir(state.config), lower,
+        request = partial(
+            CopyRequest, dest=instr.dest, workdir=workdir(step.state.config), lower=lower,
             chown=chown, chmod=chmod, excludes=instr.excludes, parents=getattr(instr, "parents", False),
-            unpack_archives=is_add and not from_ref, keep_owners=bool(from_ref), now_ns=step.now(),
-            clamp_ns=build.epoch_ns)
-        plan = plan_copy(request)
+            keep_owners=bool(from_ref), now_ns=step.now(), clamp_ns=build.epoch_ns)
+        local = [s for s in instr.sources if s not in urls]
+        if not urls:
+            plan = plan_copy(request(Source(tree, label, tuple(local), heredocs),
+                                     unpack_archives=is_add and not from_ref))
     except RootlessBuildError as e:
         raise step.fail(str(e)) from None
+    if urls:
+        _add_urls(step, instr, urls, chown, lambda downloads: _plan_with_downloads(
+            request, Source(tree, label, tuple(local), heredocs), downloads, len(instr.sources) + len(heredocs)))
+    else:
+        _cache_or_write(step, instr, keyword, plan, chown)
+
+
+def _cache_or_write(step, instr, keyword: str, plan: CopyPlan, chown, *, missed: dict | None = None) -> None:
+    """Continue from the cached step, or write the layer and commit it."""
+    build = step.build
     inputs = cache_inputs(plan, keyword)
     if inputs is None and _hash_first(plan):
         hash_files(_unknown(plan))
         inputs = cache_inputs(plan, keyword)
-    if inputs is not None and step.use_cache(inputs):
+    if inputs is not None and inputs != missed and step.use_cache(inputs):
         return
     try:
         written = write_layer(step.store, plan, chown=chown, epoch=build.epoch)
@@ -71,10 +92,69 @@ def _copy_or_add(step, instr, keyword: str) -> None:
         return
     keep(step.store, written)
     step.add_layer(written.diff_id, written.size)
+    from_ref = getattr(instr, "from_", None)
     flags = [f"--from={from_ref}"] if from_ref else []
     if instr.chown:
         flags.append(f"--chown={instr.chown}")
     step.commit(copy_created_by(keyword, flags, describe(plan, instr), instr.dest), empty_layer=False)
+
+
+# -- ADD <url> ------------------------------------------------------------------------------
+
+
+def _add_urls(step, instr, urls: list[str], chown, plan_for) -> None:
+    """Probe each URL (its digest, downloaded only when that is the only way to know it),
+    ask the cache, and download what is still missing only when the step must be built."""
+    with step.store.temp_dir(prefix="add-") as directory:
+        downloader = remote.Downloader(step.store, directory, checksum=instr.checksum, now_ns=step.now())
+        try:
+            downloads = [downloader.probe(url) for url in urls]
+            plan = plan_for(downloads)
+            missed = cache_inputs(plan, "ADD")
+            if missed is not None and step.use_cache(missed):
+                return
+            if any(d.path is None for d in downloads):
+                downloads = [downloader.fetch(d) for d in downloads]
+                plan = plan_for(downloads)
+        except RootlessBuildError as e:
+            raise step.fail(str(e)) from None
+        finally:
+            downloader.close()
+        _cache_or_write(step, instr, "ADD", plan, chown, missed=missed)
+
+
+def _plan_with_downloads(request, local: Source, downloads: list, sources: int) -> CopyPlan:
+    """Local sources (archives unpacked) and downloads (never unpacked) planned apart, then
+    merged as BuildKit copies them one after the other into the same destination."""
+    tree = remote.DownloadTree()
+    paths = tuple(tree.add(d) for d in downloads)
+    if sources > 1 and not _into_directory(**request.keywords):
+        raise CopyError("when using ADD with more than one source file, the destination must be "
+                        "a directory and end with a /")
+    plans = []
+    if local.paths or local.heredocs:
+        plans.append(plan_copy(request(local, unpack_archives=True)))
+    plans.append(plan_copy(request(Source(tree, "the downloads", paths), unpack_archives=False)))
+    if len(plans) == 1:
+        return plans[0]
+    entries: dict = {}
+    for plan in plans:
+        for entry in plan.entries:
+            previous = entries.get(entry.dest)
+            if previous is not None and previous.kind == DIR and entry.kind == DIR and entry.node is None:
+                continue  # an implied parent never overrides a copied directory's metadata
+            entries[entry.dest] = entry
+    ordered = sorted(entries.values(), key=lambda e: e.dest.split("/"))
+    return CopyPlan(ordered, [a for plan in plans for a in plan.archives])
+
+
+def _into_directory(*, dest: str, workdir: str, lower, **_) -> bool:
+    """Whether the destination is a directory: written with a trailing / or existing."""
+    if dest in (".", "") or dest.endswith("/") or dest.endswith("/."):
+        return True
+    absolute = dest if dest.startswith("/") else f"{workdir.rstrip('/')}/{dest}"
+    node = lower.node(fstree.resolve(lower, go_clean("/" + absolute).lstrip("/")))
+    return node is not None and node.kind == DIR
 
 
 _SMALL = 16 << 20

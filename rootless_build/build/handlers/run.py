@@ -1,32 +1,46 @@
-"""RUN: the seam where the sandbox plugs in.
+"""RUN: the command run in the sandbox over the stage's layers; its changes become a layer.
 
-Everything the sandbox needs is gathered here into a RunRequest: the command (SHELL +
-shell form, or exec form; heredocs), the environment docker gives a RUN (image Env plus
-the ARGs in scope, and the proxy build args), WORKDIR, USER, --mount and --network, the
-stage's layer chain (diff ids; chain ids name the unpacked lower dirs), and the cache
-inputs. `execute_run(request)` is the one function the sandbox implements: it runs the
-step over the lower layers with an empty upper dir and returns the upper dir as a layer
-(diff id, size, temp blob path), or None when nothing changed.
+Everything the sandbox needs is gathered into a RunRequest: the command (SHELL + shell
+form, or exec form; heredocs as BuildKit runs them), the environment docker gives a RUN
+(image Env plus the ARGs in scope, and the proxy build args), WORKDIR, USER, --mount and
+--network, the stage's layer chain (chain ids name the unpacked lower dirs) and the cache
+inputs. `execute_run(store, request)` runs it inside the user namespace (the CLI re-executes
+the build there when the Dockerfile has a RUN) and returns the layer, or None when the step
+changed nothing (an empty_layer history entry, as buildah writes).
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import tempfile
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rootless_build.build import imageconfig as ic
 from rootless_build.build.history import run_created_by
+from rootless_build.build.layerwrite import WrittenLayer, keep
+from rootless_build.build.runmounts import prepare_mounts, source_identity
+from rootless_build.dockerfile.heredoc import parse_heredoc_word
 from rootless_build.dockerfile.mounts import parse_mount
-from rootless_build.errors import BuildError
+from rootless_build.errors import BuildError, RootlessBuildError
 from rootless_build.oci.digest import chain_ids
+
+TAIL_LINES = 10
+HEREDOC_DIR = "/dev/pipes"      # where BuildKit puts a heredoc script that has a #! line
 
 
 @dataclass(frozen=True)
 class RunRequest:
-    command: list[str]  # argv to execute
+    command: list[str]  # as written: SHELL + the line (history), or the exec form
     env: list[str]  # K=V, in docker's order: image Env, then build args not overridden
     workdir: str
     user: str  # "" = root
+    argv: list[str] = field(default_factory=list)  # what is executed (heredocs applied)
+    script: tuple[str, str] | None = None  # (name, content): a `#!` heredoc run as a file
     mounts: tuple = ()  # dockerfile.mounts.Mount values, expanded
     network: str = "default"  # default (host network, rootless), none, host
     heredocs: tuple = ()  # dockerfile.heredoc.Heredoc: bodies of `<<EOF` words
@@ -36,76 +50,184 @@ class RunRequest:
     secrets: dict = field(default_factory=dict)  # --secret id -> file
     build_args: dict = field(default_factory=dict)  # the args in scope (history, cache)
     storage_driver: str | None = None
-    context_dir: str = ""  # --mount=type=bind without from= binds from here (.dockerignore applies)
+    context: object = None  # the BuildContext: --mount=type=bind without from= binds from it
     source_image: Callable[[str], object] | None = None  # from=stage|index|image -> store Image
+    warn: Callable[[str], None] | None = None
+    quiet: bool = False  # -q: the step's output is not shown (its last lines still are on failure)
+    epoch: int | None = None  # SOURCE_DATE_EPOCH: clamps the layer's mtimes
+
+
+class NeedsUserNamespace(RootlessBuildError):
+    """A RUN was met outside the user namespace (e.g. an ONBUILD RUN of a base image): the
+    CLI then runs the whole build again inside it; the steps done so far come from cache."""
+
+    def __init__(self) -> None:
+        super().__init__("RUN needs the user namespace: run the build through the CLI")
+
+
+def run_argv(shell: list[str], instr) -> tuple[list[str], tuple[str, str] | None]:
+    """The argv to execute and, for a `#!` heredoc, the script file to provide (BuildKit's
+    rules: a line that is only `<<EOF` runs the body with the shell, or as a file when it
+    starts with `#!`; any other line goes to the shell with its heredocs appended)."""
+    if not instr.shell_form:
+        return list(instr.args), None
+    if not instr.heredocs:
+        return [*shell, *instr.args], None
+    line = instr.args[0] if instr.args else ""
+    if parse_heredoc_word(line) is not None:
+        doc = instr.heredocs[0]
+        if doc.content.startswith("#!"):
+            return [f"{HEREDOC_DIR}/{doc.name}"], (doc.name, doc.content)
+        return [*shell, doc.content], None
+    return [*shell, line + "".join(f"\n{h.content}{h.name}" for h in instr.heredocs)], None
 
 
 def run_request(step, instr) -> RunRequest:
     state = step.state
     config = state.config
+    build = step.build
     image_env = ic.env_map(config)
     args = state.args.env()
-    env = ic.env_list(config) + [f"{k}={v}" for k, v in {**step.build.build_args.proxy_env(), **args}.items()
+    env = ic.env_list(config) + [f"{k}={v}" for k, v in {**build.build_args.proxy_env(), **args}.items()
                                  if k not in image_env]
-    if instr.shell_form:
-        command = [*ic.shell(config), *instr.args]
-    else:
-        command = list(instr.args)
+    command = [*ic.shell(config), *instr.args] if instr.shell_form else list(instr.args)
+    argv, script = run_argv(ic.shell(config), instr)
     expansion_env = state.env()
     mounts = tuple(parse_mount(spec, expansion_env, instr.escape) for spec in instr.mounts)
     diff_ids = tuple(config["rootfs"]["diff_ids"])
     return RunRequest(
         command=command, env=env, workdir=ic.workdir(config), user=ic.container(config).get("User") or "",
-        mounts=mounts, network=instr.network or step.build.options.network or "default",
+        argv=argv, script=script, mounts=mounts, network=instr.network or build.options.network or "default",
         heredocs=tuple(instr.heredocs), diff_ids=diff_ids, chain_ids=tuple(chain_ids(list(diff_ids))),
-        layers=tuple(state.layers), secrets=dict(step.build.options.secrets), build_args=args,
-        storage_driver=step.build.options.storage_driver, context_dir=str(step.build.context.root),
-        source_image=step.build.source_image)
+        layers=tuple(state.layers), secrets=dict(build.options.secrets), build_args=args,
+        storage_driver=build.options.storage_driver, context=build.context,
+        source_image=build.source_image, warn=build.progress.warn, quiet=build.options.quiet,
+        epoch=build.epoch)
 
 
 def cache_inputs(request: RunRequest, step) -> dict:
-    """A RUN is cached on its parent (in the key), command, env, args, user, dir, mounts."""
+    """A RUN is cached on its parent (in the key), command, env, args, user, dir, mounts
+    and what its bind mounts show; never on a secret."""
+    visible = [m for m in request.mounts if m.type != "secret"]
     return {"command": request.command, "env": request.env, "workdir": request.workdir,
             "user": request.user, "network": request.network,
-            "mounts": [m.__dict__ for m in request.mounts if m.type != "secret"],
+            "mounts": [m.__dict__ for m in visible],
+            "sources": [source_identity(request, m) for m in visible],
             "heredocs": [[h.name, h.content, h.expand] for h in request.heredocs],
             "original": step.instruction.original}
 
 
-class RunUnsupported(BuildError):
-    pass
+def _output(quiet: bool) -> Callable[[bytes], None]:
+    def show(chunk: bytes) -> None:
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+
+    return (lambda chunk: None) if quiet else show
 
 
-def execute_run(store, request: RunRequest):
-    """THE SEAM. Run the step in the sandbox and return its layer, or None if it changed
-    nothing. To implement (sandbox/, issue 4): unpack each of request.chain_ids that
-    `store.is_unpacked()` lacks (layers' extract_layer(mode="overlay") inside the user
-    namespace, then `store.mark_unpacked`); lowerdirs = [store.unpacked_path(c) for c in
-    reversed(request.chain_ids)]; a fresh upper/work dir under store.tmp_dir; create
-    request.workdir if missing; sandbox.run_step(StepSpec(lowerdirs, upper, work,
-    request.command, env=request.env, cwd=request.workdir, user=request.user or "",
-    network="none" if request.network == "none" else "host", mounts=...)); a non-zero
-    exit is BuildError(f"{request.command...}: exit status N" + last lines); then write the
-    upper dir with layers' write_tree(whiteout_format=driver) into a LayerSink over
-    store.blobs.new_temp(), and return layerwrite.WrittenLayer(diff_id, size, temp, fd).
-    """
-    raise RunUnsupported("RUN is not supported yet (rootless execution comes with the sandbox); "
-                         "build the files outside the image and COPY them in")
+def _failure(exit_code: int, last_lines: list[str]) -> str:
+    """`exit status N`, then the step's last output lines (and what a single-id namespace
+    means when the output suggests an id change was refused)."""
+    from rootless_build.sandbox.idmap import current_user, read_proc_map, subid_fix
+
+    lines = [f"exit status {exit_code}", *(f"  {line}" for line in last_lines)]
+    tail = "\n".join(last_lines)
+    uid_map = read_proc_map("uid")
+    if len(uid_map) == 1 and uid_map[0].count == 1 and (
+            "Invalid argument" in tail or "Operation not permitted" in tail):
+        lines.append("hint: only one id is mapped in the user namespace (no subordinate ids), so "
+                     "chown or a change to another user fails; potentially insufficient UIDs: "
+                     f"fix: {subid_fix(current_user()[0])}")
+    return "\n".join(lines)
+
+
+def _remove_shielded(path: Path) -> None:
+    """Remove the step's dir (sub-id owned files, overlay's mode-000 work dir: we are root of
+    the namespace, so we can) without letting a second Ctrl-C stop us half-way."""
+    from rootless_build.store.gc import remove_tree
+
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        remove_tree(path)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def execute_run(store, request: RunRequest) -> WrittenLayer | None:
+    """Run the step in the sandbox and return its layer (a temp blob; `keep` it), or None
+    if it changed nothing. Raises BuildError on a non-zero exit, StepInterrupted on
+    SIGINT/SIGTERM (everything cleaned up), NeedsUserNamespace outside the namespace."""
+    from rootless_build.sandbox.drivers import detect_driver
+    from rootless_build.sandbox.layercache import ensure_unpacked
+    from rootless_build.sandbox.spec import Mount as SandboxMount
+    from rootless_build.sandbox.step import StepSpec, run_step
+    from rootless_build.sandbox.upperlayer import adopt_as_unpacked, discard, write_upper_layer
+    from rootless_build.sandbox.userns import in_userns
+
+    if not in_userns() and os.getuid() != 0:
+        raise NeedsUserNamespace()
+    driver = detect_driver(store.root, request.storage_driver)
+    blobs = [layer["digest"] for layer in request.layers]
+    lowers = list(reversed(ensure_unpacked(store, list(request.chain_ids), blobs, warn=request.warn)))
+    base = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix="run-"))
+    try:
+        upper = base / "upper"
+        upper.mkdir(mode=0o755)
+        os.chmod(upper, 0o755)      # the container's / (whatever our umask)
+        with ExitStack() as stack:
+            mounts, secret_env = prepare_mounts(store, request, base / "mounts", stack)
+            if request.script is not None:
+                mounts.append(SandboxMount("bind", f"{HEREDOC_DIR}/{request.script[0]}",
+                                           source=_write_script(base, request.script[1])))
+            result = run_step(StepSpec(
+                lowerdirs=lowers, upperdir=upper, workdir=base / "step", argv=request.argv,
+                driver=driver, env=[*request.env, *secret_env], cwd=request.workdir, user=request.user,
+                network="none" if request.network == "none" else "host", mounts=mounts,
+                output=_output(request.quiet), tail_lines=TAIL_LINES))
+        if result.exit_code != 0:
+            raise BuildError(_failure(result.exit_code, result.last_lines))
+        layer = write_upper_layer(store, upper, driver, lowerdirs=lowers, source_date_epoch=request.epoch)
+        if layer.entries == 0:
+            discard(layer)
+            return None
+        try:
+            adopt_as_unpacked(store, upper, driver, chain_ids([*request.diff_ids, layer.diff_id])[-1])
+        except OSError:
+            pass        # only a shortcut: a later step extracts the layer from its blob instead
+        except BaseException:
+            discard(layer)
+            raise
+    finally:
+        _remove_shielded(base)
+    return WrittenLayer(layer.diff_id, layer.size, layer.temp_path, layer.fd)
+
+
+def _write_script(base: Path, content: str) -> Path:
+    path = base / "script"
+    path.write_text(content, encoding="utf-8", errors="surrogateescape")
+    path.chmod(0o755)
+    return path
 
 
 def handle_run(step) -> None:
+    from rootless_build.sandbox.spec import StepInterrupted
+
     instr = step.instruction
-    request = run_request(step, instr)
-    if step.use_cache(cache_inputs(request, step)):
+    try:
+        request = run_request(step, instr)
+        inputs = cache_inputs(request, step)
+    except RootlessBuildError as e:
+        raise step.fail(str(e)) from None
+    if step.use_cache(inputs):
         return
     try:
         written = execute_run(step.store, request)
-    except RunUnsupported as e:
-        raise BuildError(f"{step.filename}:{instr.line}: {e}") from None
-    except BuildError as e:
+    except (StepInterrupted, NeedsUserNamespace):
+        raise
+    except RootlessBuildError as e:
         raise step.fail(str(e)) from None
     if written is not None:
-        step.store.blobs.adopt(written.temp_path, written.diff_id)
+        keep(step.store, written)
         step.add_layer(written.diff_id, written.size)
     created_by = run_created_by(request.command, request.build_args)
     step.commit(created_by, empty_layer=written is None)

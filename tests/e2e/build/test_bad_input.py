@@ -16,16 +16,17 @@ CASES = [
      "Error: Dockerfile:4: COPY nosuch /x: nosuch: no such file or directory in the build context"),
     ("unknown-instruction", BASE + "FROBNICATE x\n", "Error: Dockerfile:2: unknown instruction: FROBNICATE"),
     ("bad-flag", BASE + "COPY --bogus=1 a /x\n", "Error: Dockerfile:2: unknown flag: --bogus"),
-    ("missing-base", "FROM scratch AS one\nENV A=1\nFROM nosuch:1\n",
-     "Error: Dockerfile:3: FROM nosuch:1: image not known: nosuch:1"),
-    ("run", BASE + "ENV A=1\nRUN echo hi\n", "Error: Dockerfile:3: RUN is not supported yet"),
+    # a registry on a closed loopback port: the pull fails at once, and never leaves the machine
+    ("missing-base", "FROM scratch AS one\nENV A=1\nFROM 127.0.0.1:1/nosuch:1\n",
+     "Error: Dockerfile:3: FROM 127.0.0.1:1/nosuch:1: pulling 127.0.0.1:1/nosuch:1: "),
+    ("failing-run", BASE + "ENV A=1\nRUN exit 3\n", "Error: Dockerfile:3: RUN exit 3: exit status 3"),
     ("glob-without-match", BASE + "COPY *.nothing /x/\n",
      "Error: Dockerfile:2: COPY *.nothing /x/: no source files were specified"),
     ("chown-unknown-user", BASE + "COPY --chown=nobody-here a /x\n",
      "Error: Dockerfile:2: COPY --chown=nobody-here a /x: unable to find user nobody-here"),
     ("several-sources", BASE + "COPY a a /x\n", "Error: Dockerfile:2: COPY a a /x: when using COPY with more"),
-    ("add-url", BASE + "ADD https://example.com/x /x\n",
-     "Error: Dockerfile:2: ADD https://example.com/x /x: ADD from a URL"),
+    ("add-url", BASE + "ADD http://127.0.0.1:1/x /x\n",
+     "Error: Dockerfile:2: ADD http://127.0.0.1:1/x /x: downloading http://127.0.0.1:1/x: "),
 ]
 
 
