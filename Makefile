@@ -35,6 +35,12 @@ sync: setup
 		--exclude='*.egg-info' --exclude=/venv --exclude=/.venv \
 		--exclude=.mypy_cache --exclude=.ruff_cache --exclude=/build --exclude=/dist \
 		./ $(SRC)/
+	# The bench cases travel beside the copy (tests find them at $(OPT)/shared/bench-cases).
+	if [ -d ../shared/bench-cases ]; then \
+		install -d -o rbuild -g rbuild -m 0755 $(OPT)/shared; \
+		rsync -a --delete --chown=rbuild:rbuild --chmod=Du=rwx,Dgo=rx,Fu+rw,Fgo-w,Fgo+r \
+			../shared/bench-cases/ $(OPT)/shared/bench-cases/; \
+	fi
 	stamp=$(VENV)/.editable-$$(sha256sum pyproject.toml | cut -c1-16); \
 	if [ ! -e $$stamp ]; then \
 		$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps \

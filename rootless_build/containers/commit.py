@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 from rootless_build.archive.changes import apply_changes
 from rootless_build.build import imageconfig as ic
@@ -100,48 +99,24 @@ def _write_upper_layer(store, catalog: Catalog, container: Container) -> tuple[s
         result = {"error": answer.decode(errors="replace").strip() or "writing the layer failed"}
     if "error" in result:
         raise ContainerError(f"commit {container.name}: {result['error']}")
-    store.blobs.adopt(Path(result["temp"]), result["diff_id"])
     return result["diff_id"], result["size"]
 
 
 def _layer_child(store, catalog: Catalog, container: Container, report_w: int) -> None:
-    """In the namespace: tar the upper dir into a temp blob; report it as JSON."""
-    from rootless_build.layers.sink import LayerSink
+    """In the namespace: the upper dir becomes a layer blob in the store; report it as JSON."""
+    from rootless_build.sandbox import upperlayer
+    from rootless_build.sandbox.layercache import lower_dirs
 
-    temp = None
     try:
-        fd, temp = store.blobs.new_temp(prefix="layer-")
-        with open(fd, "wb") as out, LayerSink(out) as sink:
-            _write_changes(store, catalog, container, sink)
-            result = sink.finish()
-            out.flush()
-            os.fsync(out.fileno())
-        answer = {"diff_id": result.diff_id, "size": result.size, "temp": os.fspath(temp)}
+        driver = container.driver or "overlay"
+        # vfs: the upper dir is a full copy, its layer the difference from the image's tree
+        lowers = lower_dirs(store, store.load_image(container.manifest_digest)) if driver == "vfs" else ()
+        layer = upperlayer.write_upper_layer(store, catalog.upper_dir(container.id), driver, lowerdirs=lowers)
+        upperlayer.keep(store, layer)
+        answer = {"diff_id": layer.diff_id, "size": layer.size}
     except BaseException as e:  # noqa: BLE001 - the parent turns it into one line
-        if temp is not None:
-            os.unlink(temp)
         answer = {"error": str(e) or type(e).__name__}
     try:
         os.write(report_w, json.dumps(answer).encode())
     finally:
         os._exit(0)
-
-
-def _write_changes(store, catalog: Catalog, container: Container, sink) -> None:
-    upper = catalog.upper_dir(container.id)
-    driver = container.driver or "overlay"
-    if driver != "vfs":
-        from rootless_build.layers.tree import write_tree
-
-        write_tree(upper, sink, whiteout_format=driver)
-        return
-    # vfs: the upper dir is a full copy; the layer is its difference from the image's tree
-    from rootless_build.layers.diff import write_diff
-    from rootless_build.sandbox.layercache import lower_dirs
-    from rootless_build.sandbox.vfs import flatten_into
-
-    lowerdirs = lower_dirs(store, store.load_image(container.manifest_digest))
-    with store.temp_dir(prefix="commit-") as scratch:
-        lower = scratch / "lower"
-        flatten_into(lowerdirs, lower)
-        write_diff(lower, upper, sink)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from rootless_build.layers.diff import write_diff
 from rootless_build.layers.sink import LayerSink
+from rootless_build.store.writeback import WritebackFile
 from rootless_build.layers.tree import write_tree
 from rootless_build.layers.whiteouts import FUSE_OPAQUE_DEVICE, WH_META_PREFIX, WH_OPAQUE, WH_PREFIX
 from rootless_build.sandbox import fuse_overlay, overlay, vfs
@@ -46,26 +47,6 @@ class UpperLayer:
     fd: int             # still open: only a layer that is kept is fsynced
 
 
-class _RawFile:
-    """The temp blob as a plain file object over the fd (LayerSink writes 1 MiB blocks)."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def write(self, data) -> int:
-        view = memoryview(data).cast("B")
-        total = len(view)
-        while view:
-            view = view[os.write(self.fd, view):]
-        return total
-
-    def flush(self) -> None:
-        pass
-
-    def writable(self) -> bool:
-        return True
-
-
 def write_upper_layer(store, upperdir: Path, driver: str, *, lowerdirs: Sequence[Path] = (),
                       source_date_epoch: int | None = None,
                       skip: Callable[[str], bool] | None = None) -> UpperLayer:
@@ -73,7 +54,7 @@ def write_upper_layer(store, upperdir: Path, driver: str, *, lowerdirs: Sequence
     those matter only for vfs) to a temp file in the store's tmp dir."""
     fd, temp = store.blobs.new_temp(prefix="layer-")
     try:
-        with LayerSink(_RawFile(fd)) as sink:
+        with LayerSink(WritebackFile(fd)) as sink:
             if driver == vfs.NAME:
                 entries = _write_vfs_diff(store, upperdir, lowerdirs, sink, source_date_epoch, skip)
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -74,3 +75,35 @@ def tool() -> RunTool:
         return proc
 
     return run
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def bench_cases() -> Path:
+    """$RB_BENCH_CASES, else ../shared/bench-cases beside the tree (`make sync` puts a copy
+    beside the synced tree under /opt), else the work tree's."""
+    for candidate in (os.environ.get("RB_BENCH_CASES"), REPO.parent / "shared" / "bench-cases",
+                      "/work/shared/bench-cases"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    pytest.fail("bench cases not found (set RB_BENCH_CASES)")
+
+
+@pytest.fixture
+def case(tmp_path: Path):
+    """case(name) -> a private copy of a bench case's context, prepare.sh run in it."""
+
+    def copy_case(name: str) -> Path:
+        target = tmp_path / name
+        shutil.copytree(bench_cases() / name, target)
+        for path in [target, *target.rglob("*")]:
+            if not path.is_symlink():
+                path.chmod(path.stat().st_mode | 0o200)  # the shared cases are read-only
+        prepare = target / "prepare.sh"
+        if prepare.exists():
+            subprocess.run(["sh", str(prepare), str(target)], cwd=target, check=True, timeout=600)
+        return target
+
+    return copy_case
+

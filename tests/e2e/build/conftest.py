@@ -5,7 +5,6 @@ cases expect, the bench cases copied out, and the consumers that check our image
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tarfile
@@ -16,18 +15,6 @@ from pathlib import Path
 import pytest
 
 BUSYBOX = "localhost:5000/busybox:latest"
-REPO = Path(__file__).resolve().parents[3]
-
-
-def bench_cases() -> Path:
-    """The bench cases: $RB_BENCH_CASES, else ../shared/bench-cases beside the clone (the
-    synced copy under /opt has none beside it: then the work tree's)."""
-    candidates = [os.environ.get("RB_BENCH_CASES"), REPO.parent / "shared" / "bench-cases",
-                  "/work/shared/bench-cases"]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    pytest.skip("bench cases not found (set RB_BENCH_CASES)")
 
 
 @pytest.fixture
@@ -36,24 +23,6 @@ def busybox(rb, busybox_tar) -> str:
     proc = rb("import", busybox_tar, BUSYBOX)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
-
-
-@pytest.fixture
-def case(tmp_path: Path):
-    """copy_case(name) -> a private copy of a bench case's context, prepare.sh run in it."""
-
-    def copy_case(name: str) -> Path:
-        target = tmp_path / name
-        shutil.copytree(bench_cases() / name, target)
-        for path in [target, *target.rglob("*")]:
-            if not path.is_symlink():
-                path.chmod(path.stat().st_mode | 0o200)  # the shared cases are read-only
-        prepare = target / "prepare.sh"
-        if prepare.exists():
-            subprocess.run(["sh", str(prepare), str(target)], cwd=target, check=True, timeout=600)
-        return target
-
-    return copy_case
 
 
 class Inspector:

@@ -9,7 +9,6 @@ namespace after each test.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tarfile
@@ -19,17 +18,6 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-
-
-def bench_cases() -> Path:
-    """$RB_BENCH_CASES, else ../shared/bench-cases beside the clone (the synced copy under
-    /opt has none beside it: then the work tree's)."""
-    for candidate in (os.environ.get("RB_BENCH_CASES"), REPO.parent / "shared" / "bench-cases",
-                      "/work/shared/bench-cases"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    pytest.skip("bench cases not found (set RB_BENCH_CASES)")
 
 
 @pytest.fixture(autouse=True)
@@ -55,24 +43,6 @@ def pull(rb, seeded_registry):
 @pytest.fixture
 def busybox(pull) -> str:
     return pull("busybox")
-
-
-@pytest.fixture
-def case(tmp_path: Path):
-    """case(name) -> a private copy of a bench case's context, prepare.sh run in it."""
-
-    def copy_case(name: str) -> Path:
-        target = tmp_path / name
-        shutil.copytree(bench_cases() / name, target)
-        for path in [target, *target.rglob("*")]:
-            if not path.is_symlink():
-                path.chmod(path.stat().st_mode | 0o200)  # the shared cases are read-only
-        prepare = target / "prepare.sh"
-        if prepare.exists():
-            subprocess.run(["sh", str(prepare), str(target)], cwd=target, check=True, timeout=600)
-        return target
-
-    return copy_case
 
 
 @pytest.fixture
