@@ -3,10 +3,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TextIO
 
 from rootless_build.oci.digest import short_id
+
+
+# A build that meets its first uncached RUN outside the user namespace goes on in a new
+# process inside it, from the start (earlier steps are cached by then); this tells that
+# process how many steps the first one already showed, so the user sees each step once.
+SHOWN_STEPS_ENV = "_ROOTLESS_BUILD_SHOWN_STEPS"
 
 
 class Progress:
@@ -14,13 +21,17 @@ class Progress:
         self.quiet = quiet
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self.current_step = 0
+        self._already_shown = int(os.environ.pop(SHOWN_STEPS_ENV, "0") or 0)
 
     def _print(self, text: str) -> None:
-        if not self.quiet:
+        if not self.quiet and self.current_step >= self._already_shown:
             print(text, file=self.out, flush=True)
 
     def step(self, number: int, total: int, text: str) -> None:
-        self._print(f"STEP {number}/{total}: {text}")
+        self.current_step = number
+        if number != self._already_shown:
+            self._print(f"STEP {number}/{total}: {text}")
 
     def using_cache(self, image_id: str) -> None:
         self._print(f"--> Using cache {short_id(image_id)}")

@@ -88,15 +88,20 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds)
-    if has_run(options) and _outside_userns():
+    # A RUN needs the user namespace only when it executes: a cached build stays out of it
+    # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
+    if no_cache and has_run(options) and _outside_userns():
         sys.exit(_in_userns(options))
     from rootless_build.build.builder import build as run_build
     from rootless_build.build.handlers.run import NeedsUserNamespace
+    from rootless_build.build.progress import SHOWN_STEPS_ENV, Progress
 
     signal.signal(signal.SIGTERM, _terminated)
+    progress = Progress(quiet)
     try:
-        run_build(common.open_store(ctx), options)
-    except NeedsUserNamespace:      # a RUN only a base image's ONBUILD knew of
+        run_build(common.open_store(ctx), options, progress)
+    except NeedsUserNamespace:      # the first RUN that misses the cache: go on from inside
+        os.environ[SHOWN_STEPS_ENV] = str(progress.current_step)
         sys.exit(_in_userns(options))
 
 
