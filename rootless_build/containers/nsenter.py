@@ -9,28 +9,14 @@ Call in a single-threaded process (the kernel refuses a user namespace switch ot
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
+from rootless_build.sandbox.libc import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
+                                         CLONE_NEWUSER, CLONE_NEWUTS, setns)
 
 # (name under /proc/PID/ns, flag), in the order they are joined
 ORDER = (("user", CLONE_NEWUSER), ("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS),
          ("net", CLONE_NEWNET), ("pid", CLONE_NEWPID), ("mnt", CLONE_NEWNS))
-
-
-def setns(fd: int, nstype: int) -> None:
-    if _libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
 
 
 def open_namespaces(pid: int) -> tuple[list[tuple[str, int, int]], int]:

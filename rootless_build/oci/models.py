@@ -7,16 +7,11 @@ bytes written or read (see `dump` and `Raw`), never of a model serialised again.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rootless_build.errors import RootlessBuildError
+from rootless_build.oci.documents import InvalidDocument, load_json, sniff_media_type  # noqa: F401 (re-exported)
 from rootless_build.oci import mediatypes as mt
-
-
-class InvalidDocument(RootlessBuildError):
-    pass
 
 
 class _Model(BaseModel):
@@ -120,16 +115,6 @@ def dump(model: BaseModel) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
-def load_json(data: bytes, what: str = "document") -> dict[str, Any]:
-    try:
-        obj = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InvalidDocument(f"{what} is not valid JSON: {e}") from None
-    if not isinstance(obj, dict):
-        raise InvalidDocument(f"{what} is not a JSON object")
-    return obj
-
-
 def parse_as(model: type[_M], data: bytes, what: str) -> _M:
     try:
         return model.model_validate(load_json(data, what))
@@ -149,19 +134,6 @@ def parse_index(data: bytes) -> Index:
 
 def parse_config(data: bytes) -> ImageConfig:
     return parse_as(ImageConfig, data, "image config")
-
-
-def sniff_media_type(data: bytes) -> str:
-    """The media type a manifest-ish document declares, or infers from its fields."""
-    obj = load_json(data, "manifest")
-    declared = obj.get("mediaType")
-    if declared:
-        return declared
-    if "manifests" in obj:
-        return mt.OCI_INDEX
-    if "config" in obj:
-        return mt.OCI_MANIFEST
-    raise InvalidDocument("document is neither a manifest nor an index")
 
 
 from typing import TypeVar  # noqa: E402  (kept low: only parse_as needs it)

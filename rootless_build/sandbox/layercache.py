@@ -17,7 +17,7 @@ from rootless_build.store.lock import locked
 
 def lower_dirs(store: Store, image: Image, *, warn=None) -> list[Path]:
     """The image's layers as overlay lower dirs, top-most first, unpacking what is missing."""
-    return list(reversed(ensure_unpacked(store, image.chain_ids, [d.digest for d in image.manifest.layers], warn=warn)))
+    return list(reversed(ensure_unpacked(store, image.chain_ids, image.layer_digests, warn=warn)))
 
 
 def ensure_unpacked(store: Store, chain_ids: list[str], blob_digests: list[str], *, warn=None) -> list[Path]:

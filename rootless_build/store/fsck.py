@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rootless_build.oci import mediatypes as mt
-from rootless_build.oci.models import InvalidDocument, load_json
+from rootless_build.oci.documents import InvalidDocument, load_json
 from rootless_build.store import layout
 from rootless_build.store.roots import root_manifests
 from rootless_build.store.store import Store

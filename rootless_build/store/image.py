@@ -1,40 +1,69 @@
-"""An image as the store holds it: raw manifest and config bytes beside their models."""
+"""An image as the store holds it: raw manifest and config bytes, with the fields every
+command needs read straight from JSON and the pydantic models parsed only on first use
+(importing pydantic costs ~0.1 s of start-up, which `run`, `ps` and cached builds avoid)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from rootless_build.oci import digest as dg
-from rootless_build.oci.models import ImageConfig, Manifest
+
+if TYPE_CHECKING:
+    from rootless_build.oci.models import ImageConfig, Manifest
 
 
 @dataclass(frozen=True)
 class Image:
     manifest_digest: str
     manifest_bytes: bytes
-    manifest: Manifest
     config_bytes: bytes
-    config: ImageConfig
     tags: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def manifest_json(self) -> dict:
+        return json.loads(self.manifest_bytes)
+
+    @cached_property
+    def config_json(self) -> dict:
+        return json.loads(self.config_bytes)
+
+    @cached_property
+    def manifest(self) -> Manifest:
+        from rootless_build.oci.models import parse_manifest
+
+        return parse_manifest(self.manifest_bytes)
+
+    @cached_property
+    def config(self) -> ImageConfig:
+        from rootless_build.oci.models import parse_config
+
+        return parse_config(self.config_bytes)
 
     @property
     def id(self) -> str:
         """Image ID = digest of the config, as docker and podman show it."""
-        return self.manifest.config.digest
+        return self.manifest_json["config"]["digest"]
 
     @property
     def short_id(self) -> str:
         return dg.short_id(self.id)
 
     @property
+    def layer_digests(self) -> list[str]:
+        return [layer["digest"] for layer in self.manifest_json.get("layers") or []]
+
+    @property
     def size(self) -> int:
         """Sum of layer blob sizes (docker shows uncompressed size; ours are stored uncompressed)."""
-        return sum(layer.size for layer in self.manifest.layers)
+        return sum(layer.get("size", 0) for layer in self.manifest_json.get("layers") or [])
 
     @property
     def diff_ids(self) -> list[str]:
-        return list(self.config.rootfs.diff_ids)
+        return list((self.config_json.get("rootfs") or {}).get("diff_ids") or [])
 
     @property
     def chain_ids(self) -> list[str]:
@@ -42,7 +71,7 @@ class Image:
 
     @property
     def created(self) -> datetime | None:
-        return parse_time(self.config.created)
+        return parse_time(self.config_json.get("created"))
 
 
 def parse_time(text: str | None) -> datetime | None:

@@ -7,7 +7,7 @@ from typing import Iterator
 
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
-from rootless_build.oci.models import load_json
+from rootless_build.oci.documents import load_json
 from rootless_build.store.store import Store
 
 BUILD_CACHE = "build"

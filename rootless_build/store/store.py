@@ -13,7 +13,7 @@ from typing import Iterator
 from rootless_build.errors import ImageNotFound, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
-from rootless_build.oci.models import Descriptor, dump, parse_config, parse_manifest, sniff_media_type
+from rootless_build.oci.documents import InvalidDocument, load_json, sniff_media_type
 from rootless_build.store import atomic, layout, names
 from rootless_build.store.blobs import BlobStore
 from rootless_build.store.image import Image
@@ -68,9 +68,10 @@ class Store:
         raw = self.blobs.read(manifest_digest)
         if sniff_media_type(raw) in mt.INDEXES:
             raise StoreError(f"{manifest_digest} is an image index, not an image")
-        manifest = parse_manifest(raw)
-        config_raw = self.blobs.read(manifest.config.digest)
-        return Image(manifest_digest, raw, manifest, config_raw, parse_config(config_raw), tags)
+        config = load_json(raw, "manifest").get("config")
+        if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
+            raise InvalidDocument(f"manifest {manifest_digest} has no config descriptor")
+        return Image(manifest_digest, raw, self.blobs.read(config["digest"]), tags)
 
     def entries(self) -> list[dict]:
         return layout.read_index(self.root)
@@ -120,7 +121,7 @@ class Store:
                 hits.add(digest)
                 continue
             try:
-                config_id = parse_manifest(self.blobs.read(digest)).config.digest
+                config_id = load_json(self.blobs.read(digest))["config"]["digest"]
             except Exception:
                 continue
             if config_id.split(":", 1)[1].startswith(prefix):
@@ -131,9 +132,10 @@ class Store:
 
     # -- writing images ----------------------------------------------------------
 
-    def write_image(self, config_bytes: bytes, layers: list[Descriptor], *, docker: bool = False,
+    def write_image(self, config_bytes: bytes, layers: list, *, docker: bool = False,
                     annotations: dict[str, str] | None = None) -> Image:
-        """Store a config and a manifest over already stored layer blobs (not tagged yet)."""
+        """Store a config and a manifest over already stored layer blobs (not tagged yet);
+        `layers` are oci.models.Descriptor values."""
         config_digest = self.blobs.put_bytes(config_bytes)
         manifest = {
             "schemaVersion": 2,
@@ -191,7 +193,7 @@ class Store:
             layout.write_index(self.root, entries)
 
     def _entry(self, image: Image, name: str | None) -> dict:
-        entry = {"mediaType": image.manifest.media_type or mt.OCI_MANIFEST,
+        entry = {"mediaType": image.manifest_json.get("mediaType") or mt.OCI_MANIFEST,
                  "digest": image.manifest_digest, "size": len(image.manifest_bytes)}
         if name:
             entry["annotations"] = {mt.ANNOTATION_REF_NAME: name}
