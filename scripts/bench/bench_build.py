@@ -306,7 +306,9 @@ def main() -> int:
             "cold_runs": COLD_RUNS, "warm_runs": WARM_RUNS, **versions()}
     print("build benchmarks: " + ", ".join(f"{k} {v}" for k, v in meta.items()))
     bench.detect_pull_mode()
-    print(f"our cold builds: {bench.pull_mode} mode" + (f" ({bench.notes[-1]})" if bench.notes else ""))
+    how = {"build": "the build pulls its base from the registry (timed)", "pull": "pull + build, both timed",
+           "import": "base imported in the prepare step, not timed"}
+    print(f"our cold builds: {how[bench.pull_mode]}")
     for name in names:
         bench.case(name)
     rows = report(bench.results, bench.notes, names)
