@@ -113,7 +113,9 @@ class Builder:
     def _triggers(self, base: tuple[BaseRef, object]) -> list[str]:
         ref, image = base
         if ref.kind == "image":
-            return list(((image.config.config and image.config.config.on_build) or []))
+            inner = image.config_json.get("config")
+            triggers = inner.get("OnBuild") if isinstance(inner, dict) else None
+            return [t for t in triggers if isinstance(t, str)] if isinstance(triggers, list) else []
         return []
 
     def _build_stage(self, stage: Stage, base: tuple[BaseRef, object], *, last: bool):
@@ -173,10 +175,8 @@ class Builder:
     # -- services for steps ----------------------------------------------------------------
 
     def write_image(self, config: dict, layers: list[dict]):
-        from rootless_build.oci.models import Descriptor
-
-        descriptors = [Descriptor.model_validate(layer) for layer in layers]
-        return self.store.write_image(ic.to_bytes(config), descriptors)
+        # Descriptors we made or read from a stored manifest: no model (pydantic) needed.
+        return self.store.write_image(ic.to_bytes(config), layers)
 
     def source_image(self, ref: str):
         """What `--from=ref` names: an earlier stage (by name or index) or an image."""

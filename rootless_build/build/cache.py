@@ -39,7 +39,7 @@ def lookup(store, key: str):
         image = store.load_image(digest)
     except RootlessBuildError:
         return None
-    if not all(store.blobs.has(layer.digest) for layer in image.manifest.layers):
+    if not all(store.blobs.has(digest) for digest in image.layer_digests):
         return None
     return image
 

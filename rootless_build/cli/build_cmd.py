@@ -90,7 +90,7 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
         authfile=authfile, creds=creds)
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
-    if no_cache and has_run(options) and _outside_userns():
+    if no_cache and has_run(options) and _outside_userns() and not _enter_here():
         sys.exit(_in_userns(options))
     from rootless_build.build.builder import build as run_build
     from rootless_build.build.handlers.run import NeedsUserNamespace
@@ -109,6 +109,12 @@ def _outside_userns() -> bool:
     from rootless_build.sandbox.userns import in_userns
 
     return os.getuid() != 0 and not in_userns()
+
+
+def _enter_here() -> bool:
+    from rootless_build.sandbox.userns import enter_here
+
+    return enter_here()
 
 
 def _in_userns(options) -> int:

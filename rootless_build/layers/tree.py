@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable
 from rootless_build.errors import LayerError
 from rootless_build.layers import xattrs as xa
 from rootless_build.layers.paths import clean_arcname
+from rootless_build.layers.tarwriter import SMALL_FILE
 from rootless_build.layers.whiteouts import CLASSIFIERS, FORMATS, WH_PREFIX, Marker
 
 if TYPE_CHECKING:
@@ -71,7 +72,11 @@ class TreeWalk:
                 return
             self.inodes[key] = arcname
         if fmt == stat.S_IFREG:
-            w.add_file(arcname, path, size=st.st_size, xattrs=xa.stored(attrs), **meta)
+            stored = xa.stored(attrs) if attrs else None
+            if not stored and st.st_size <= SMALL_FILE:
+                w.add_small_file(arcname, path, size=st.st_size, **meta)
+            else:
+                w.add_file(arcname, path, size=st.st_size, xattrs=stored, **meta)
         elif fmt == stat.S_IFLNK:
             w.add_symlink(arcname, os.readlink(path), xattrs=xa.stored(attrs), **meta)
         elif fmt in (stat.S_IFCHR, stat.S_IFBLK):

@@ -43,11 +43,12 @@ def check_name(name: str) -> str:
 
 
 def mount_driver(name: str, lowerdirs: Sequence[Path], upperdir: Path, workdir: Path,
-                 target: Path) -> Mounted:
+                 target: Path, *, volatile: bool = False) -> Mounted:
     """Mount the merged tree on target. workdir is the driver's own scratch dir (empty, on
-    the upper dir's filesystem). For vfs, upperdir is the full copy (filled when empty)."""
+    the upper dir's filesystem). For vfs, upperdir is the full copy (filled when empty).
+    volatile: the upper dir is scratch, never synced (kernel overlay; fuse-overlayfs never syncs)."""
     if name == overlay.NAME:
-        return overlay.mount_overlay(lowerdirs, upperdir, workdir, target)
+        return overlay.mount_overlay(lowerdirs, upperdir, workdir, target, volatile=volatile)
     if name == fuse_overlay.NAME:
         return fuse_overlay.mount_fuse_overlay(lowerdirs, upperdir, workdir, target,
                                                log=workdir.parent / f"{workdir.name}.fuse.log")

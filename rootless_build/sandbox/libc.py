@@ -4,11 +4,11 @@ through libc with ctypes. Each raises OSError with errno on failure, like the os
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import platform
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The interpreter is linked against libc: its own symbols need no `ldconfig -p` lookup.
+_libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 # clone/unshare flags (linux/sched.h)

@@ -63,6 +63,8 @@ class StepSpec:
     # for stop, kill and exec).
     on_start: Callable[[int], None] | None = None
     resolv_conf: Path = Path("/etc/resolv.conf")
+    # The upper dir is scratch (a build step's): no sync of it when the overlay goes away.
+    volatile: bool = False
 
     def check(self) -> None:
         if not self.argv:

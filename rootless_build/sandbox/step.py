@@ -96,7 +96,8 @@ def _prepare(spec: StepSpec, scratch: Path, report_w: int, out_w: int | None) ->
         parent_pid=os.getpid(), driver=spec.driver, lowerdirs=list(spec.lowerdirs),
         upperdir=spec.upperdir, driver_workdir=scratch / "ovl", rootfs=rootfs, argv=list(spec.argv),
         env=list(spec.env), cwd=spec.cwd, user=spec.user, hostname=spec.hostname,
-        network=spec.network, interactive=spec.interactive, report_w=report_w, out_w=out_w)
+        network=spec.network, interactive=spec.interactive, report_w=report_w, out_w=out_w,
+        volatile=spec.volatile)
     wanted = list(FIXED) + _mount_plan(spec, scratch, plan)
     if spec.driver == vfs.NAME:
         vfs.populate(spec.lowerdirs, spec.upperdir)

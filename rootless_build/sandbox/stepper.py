@@ -72,6 +72,7 @@ class StepperPlan:
     secrets_dir: str = ""
     secrets: list[SecretCopy] = field(default_factory=list)
     cow_binds: list[CowBind] = field(default_factory=list)
+    volatile: bool = False
 
 
 def _report(fd: int, kind: str, text: str) -> None:
@@ -100,7 +101,8 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
         libc.unshare(libc.CLONE_NEWNS)
         libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
         mounted = drivers.mount_driver(plan.driver, plan.lowerdirs, plan.upperdir,
-                                       plan.driver_workdir, Path(plan.rootfs.merged))
+                                       plan.driver_workdir, Path(plan.rootfs.merged),
+                                       volatile=plan.volatile)
         if mounted.pid is not None:
             _report(plan.report_w, "P", str(mounted.pid))
         _prepare_secrets(plan)
@@ -164,7 +166,8 @@ def _prepare_cow_bind(bind: CowBind) -> None:
         (scratch / "upper").mkdir()
         (scratch / "work").mkdir()
         try:
-            overlay.mount_overlay([Path(bind.source)], scratch / "upper", scratch / "work", merged)
+            overlay.mount_overlay([Path(bind.source)], scratch / "upper", scratch / "work", merged,
+                                  volatile=True)   # its writes are thrown away
             return
         except SandboxError:
             shutil.copytree(bind.source, merged, symlinks=True, dirs_exist_ok=True)

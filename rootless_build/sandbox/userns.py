@@ -1,22 +1,28 @@
-"""Re-executing ourselves inside a new user + mount namespace, the way podman does.
+"""Entering a new user + mount namespace: in this very process, or by re-executing.
 
-The unprivileged parent starts `python -m rootless_build.sandbox.enter`, which unshares
-first thing; the parent then writes the child's id maps (newuidmap/newgidmap, or one id
-through /proc/PID/uid_map), forwards the signals it is sent, and returns the child's status.
+enter_here(): a single-threaded process unshares itself while a forked helper, left in
+the parent namespace, writes its id maps (newuidmap/newgidmap, or one id through
+/proc/PID/uid_map); no second interpreter start-up. Otherwise, as podman does, the
+unprivileged parent starts `python -m rootless_build.sandbox.enter`, which unshares first
+thing; the parent writes the child's maps, forwards the signals it is sent, and returns
+the child's status.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import idmap
-from rootless_build.sandbox.enter import ENV_MARK
+from rootless_build.sandbox import libc
+from rootless_build.sandbox.enter import ENV_MARK, become_root
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SI_KERNEL = 0x80          # si_code of a signal the terminal sent to the whole process group
@@ -76,6 +82,57 @@ def write_maps(pid: int, mapping: idmap.IdMapping) -> None:
 
 def _status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
+
+
+def enter_here(warn: Callable[[str], None] | None = _stderr_warning) -> bool:
+    """Make this process root of a new user and mount namespace. False when it cannot
+    do so in place (another thread runs: unshare refuses): re-execute instead."""
+    if threading.active_count() > 1:
+        return False
+    mapping = idmap.plan_mapping()
+    if mapping.warning and warn is not None:
+        warn(mapping.warning)
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    helper = os.fork()
+    if helper == 0:
+        _map_parent(ready_r, done_w, mapping)
+    os.close(ready_r)
+    os.close(done_w)
+    try:
+        try:
+            libc.unshare(libc.CLONE_NEWUSER | libc.CLONE_NEWNS)
+        except OSError as e:
+            if e.errno == errno.EINVAL:
+                return False        # threads we do not know of (a C library's)
+            raise SandboxError(f"cannot create a user namespace: {e.strerror}; {_userns_hint()}") from None
+        os.write(ready_w, b"R")
+        answer = os.read(done_r, 4096)
+    finally:
+        os.close(ready_w)
+        os.close(done_r)
+        os.waitpid(helper, 0)
+    if answer != b"G":
+        raise SandboxError(answer[1:].decode(errors="replace") or "writing the id maps failed")
+    try:
+        become_root()
+        # Mounts made in here must never propagate back to the host's namespace.
+        libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
+    except OSError as e:
+        raise SandboxError(f"setting up the user namespace: {e.strerror}") from None
+    os.environ[ENV_MARK] = "1"
+    return True
+
+
+def _map_parent(ready_r: int, done_w: int, mapping: idmap.IdMapping) -> None:
+    """The forked helper of enter_here: once the parent has unshared, write its maps."""
+    try:
+        if os.read(ready_r, 1) == b"R":
+            write_maps(os.getppid(), mapping)
+            os.write(done_w, b"G")
+    except BaseException as e:  # noqa: BLE001 - the parent reports it
+        os.write(done_w, b"E" + str(e).encode(errors="replace")[:2000])
+    os._exit(0)
 
 
 def spawn_in_userns(argv: list[str], *, module: bool = False,

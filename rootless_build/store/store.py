@@ -19,6 +19,7 @@ from rootless_build.store.blobs import BlobStore
 from rootless_build.store.image import Image
 from rootless_build.store.lock import locked
 from rootless_build.store.paths import default_root
+from rootless_build.store.spread import spread_subdirectories
 
 
 class Store:
@@ -38,6 +39,8 @@ class Store:
             layout.init_layout(store.root)
             for d in (store.tmp_dir, store.layers_dir, store.cache_dir, store.containers_dir):
                 d.mkdir(exist_ok=True)
+            for d in (store.tmp_dir, store.layers_dir, store.containers_dir):
+                spread_subdirectories(d)
         except OSError as e:
             raise StoreError(f"cannot use store {store.root}: {e.strerror or e}") from None
         return store
@@ -135,14 +138,15 @@ class Store:
     def write_image(self, config_bytes: bytes, layers: list, *, docker: bool = False,
                     annotations: dict[str, str] | None = None) -> Image:
         """Store a config and a manifest over already stored layer blobs (not tagged yet);
-        `layers` are oci.models.Descriptor values."""
+        `layers` are oci.models.Descriptor values or descriptor dicts as JSON has them."""
         config_digest = self.blobs.put_bytes(config_bytes)
         manifest = {
             "schemaVersion": 2,
             "mediaType": mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST,
             "config": {"mediaType": mt.DOCKER_CONFIG if docker else mt.OCI_CONFIG,
                        "digest": config_digest, "size": len(config_bytes)},
-            "layers": [layer.model_dump(mode="json", by_alias=True, exclude_none=True) for layer in layers],
+            "layers": [layer if isinstance(layer, dict) else
+                       layer.model_dump(mode="json", by_alias=True, exclude_none=True) for layer in layers],
         }
         if annotations:
             manifest["annotations"] = annotations

@@ -162,10 +162,12 @@ def execute_run(store, request: RunRequest) -> WrittenLayer | None:
     from rootless_build.sandbox.spec import Mount as SandboxMount
     from rootless_build.sandbox.step import StepSpec, run_step
     from rootless_build.sandbox.upperlayer import adopt_as_unpacked, discard, write_upper_layer
-    from rootless_build.sandbox.userns import in_userns
+    from rootless_build.sandbox.userns import enter_here, in_userns
 
     if not in_userns() and os.getuid() != 0:
-        raise NeedsUserNamespace()
+        entered = enter_here(request.warn) if request.warn is not None else enter_here()
+        if not entered:
+            raise NeedsUserNamespace()
     driver = detect_driver(store.root, request.storage_driver)
     blobs = [layer["digest"] for layer in request.layers]
     lowers = list(reversed(ensure_unpacked(store, list(request.chain_ids), blobs, warn=request.warn)))
@@ -183,7 +185,7 @@ def execute_run(store, request: RunRequest) -> WrittenLayer | None:
                 lowerdirs=lowers, upperdir=upper, workdir=base / "step", argv=request.argv,
                 driver=driver, env=[*request.env, *secret_env], cwd=request.workdir, user=request.user,
                 network="none" if request.network == "none" else "host", mounts=mounts,
-                output=_output(request.quiet), tail_lines=TAIL_LINES))
+                output=_output(request.quiet), tail_lines=TAIL_LINES, volatile=True))
         if result.exit_code != 0:
             raise BuildError(_failure(result.exit_code, result.last_lines))
         layer = write_upper_layer(store, upper, driver, lowerdirs=lowers, source_date_epoch=request.epoch)
