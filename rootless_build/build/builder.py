@@ -12,7 +12,7 @@ from rootless_build.build.args import BuildArgs, StageArgs
 from rootless_build.build.cache import StepCache
 from rootless_build.build.context import BuildContext
 from rootless_build.build.dockerfilesource import read_dockerfile
-from rootless_build.build.handlers import HANDLERS
+from rootless_build.build.handlers import handler_for
 from rootless_build.build.history import source_date_epoch
 from rootless_build.build.imagefs import ImageFS
 from rootless_build.build.options import BuildOptions
@@ -163,7 +163,7 @@ class Builder:
         return state
 
     def _run_step(self, state: StageState, instruction, final_step: bool) -> None:
-        handler = HANDLERS.get(instruction.keyword)
+        handler = handler_for(instruction.keyword)
         if handler is None:
             raise self._fail(instruction, f"{instruction.keyword} is not supported here")
         step = Step(self, state, instruction, filename=self.filename, last=final_step)

@@ -1,42 +1,40 @@
-"""The dispatch table: one handler per Dockerfile instruction (FROM is the builder's)."""
+"""The dispatch table: one handler per Dockerfile instruction (FROM is the builder's).
+
+A handler's module is imported when a Dockerfile first uses its instruction: a cached
+build of FROM + RUN never loads what COPY or a RUN that executes need (start-up time).
+"""
 
 from __future__ import annotations
 
-from rootless_build.build.handlers.copy import handle_add, handle_copy
-from rootless_build.build.handlers.metadata import (
-    handle_arg,
-    handle_cmd,
-    handle_entrypoint,
-    handle_env,
-    handle_expose,
-    handle_healthcheck,
-    handle_label,
-    handle_maintainer,
-    handle_onbuild,
-    handle_shell,
-    handle_stopsignal,
-    handle_user,
-    handle_volume,
-    handle_workdir,
-)
-from rootless_build.build.handlers.run import handle_run
+import importlib
+from collections.abc import Callable
 
-HANDLERS = {
-    "ADD": handle_add,
-    "ARG": handle_arg,
-    "CMD": handle_cmd,
-    "COPY": handle_copy,
-    "ENTRYPOINT": handle_entrypoint,
-    "ENV": handle_env,
-    "EXPOSE": handle_expose,
-    "HEALTHCHECK": handle_healthcheck,
-    "LABEL": handle_label,
-    "MAINTAINER": handle_maintainer,
-    "ONBUILD": handle_onbuild,
-    "RUN": handle_run,
-    "SHELL": handle_shell,
-    "STOPSIGNAL": handle_stopsignal,
-    "USER": handle_user,
-    "VOLUME": handle_volume,
-    "WORKDIR": handle_workdir,
+# keyword -> (module under rootless_build.build.handlers, function)
+_TABLE: dict[str, tuple[str, str]] = {
+    "ADD": ("copy", "handle_add"),
+    "ARG": ("metadata", "handle_arg"),
+    "CMD": ("metadata", "handle_cmd"),
+    "COPY": ("copy", "handle_copy"),
+    "ENTRYPOINT": ("metadata", "handle_entrypoint"),
+    "ENV": ("metadata", "handle_env"),
+    "EXPOSE": ("metadata", "handle_expose"),
+    "HEALTHCHECK": ("metadata", "handle_healthcheck"),
+    "LABEL": ("metadata", "handle_label"),
+    "MAINTAINER": ("metadata", "handle_maintainer"),
+    "ONBUILD": ("metadata", "handle_onbuild"),
+    "RUN": ("run", "handle_run"),
+    "SHELL": ("metadata", "handle_shell"),
+    "STOPSIGNAL": ("metadata", "handle_stopsignal"),
+    "USER": ("metadata", "handle_user"),
+    "VOLUME": ("metadata", "handle_volume"),
+    "WORKDIR": ("metadata", "handle_workdir"),
 }
+
+
+def handler_for(keyword: str) -> Callable | None:
+    """The handler of an instruction keyword, or None when we have none."""
+    spec = _TABLE.get(keyword)
+    if spec is None:
+        return None
+    module = importlib.import_module(f"rootless_build.build.handlers.{spec[0]}")
+    return getattr(module, spec[1])

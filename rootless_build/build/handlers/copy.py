@@ -16,12 +16,11 @@ import hashlib
 import json
 from functools import partial
 
-from rootless_build.build import fstree, remote
+from rootless_build.build import fstree
 from rootless_build.build.copyplan import CopyError, CopyPlan, CopyRequest, Source, plan_copy
 from rootless_build.build.fstree import DIR
 from rootless_build.build.history import copy_created_by
 from rootless_build.build.imageconfig import workdir
-from rootless_build.build.layerwrite import discard, hash_files, keep, write_layer
 from rootless_build.build.modes import parse_chmod
 from rootless_build.build.patterns import go_clean
 from rootless_build.build.users import resolve_chown
@@ -40,6 +39,8 @@ def _copy_or_add(step, instr, keyword: str) -> None:
     is_add = keyword == "ADD"
     urls: list[str] = []
     if is_add:
+        from rootless_build.build import remote
+
         git = [s for s in instr.sources if remote.is_git(s)]
         if git:
             raise step.fail(f"ADD from a git repository ({git[0]}) is not supported yet: "
@@ -76,6 +77,8 @@ def _copy_or_add(step, instr, keyword: str) -> None:
 
 def _cache_or_write(step, instr, keyword: str, plan: CopyPlan, chown, *, missed: dict | None = None) -> None:
     """Continue from the cached step, or write the layer and commit it."""
+    from rootless_build.build.layerwrite import discard, hash_files, keep, write_layer
+
     build = step.build
     inputs = cache_inputs(plan, keyword)
     if inputs is None and _hash_first(plan):
@@ -105,6 +108,8 @@ def _cache_or_write(step, instr, keyword: str, plan: CopyPlan, chown, *, missed:
 def _add_urls(step, instr, urls: list[str], chown, plan_for) -> None:
     """Probe each URL (its digest, downloaded only when that is the only way to know it),
     ask the cache, and download what is still missing only when the step must be built."""
+    from rootless_build.build import remote
+
     with step.store.temp_dir(prefix="add-") as directory:
         downloader = remote.Downloader(step.store, directory, checksum=instr.checksum, now_ns=step.now())
         try:
@@ -126,6 +131,8 @@ def _add_urls(step, instr, urls: list[str], chown, plan_for) -> None:
 def _plan_with_downloads(request, local: Source, downloads: list, sources: int) -> CopyPlan:
     """Local sources (archives unpacked) and downloads (never unpacked) planned apart, then
     merged as BuildKit copies them one after the other into the same destination."""
+    from rootless_build.build import remote
+
     tree = remote.DownloadTree()
     paths = tuple(tree.add(d) for d in downloads)
     if sources > 1 and not _into_directory(**request.keywords):

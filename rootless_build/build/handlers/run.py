@@ -22,8 +22,6 @@ from pathlib import Path
 
 from rootless_build.build import imageconfig as ic
 from rootless_build.build.history import run_created_by
-from rootless_build.build.layerwrite import WrittenLayer, keep
-from rootless_build.build.runmounts import prepare_mounts, source_identity
 from rootless_build.dockerfile.heredoc import parse_heredoc_word
 from rootless_build.dockerfile.mounts import parse_mount
 from rootless_build.errors import BuildError, RootlessBuildError
@@ -109,6 +107,8 @@ def cache_inputs(request: RunRequest, step) -> dict:
     """A RUN is cached on its parent (in the key), command, env, args, user, dir, mounts
     and what its bind mounts show; never on a secret."""
     visible = [m for m in request.mounts if m.type != "secret"]
+    if visible:
+        from rootless_build.build.runmounts import source_identity
     return {"command": request.command, "env": request.env, "workdir": request.workdir,
             "user": request.user, "network": request.network,
             "mounts": [m.__dict__ for m in visible],
@@ -153,10 +153,13 @@ def _remove_shielded(path: Path) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def execute_run(store, request: RunRequest) -> WrittenLayer | None:
-    """Run the step in the sandbox and return its layer (a temp blob; `keep` it), or None
+def execute_run(store, request: RunRequest):
+    """Run the step in the sandbox and return its layer (a layerwrite.WrittenLayer: a temp
+    blob; `keep` it), or None
     if it changed nothing. Raises BuildError on a non-zero exit, StepInterrupted on
     SIGINT/SIGTERM (everything cleaned up), NeedsUserNamespace outside the namespace."""
+    from rootless_build.build.layerwrite import WrittenLayer
+    from rootless_build.build.runmounts import prepare_mounts
     from rootless_build.sandbox.drivers import detect_driver
     from rootless_build.sandbox.layercache import ensure_unpacked
     from rootless_build.sandbox.spec import Mount as SandboxMount
@@ -229,6 +232,8 @@ def handle_run(step) -> None:
     except RootlessBuildError as e:
         raise step.fail(str(e)) from None
     if written is not None:
+        from rootless_build.build.layerwrite import keep
+
         keep(step.store, written)
         step.add_layer(written.diff_id, written.size)
     created_by = run_created_by(request.command, request.build_args)
