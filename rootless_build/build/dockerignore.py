@@ -9,8 +9,9 @@ directory it matches. The last matching pattern wins.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from rootless_build.build.patterns import BadPattern, compile_pattern, go_clean
 
@@ -49,8 +50,7 @@ def find_ignore_file(context: Path, dockerfile: Path | None) -> Path | None:
     return default if default.is_file() else None
 
 
-@dataclass(frozen=True)
-class _Pattern:
+class _Pattern(msgspec.Struct, frozen=True):
     text: str
     regex: re.Pattern[str]
     exclusion: bool

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator, Protocol
+
+import msgspec
 
 from rootless_build.errors import BuildError
 
@@ -18,8 +19,7 @@ FILE, DIR, SYMLINK, CHAR, BLOCK, FIFO = "file", "dir", "symlink", "char", "block
 _MAX_LINKS = 255
 
 
-@dataclass(slots=True)
-class Node:
+class Node(msgspec.Struct):
     kind: str
     mode: int  # permission bits (07777)
     uid: int = 0
@@ -31,7 +31,7 @@ class Node:
     xattrs: dict[str, bytes] | None = None
     devmajor: int = 0
     devminor: int = 0
-    loc: object = field(default=None, repr=False)  # where the bytes are (tree specific)
+    loc: object = None  # where the bytes are (tree specific)
 
 
 def node_from_stat(st, loc=None) -> Node | None:

@@ -8,7 +8,8 @@ earlier stage is an image reference, found by `find_base_image`.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+
+import msgspec
 
 from rootless_build.dockerfile.dockerfile import Dockerfile, Stage
 from rootless_build.dockerfile.expand import ExpansionError, expand_word
@@ -54,8 +55,7 @@ def _find(store, ref: str, options):
         progress.close()
 
 
-@dataclass(frozen=True)
-class BaseRef:
+class BaseRef(msgspec.Struct, frozen=True):
     kind: str  # "scratch", "stage", "image"
     name: str  # the image reference or stage name as expanded
     stage: int | None = None

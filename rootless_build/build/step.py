@@ -7,7 +7,7 @@ image and returns True), and otherwise changes `state.config` / adds a layer and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import msgspec
 
 from rootless_build.build import cache, imageconfig
 from rootless_build.build.args import StageArgs
@@ -18,8 +18,7 @@ from rootless_build.dockerfile.serialize import to_json
 from rootless_build.errors import BuildError
 
 
-@dataclass
-class StageState:
+class StageState(msgspec.Struct):
     """Where a stage is: its image config so far, its layers, and its ARGs."""
 
     config: dict
@@ -29,7 +28,7 @@ class StageState:
     image: object = None  # the last committed store Image (None before the first commit)
     cmd_set: bool = False  # a CMD in this stage (ENTRYPOINT then keeps it)
     dirty: bool = False  # config changed since the last commit (PATH added, ONBUILD consumed)
-    _fs: ImageFS | None = field(default=None, repr=False)
+    _fs: ImageFS | None = None
 
     def env(self) -> dict[str, str]:
         """What `$VAR` expands to: the stage's ARGs overridden by the image's ENV."""

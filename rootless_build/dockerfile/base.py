@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import msgspec
 
 from rootless_build.dockerfile.flags import FlagError, FlagKind, FlagValue, parse_flags
 from rootless_build.dockerfile.parser import Node
@@ -15,8 +16,7 @@ class InstructionError(Exception):
     """A malformed instruction; `instructions.from_node` turns it into a DockerfileError at its line."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Instruction:
+class Instruction(msgspec.Struct, frozen=True, kw_only=True):
     keyword: ClassVar[str] = ""  # "RUN", "COPY", ...: what build/ dispatches on
 
     line: int  # first line, 1-based

@@ -6,8 +6,9 @@ are blank-separated, so a path with a blank needs the JSON form, as in docker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
+
+import msgspec
 
 from rootless_build.dockerfile.base import Instruction, InstructionError, common, flags_of, json_or_fields
 from rootless_build.dockerfile.flags import FlagKind, FlagValue, bool_flag, string_flag, strings_flag
@@ -15,8 +16,7 @@ from rootless_build.dockerfile.heredoc import Heredoc, HeredocError, parse_hered
 from rootless_build.dockerfile.parser import Node
 
 
-@dataclass(frozen=True, kw_only=True)
-class Copy(Instruction):
+class Copy(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "COPY"
     sources: tuple[str, ...]  # paths (heredoc sources are in `heredocs`)
     dest: str
@@ -29,8 +29,7 @@ class Copy(Instruction):
     excludes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
-class Add(Instruction):
+class Add(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "ADD"
     sources: tuple[str, ...]  # paths, URLs, git repositories
     dest: str
@@ -68,8 +67,7 @@ def _heredoc_word(word: str) -> Heredoc | None:
         raise InstructionError(str(e)) from None
 
 
-@dataclass(frozen=True)
-class _Operands:
+class _Operands(msgspec.Struct, frozen=True):
     sources: tuple[str, ...]
     dest: str
     heredocs: tuple[Heredoc, ...]

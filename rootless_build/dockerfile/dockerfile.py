@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import msgspec
+from msgspec.structs import replace
 
 from rootless_build.dockerfile.base import Instruction
 from rootless_build.dockerfile.directives import DEFAULT_ESCAPE
@@ -13,16 +14,14 @@ from rootless_build.dockerfile.parser import parse_text
 from rootless_build.errors import DockerfileError
 
 
-@dataclass(frozen=True)
-class Stage:
+class Stage(msgspec.Struct, frozen=True):
     index: int
     name: str | None  # the FROM's AS alias (lowercase), None if it has none
     from_: From
     instructions: tuple[Instruction, ...]  # after the FROM
 
 
-@dataclass(frozen=True)
-class Dockerfile:
+class Dockerfile(msgspec.Struct, frozen=True):
     directives: dict[str, str]  # {"syntax": ..., "escape": ..., "check": ...} as given
     escape: str
     meta_args: tuple[Arg, ...]  # ARGs before the first FROM

@@ -8,7 +8,6 @@ is expanded by the builder: the shell in the container does it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import ClassVar
 
 from rootless_build.dockerfile.base import (
@@ -31,8 +30,7 @@ SECURITY_MODES = ("sandbox", "insecure")
 _MIN_INTERVAL_NS = 1_000_000  # 1ms
 
 
-@dataclass(frozen=True, kw_only=True)
-class Run(Instruction):
+class Run(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "RUN"
     args: tuple[str, ...]
     shell_form: bool
@@ -42,28 +40,24 @@ class Run(Instruction):
     security: str | None = None  # --security: sandbox, insecure
 
 
-@dataclass(frozen=True, kw_only=True)
-class Cmd(Instruction):
+class Cmd(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "CMD"
     args: tuple[str, ...]
     shell_form: bool
 
 
-@dataclass(frozen=True, kw_only=True)
-class Entrypoint(Instruction):
+class Entrypoint(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "ENTRYPOINT"
     args: tuple[str, ...]
     shell_form: bool
 
 
-@dataclass(frozen=True, kw_only=True)
-class Shell(Instruction):
+class Shell(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "SHELL"
     args: tuple[str, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Healthcheck(Instruction):
+class Healthcheck(Instruction, frozen=True, kw_only=True):
     """test is the image config's Healthcheck.Test: ("NONE",), ("CMD", *argv) or ("CMD-SHELL", text).
 
     Durations are nanoseconds as in the image config; 0 means "inherit the default".

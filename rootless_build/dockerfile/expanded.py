@@ -12,8 +12,9 @@ Apply once: the result is plain text, and expanding it again would expand it aga
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any, TypeVar
+
+from msgspec.structs import replace
 
 from rootless_build.dockerfile.base import Instruction
 from rootless_build.dockerfile.copy_instructions import Add, Copy

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import ClassVar
 
 from rootless_build.dockerfile.base import Instruction, InstructionError, common, flags_of
@@ -14,8 +13,7 @@ from rootless_build.dockerfile.words import go_quote, split_whitespace
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9-_.]*\Z")
 
 
-@dataclass(frozen=True, kw_only=True)
-class From(Instruction):
+class From(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "FROM"
     image: str  # as written (may hold ${ARG}s); "scratch" or a stage name are possible
     name: str | None = None  # the AS alias, lowercased as docker does

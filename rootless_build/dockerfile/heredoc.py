@@ -8,7 +8,8 @@ bodies follow the instruction line in the order the words appear.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 from rootless_build.dockerfile.lexer import Lexer, LexError
 
@@ -20,8 +21,7 @@ class HeredocError(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class Heredoc:
+class Heredoc(msgspec.Struct, frozen=True):
     name: str  # the delimiter, quotes removed
     content: str  # the body, each line ending in its newline; leading tabs gone for <<-
     expand: bool  # False when any part of the delimiter was quoted

@@ -1,4 +1,7 @@
-"""Typed instructions: one frozen dataclass and one parse function per instruction.
+"""Typed instructions: one frozen struct and one parse function per instruction.
+
+Structs are msgspec's: defining one costs ~20 us against ~0.9 ms for a frozen dataclass,
+and every command that parses a Dockerfile pays that at start-up for ~25 classes.
 
 `from_node(node, escape, filename)` looks the parse function up by keyword; ONBUILD is
 here because it parses the instruction it wraps through the same table.
@@ -8,8 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import ClassVar
+
+from msgspec.structs import replace
 
 from rootless_build.dockerfile.base import Instruction, InstructionError, common, no_flags
 from rootless_build.dockerfile.copy_instructions import Add, Copy, parse_add, parse_copy
@@ -52,8 +56,7 @@ from rootless_build.errors import DockerfileError
 _ONBUILD_PREFIX = re.compile(r"^\s*ONBUILD\s*", re.IGNORECASE)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Onbuild(Instruction):
+class Onbuild(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "ONBUILD"
     instruction: Instruction  # the trigger, parsed (same line numbers as the ONBUILD)
     expression: str  # the trigger's text as stored in the image config's OnBuild list

@@ -6,8 +6,9 @@ docker removes quotes while it expands variables, so `expanded()` does both at o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
+
+import msgspec
 
 from rootless_build.dockerfile.base import Instruction, InstructionError, common, json_or_fields, no_flags
 from rootless_build.dockerfile.parser import Node
@@ -15,68 +16,57 @@ from rootless_build.dockerfile.ports import PortError, check_literal_port
 from rootless_build.dockerfile.words import WordsError, parse_name_values, parse_words, split_whitespace
 
 
-@dataclass(frozen=True)
-class KeyValue:
+class KeyValue(msgspec.Struct, frozen=True):
     key: str
     value: str
 
 
-@dataclass(frozen=True)
-class ArgDef:
+class ArgDef(msgspec.Struct, frozen=True):
     name: str
     default: str | None = None  # None: `ARG name` without a value
 
 
-@dataclass(frozen=True, kw_only=True)
-class Env(Instruction):
+class Env(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "ENV"
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Label(Instruction):
+class Label(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "LABEL"
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Arg(Instruction):
+class Arg(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "ARG"
     args: tuple[ArgDef, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Workdir(Instruction):
+class Workdir(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "WORKDIR"
     path: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class User(Instruction):
+class User(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "USER"
     user: str  # user[:group], names or ids
 
 
-@dataclass(frozen=True, kw_only=True)
-class Expose(Instruction):
+class Expose(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "EXPOSE"
     ports: tuple[str, ...]  # specs as written; ports.exposed_ports() gives the config keys
 
 
-@dataclass(frozen=True, kw_only=True)
-class Volume(Instruction):
+class Volume(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "VOLUME"
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
-class StopSignal(Instruction):
+class StopSignal(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "STOPSIGNAL"
     signal: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class Maintainer(Instruction):
+class Maintainer(Instruction, frozen=True, kw_only=True):
     keyword: ClassVar[str] = "MAINTAINER"
     name: str
 

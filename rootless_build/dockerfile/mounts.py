@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from rootless_build.dockerfile.expand import ExpansionError, expand_word
 from rootless_build.errors import RootlessBuildError
@@ -27,8 +28,7 @@ class MountError(RootlessBuildError):
 
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(msgspec.Struct, frozen=True):
     type: str = "bind"
     target: str = ""
     source: str = ""

@@ -9,8 +9,10 @@ warning); heredoc bodies follow the line that opens them and are read verbatim.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from functools import lru_cache
+
+import msgspec
+from msgspec.structs import replace
 
 from rootless_build.dockerfile import heredoc as hd
 from rootless_build.dockerfile.directives import DEFAULT_ESCAPE, DirectiveError, DirectiveReader
@@ -20,8 +22,7 @@ from rootless_build.errors import DockerfileError
 _HEREDOC_KEYWORDS = frozenset({"run", "copy", "add"})
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(msgspec.Struct, frozen=True):
     """One instruction as written: keyword, flags, the rest of the text, where it is."""
 
     keyword: str  # as written: "run", "RUN", "Run" ...
@@ -37,8 +38,7 @@ class Node:
         return self.keyword.lower()
 
 
-@dataclass(frozen=True)
-class ParsedText:
+class ParsedText(msgspec.Struct, frozen=True):
     nodes: tuple[Node, ...]
     directives: dict[str, str]
     escape: str

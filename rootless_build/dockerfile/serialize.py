@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
+import msgspec
 
-def _default(field: dataclasses.Field[Any]) -> Any:
-    if field.default is not dataclasses.MISSING:
+
+def _default(field: msgspec.structs.FieldInfo) -> Any:
+    if field.default is not msgspec.NODEFAULT:
         return field.default
-    if field.default_factory is not dataclasses.MISSING:
+    if field.default_factory is not msgspec.NODEFAULT:
         return field.default_factory()
-    return dataclasses.MISSING
+    return msgspec.NODEFAULT
 
 
 def to_json(value: Any, *, omit_defaults: bool = False) -> Any:
-    """Dataclasses become dicts (instructions get a leading "kind": "RUN"), tuples lists.
+    """Structs become dicts (instructions get a leading "kind": "RUN"), tuples lists.
 
     With omit_defaults, fields holding their default value are left out (shorter dumps
     that still show everything set).
     """
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if isinstance(value, msgspec.Struct):
         out: dict[str, Any] = {}
         keyword = getattr(type(value), "keyword", None)
         if isinstance(keyword, str) and keyword:
             out["kind"] = keyword
-        for field in dataclasses.fields(value):
+        for field in msgspec.structs.fields(value):
             item = getattr(value, field.name)
             if omit_defaults and item == _default(field):
                 continue

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+import msgspec
 
 from rootless_build.errors import UsageError
 from rootless_build.oci import digest as dg
@@ -14,8 +15,7 @@ _NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(msgspec.Struct, frozen=True):
     registry: str  # "" when the name had none (a short name)
     repository: str
     tag: str | None = None

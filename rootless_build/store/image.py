@@ -5,10 +5,11 @@ command needs read straight from JSON and the pydantic models parsed only on fir
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from rootless_build.oci import digest as dg
 
@@ -16,12 +17,11 @@ if TYPE_CHECKING:
     from rootless_build.oci.models import ImageConfig, Manifest
 
 
-@dataclass(frozen=True)
-class Image:
+class Image(msgspec.Struct, frozen=True, dict=True):  # dict: room for the cached properties
     manifest_digest: str
     manifest_bytes: bytes
     config_bytes: bytes
-    tags: tuple[str, ...] = field(default=())
+    tags: tuple[str, ...] = ()
 
     @cached_property
     def manifest_json(self) -> dict:

@@ -17,8 +17,9 @@ import sys
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from rootless_build.build import imageconfig as ic
 from rootless_build.build.history import run_created_by
@@ -31,13 +32,12 @@ TAIL_LINES = 10
 HEREDOC_DIR = "/dev/pipes"      # where BuildKit puts a heredoc script that has a #! line
 
 
-@dataclass(frozen=True)
-class RunRequest:
+class RunRequest(msgspec.Struct, frozen=True):
     command: list[str]  # as written: SHELL + the line (history), or the exec form
     env: list[str]  # K=V, in docker's order: image Env, then build args not overridden
     workdir: str
     user: str  # "" = root
-    argv: list[str] = field(default_factory=list)  # what is executed (heredocs applied)
+    argv: list[str] = msgspec.field(default_factory=list)  # what is executed (heredocs applied)
     script: tuple[str, str] | None = None  # (name, content): a `#!` heredoc run as a file
     mounts: tuple = ()  # dockerfile.mounts.Mount values, expanded
     network: str = "default"  # default (host network, rootless), none, host
@@ -45,8 +45,8 @@ class RunRequest:
     diff_ids: tuple[str, ...] = ()  # the stage's layers, bottom up
     chain_ids: tuple[str, ...] = ()
     layers: tuple[dict, ...] = ()  # manifest descriptors of the stage's layers
-    secrets: dict = field(default_factory=dict)  # --secret id -> file
-    build_args: dict = field(default_factory=dict)  # the args in scope (history, cache)
+    secrets: dict = msgspec.field(default_factory=dict)  # --secret id -> file
+    build_args: dict = msgspec.field(default_factory=dict)  # the args in scope (history, cache)
     storage_driver: str | None = None
     context: object = None  # the BuildContext: --mount=type=bind without from= binds from it
     source_image: Callable[[str], object] | None = None  # from=stage|index|image -> store Image
@@ -111,7 +111,7 @@ def cache_inputs(request: RunRequest, step) -> dict:
         from rootless_build.build.runmounts import source_identity
     return {"command": request.command, "env": request.env, "workdir": request.workdir,
             "user": request.user, "network": request.network,
-            "mounts": [m.__dict__ for m in visible],
+            "mounts": [msgspec.structs.asdict(m) for m in visible],
             "sources": [source_identity(request, m) for m in visible],
             "heredocs": [[h.name, h.content, h.expand] for h in request.heredocs],
             "original": step.instruction.original}
@@ -215,8 +215,6 @@ def _write_script(base: Path, content: str) -> Path:
 
 
 def handle_run(step) -> None:
-    from rootless_build.sandbox.spec import StepInterrupted
-
     instr = step.instruction
     try:
         request = run_request(step, instr)
@@ -225,6 +223,8 @@ def handle_run(step) -> None:
         raise step.fail(str(e)) from None
     if step.use_cache(inputs):
         return
+    from rootless_build.sandbox.spec import StepInterrupted
+
     try:
         written = execute_run(step.store, request)
     except (StepInterrupted, NeedsUserNamespace):
