@@ -167,10 +167,9 @@ def execute_run(store, request: RunRequest):
     from rootless_build.sandbox.upperlayer import adopt_as_unpacked, discard, write_upper_layer
     from rootless_build.sandbox.userns import enter_here, in_userns
 
-    if not in_userns() and os.getuid() != 0:
-        entered = enter_here(request.warn) if request.warn is not None else enter_here()
-        if not entered:
-            raise NeedsUserNamespace()
+    # (enter_here says what a single-id namespace limits, once, as the re-executing path does)
+    if not in_userns() and os.getuid() != 0 and not enter_here():
+        raise NeedsUserNamespace()
     driver = detect_driver(store.root, request.storage_driver)
     blobs = [layer["digest"] for layer in request.layers]
     lowers = list(reversed(ensure_unpacked(store, list(request.chain_ids), blobs, warn=request.warn)))
