@@ -20,8 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rootless_build.errors import SandboxError
-from rootless_build.sandbox import idmap
-from rootless_build.sandbox import libc
+from rootless_build.sandbox import idmap, libc
 from rootless_build.sandbox.enter import ENV_MARK, become_root
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -90,8 +89,6 @@ def enter_here(warn: Callable[[str], None] | None = _stderr_warning) -> bool:
     if threading.active_count() > 1:
         return False
     mapping = idmap.plan_mapping()
-    if mapping.warning and warn is not None:
-        warn(mapping.warning)
     ready_r, ready_w = os.pipe()
     done_r, done_w = os.pipe()
     helper = os.fork()
@@ -114,6 +111,8 @@ def enter_here(warn: Callable[[str], None] | None = _stderr_warning) -> bool:
         os.waitpid(helper, 0)
     if answer != b"G":
         raise SandboxError(answer[1:].decode(errors="replace") or "writing the id maps failed")
+    if mapping.warning and warn is not None:
+        warn(mapping.warning)       # here, not earlier: a caller that re-executes warns itself
     try:
         become_root()
         # Mounts made in here must never propagate back to the host's namespace.
