@@ -83,6 +83,35 @@ def cli(ctx: click.Context, root: str | None, storage_driver: str | None) -> Non
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The program: runs the command, then leaves with its exit status."""
+    try:
+        _run(argv)
+        code = 0
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code, file=sys.stderr)
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    _leave(code)
+
+
+def _leave(code: int) -> None:
+    """Exit without the interpreter's teardown of every loaded module (~20 ms of each
+    command here): what we wrote is flushed here or was closed by its `with` block, and
+    no thread or atexit handler of ours outlives the command."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = code or 141
+    except (OSError, ValueError):
+        pass
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code & 0xFF)
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         # standalone_mode=False returns ctx.exit()'s code instead of exiting with it.
         code = cli.main(args=argv, prog_name="rootless-build", standalone_mode=False)
