@@ -5,16 +5,16 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rootless_build.build import imageconfig as ic
 from rootless_build.build.args import BuildArgs, StageArgs
 from rootless_build.build.cache import StepCache
-from rootless_build.build.context import BuildContext
 from rootless_build.build.dockerfilesource import read_dockerfile
 from rootless_build.build.handlers import handler_for
 from rootless_build.build.history import source_date_epoch
-from rootless_build.build.imagefs import ImageFS
 from rootless_build.build.options import BuildOptions
 from rootless_build.build.platform import check_platform, format_platform, predefined_args
 from rootless_build.build.progress import Progress
@@ -30,6 +30,10 @@ from rootless_build.build.step import StageState, Step
 from rootless_build.dockerfile.dockerfile import Dockerfile, Stage, parse, parse_instruction
 from rootless_build.dockerfile.expanded import expanded
 from rootless_build.errors import BuildError, RootlessBuildError, UsageError
+
+if TYPE_CHECKING:
+    from rootless_build.build.context import BuildContext
+    from rootless_build.build.imagefs import ImageFS
 
 
 def build(store, options: BuildOptions, progress: Progress | None = None):
@@ -49,7 +53,7 @@ class Builder:
         self.build_args = BuildArgs(options.build_args, predefined_args(self.platform))
         self.stage_images: dict[int, object] = {}
         self._trees: dict[str, ImageFS] = {}
-        self.context: BuildContext | None = None
+        self._dockerfile_path: Path | None = None
         self.filename = "Dockerfile"
         self.dockerfile: Dockerfile | None = None
 
@@ -59,7 +63,7 @@ class Builder:
         self.tags = [_normalize(tag) for tag in self.options.tags]
         if not Path(self.options.context_dir).is_dir():
             raise UsageError(f"build context {self.options.context_dir}: no such directory")
-        text, self.filename, path = self._read_dockerfile()
+        text, self.filename, self._dockerfile_path = self._read_dockerfile()
         dockerfile = self.dockerfile = parse(text, self.filename)
         for warning in dockerfile.warnings:
             self.progress.warn(warning)
@@ -69,7 +73,6 @@ class Builder:
         target = target_stage(dockerfile, self.options.target)
         stages = stages_to_build(dockerfile, target, self.build_args.global_env())
         bases = {stage.index: self._base(stage) for stage in stages}
-        self.context = BuildContext.load(self.options.context_dir, path, self.store)
         self.total = sum(1 + len(stage.instructions) + len(self._triggers(bases[stage.index]))
                          for stage in stages)
         self.number = 0
@@ -81,13 +84,22 @@ class Builder:
                 self.step_cache.export()
                 image = self._finish(self.stage_images[target.index])
         finally:
-            self.context.save()
+            if "context" in self.__dict__:
+                self.context.save()
             for tree in self._trees.values():
                 tree.close()
         unused = self.build_args.unused()
         if unused:
             self.progress.warn(f"one or more build-args [{' '.join(unused)}] were not consumed")
         return image
+
+    @cached_property
+    def context(self) -> BuildContext:
+        """The build context, read when a step first needs it (COPY, ADD, RUN --mount=type=bind):
+        a build without one imports none of the context code."""
+        from rootless_build.build.context import BuildContext
+
+        return BuildContext.load(self.options.context_dir, self._dockerfile_path, self.store)
 
     def _read_dockerfile(self) -> tuple[str, str, Path | None]:
         return read_dockerfile(self.options)
@@ -194,6 +206,8 @@ class Builder:
         label = f"stage {ref}" if is_stage else f"image {ref}"
         tree = self._trees.get(image.manifest_digest)
         if tree is None:
+            from rootless_build.build.imagefs import ImageFS
+
             tree = self._trees[image.manifest_digest] = ImageFS.of_image(self.store, image)
         return tree, label
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import msgspec
-
 from rootless_build.build.patterns import BadPattern, compile_pattern, go_clean
+from rootless_build.record import Record
 
 _BOM = "\ufeff"
 
@@ -50,7 +49,7 @@ def find_ignore_file(context: Path, dockerfile: Path | None) -> Path | None:
     return default if default.is_file() else None
 
 
-class _Pattern(msgspec.Struct, frozen=True):
+class _Pattern(Record, frozen=True):
     text: str
     regex: re.Pattern[str]
     exclusion: bool

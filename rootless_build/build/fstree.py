@@ -11,27 +11,37 @@ import os
 import stat as stat_mod
 from typing import BinaryIO, Iterator, Protocol
 
-import msgspec
-
 from rootless_build.errors import BuildError
 
 FILE, DIR, SYMLINK, CHAR, BLOCK, FIFO = "file", "dir", "symlink", "char", "block", "fifo"
 _MAX_LINKS = 255
 
 
-class Node(msgspec.Struct):
-    kind: str
-    mode: int  # permission bits (07777)
-    uid: int = 0
-    gid: int = 0
-    mtime_ns: int = 0
-    size: int = 0
-    linkname: str = ""
-    ident: object = None  # equal for hardlinks of one inode
-    xattrs: dict[str, bytes] | None = None
-    devmajor: int = 0
-    devminor: int = 0
-    loc: object = None  # where the bytes are (tree specific)
+class Node:
+    """An entry's metadata. A plain class with slots, not a Record: an image's tree makes
+    one per tar entry (tens of thousands), and this __init__ is ~6x faster than a generic one."""
+
+    __slots__ = ("kind", "mode", "uid", "gid", "mtime_ns", "size", "linkname", "ident", "xattrs",
+                 "devmajor", "devminor", "loc")
+
+    def __init__(self, kind: str, mode: int, uid: int = 0, gid: int = 0, mtime_ns: int = 0, size: int = 0,
+                 linkname: str = "", ident: object = None, xattrs: dict[str, bytes] | None = None,
+                 devmajor: int = 0, devminor: int = 0, loc: object = None) -> None:
+        self.kind = kind
+        self.mode = mode  # permission bits (07777)
+        self.uid = uid
+        self.gid = gid
+        self.mtime_ns = mtime_ns
+        self.size = size
+        self.linkname = linkname
+        self.ident = ident  # equal for hardlinks of one inode
+        self.xattrs = xattrs
+        self.devmajor = devmajor
+        self.devminor = devminor
+        self.loc = loc  # where the bytes are (tree specific)
+
+    def __repr__(self) -> str:
+        return f"Node({self.kind}, {self.mode:o}, {self.uid}:{self.gid}, size={self.size})"
 
 
 def node_from_stat(st, loc=None) -> Node | None:

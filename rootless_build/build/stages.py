@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import sys
 
-import msgspec
-
 from rootless_build.dockerfile.dockerfile import Dockerfile, Stage
 from rootless_build.dockerfile.expand import ExpansionError, expand_word
 from rootless_build.dockerfile.mounts import parse_mount
 from rootless_build.errors import ImageNotFound, UsageError
+from rootless_build.record import Record
 
 
 class BaseImageNotFound(ImageNotFound):
@@ -55,7 +54,7 @@ def _find(store, ref: str, options):
         progress.close()
 
 
-class BaseRef(msgspec.Struct, frozen=True):
+class BaseRef(Record, frozen=True):
     kind: str  # "scratch", "stage", "image"
     name: str  # the image reference or stage name as expanded
     stage: int | None = None

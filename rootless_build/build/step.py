@@ -7,18 +7,21 @@ image and returns True), and otherwise changes `state.config` / adds a layer and
 
 from __future__ import annotations
 
-import msgspec
+from typing import TYPE_CHECKING
 
 from rootless_build.build import cache, imageconfig
 from rootless_build.build.args import StageArgs
 from rootless_build.build.history import now_ns, rfc3339
-from rootless_build.build.imagefs import ImageFS
 from rootless_build.dockerfile.expanded import expanded
 from rootless_build.dockerfile.serialize import to_json
 from rootless_build.errors import BuildError
+from rootless_build.record import Record
+
+if TYPE_CHECKING:
+    from rootless_build.build.imagefs import ImageFS
 
 
-class StageState(msgspec.Struct):
+class StageState(Record):
     """Where a stage is: its image config so far, its layers, and its ARGs."""
 
     config: dict
@@ -42,6 +45,8 @@ class StageState(msgspec.Struct):
     def filesystem(self, store) -> ImageFS:
         """The stage's filesystem so far, read from its layer tars. Kept across steps: a
         new layer on top is applied to it instead of rescanning every layer."""
+        from rootless_build.build.imagefs import ImageFS
+
         wanted = [(layer["digest"], layer.get("mediaType", "")) for layer in self.layers]
         fs = self._fs
         if fs is None or fs.layers != wanted[: len(fs.layers)]:

@@ -2,7 +2,7 @@
 
     df = parse(text, "Dockerfile")            # Dockerfile(directives, escape, meta_args, stages)
     for stage in df.stages:
-        for instr in stage.instructions:      # frozen structs, dispatch on type or .keyword
+        for instr in stage.instructions:      # frozen records, dispatch on type or .keyword
             instr = expanded(instr, env)      # variables, only where docker expands them
 """
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import msgspec
-
 from rootless_build.dockerfile.flags import FlagError, FlagKind, FlagValue, parse_flags
 from rootless_build.dockerfile.parser import Node
 from rootless_build.dockerfile.words import WordsError, parse_json_array, split_whitespace
+from rootless_build.record import Record
 
 
 class InstructionError(Exception):
     """A malformed instruction; `instructions.from_node` turns it into a DockerfileError at its line."""
 
 
-class Instruction(msgspec.Struct, frozen=True, kw_only=True):
+class Instruction(Record, frozen=True, kw_only=True):
     keyword: ClassVar[str] = ""  # "RUN", "COPY", ...: what build/ dispatches on
 
     line: int  # first line, 1-based

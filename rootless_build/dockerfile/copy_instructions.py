@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import msgspec
-
 from rootless_build.dockerfile.base import Instruction, InstructionError, common, flags_of, json_or_fields
 from rootless_build.dockerfile.flags import FlagKind, FlagValue, bool_flag, string_flag, strings_flag
 from rootless_build.dockerfile.heredoc import Heredoc, HeredocError, parse_heredoc_word
 from rootless_build.dockerfile.parser import Node
+from rootless_build.record import Record
 
 
 class Copy(Instruction, frozen=True, kw_only=True):
@@ -67,7 +66,7 @@ def _heredoc_word(word: str) -> Heredoc | None:
         raise InstructionError(str(e)) from None
 
 
-class _Operands(msgspec.Struct, frozen=True):
+class _Operands(Record, frozen=True):
     sources: tuple[str, ...]
     dest: str
     heredocs: tuple[Heredoc, ...]

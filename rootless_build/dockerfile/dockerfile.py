@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
-from msgspec.structs import replace
-
 from rootless_build.dockerfile.base import Instruction
 from rootless_build.dockerfile.directives import DEFAULT_ESCAPE
 from rootless_build.dockerfile.from_instruction import From
@@ -12,16 +9,17 @@ from rootless_build.dockerfile.instructions import from_node
 from rootless_build.dockerfile.meta_instructions import Arg
 from rootless_build.dockerfile.parser import parse_text
 from rootless_build.errors import DockerfileError
+from rootless_build.record import Record, replace
 
 
-class Stage(msgspec.Struct, frozen=True):
+class Stage(Record, frozen=True):
     index: int
     name: str | None  # the FROM's AS alias (lowercase), None if it has none
     from_: From
     instructions: tuple[Instruction, ...]  # after the FROM
 
 
-class Dockerfile(msgspec.Struct, frozen=True):
+class Dockerfile(Record, frozen=True):
     directives: dict[str, str]  # {"syntax": ..., "escape": ..., "check": ...} as given
     escape: str
     meta_args: tuple[Arg, ...]  # ARGs before the first FROM

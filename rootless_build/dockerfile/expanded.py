@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from msgspec.structs import replace
-
 from rootless_build.dockerfile.base import Instruction
 from rootless_build.dockerfile.copy_instructions import Add, Copy
 from rootless_build.dockerfile.expand import ExpansionError, expand_heredoc, expand_word, expand_words
@@ -35,6 +33,7 @@ from rootless_build.dockerfile.meta_instructions import (
 )
 from rootless_build.dockerfile.ports import PortError, parse_port_spec
 from rootless_build.errors import DockerfileError
+from rootless_build.record import replace
 
 InstrT = TypeVar("InstrT", bound=Instruction)
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 
-import msgspec
-
 from rootless_build.dockerfile.lexer import Lexer, LexError
+from rootless_build.record import Record
 
 _HEREDOC_WORD = re.compile(r"(\d*)<<(-?)([^<]*)\Z")
 _LEADING_TABS = re.compile(r"^\t+", re.MULTILINE)
@@ -21,7 +20,7 @@ class HeredocError(Exception):
     pass
 
 
-class Heredoc(msgspec.Struct, frozen=True):
+class Heredoc(Record, frozen=True):
     name: str  # the delimiter, quotes removed
     content: str  # the body, each line ending in its newline; leading tabs gone for <<-
     expand: bool  # False when any part of the delimiter was quoted

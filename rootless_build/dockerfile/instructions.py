@@ -1,7 +1,7 @@
-"""Typed instructions: one frozen struct and one parse function per instruction.
+"""Typed instructions: one frozen record and one parse function per instruction.
 
-Structs are msgspec's: defining one costs ~20 us against ~0.9 ms for a frozen dataclass,
-and every command that parses a Dockerfile pays that at start-up for ~25 classes.
+Records (rootless_build.record), not dataclasses: every command that parses a Dockerfile
+defines ~25 of these classes at start-up.
 
 `from_node(node, escape, filename)` looks the parse function up by keyword; ONBUILD is
 here because it parses the instruction it wraps through the same table.
@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import ClassVar
-
-from msgspec.structs import replace
 
 from rootless_build.dockerfile.base import Instruction, InstructionError, common, no_flags
 from rootless_build.dockerfile.copy_instructions import Add, Copy, parse_add, parse_copy
@@ -52,6 +50,7 @@ from rootless_build.dockerfile.meta_instructions import (
 )
 from rootless_build.dockerfile.parser import Node, make_node
 from rootless_build.errors import DockerfileError
+from rootless_build.record import replace
 
 _ONBUILD_PREFIX = re.compile(r"^\s*ONBUILD\s*", re.IGNORECASE)
 

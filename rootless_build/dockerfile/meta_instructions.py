@@ -8,20 +8,19 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import msgspec
-
 from rootless_build.dockerfile.base import Instruction, InstructionError, common, json_or_fields, no_flags
 from rootless_build.dockerfile.parser import Node
 from rootless_build.dockerfile.ports import PortError, check_literal_port
 from rootless_build.dockerfile.words import WordsError, parse_name_values, parse_words, split_whitespace
+from rootless_build.record import Record
 
 
-class KeyValue(msgspec.Struct, frozen=True):
+class KeyValue(Record, frozen=True):
     key: str
     value: str
 
 
-class ArgDef(msgspec.Struct, frozen=True):
+class ArgDef(Record, frozen=True):
     name: str
     default: str | None = None  # None: `ARG name` without a value
 

@@ -6,14 +6,12 @@ The parser only checks the shape (the values may hold variables); the build call
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Mapping
 
-import msgspec
-
 from rootless_build.dockerfile.expand import ExpansionError, expand_word
 from rootless_build.errors import RootlessBuildError
+from rootless_build.record import Record
 
 TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 SHARING = ("shared", "private", "locked")
@@ -28,7 +26,7 @@ class MountError(RootlessBuildError):
 
 
 
-class Mount(msgspec.Struct, frozen=True):
+class Mount(Record, frozen=True):
     type: str = "bind"
     target: str = ""
     source: str = ""
@@ -45,6 +43,8 @@ class Mount(msgspec.Struct, frozen=True):
 
 
 def _fields(spec: str) -> list[str]:
+    import csv  # only a RUN --mount gets here: a cached build of plain RUNs never does
+
     try:
         return next(csv.reader([spec], strict=True))
     except (csv.Error, StopIteration) as e:

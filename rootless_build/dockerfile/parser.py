@@ -11,18 +11,16 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import msgspec
-from msgspec.structs import replace
-
 from rootless_build.dockerfile import heredoc as hd
 from rootless_build.dockerfile.directives import DEFAULT_ESCAPE, DirectiveError, DirectiveReader
 from rootless_build.dockerfile.words import is_json_array, split_command
 from rootless_build.errors import DockerfileError
+from rootless_build.record import Record, replace
 
 _HEREDOC_KEYWORDS = frozenset({"run", "copy", "add"})
 
 
-class Node(msgspec.Struct, frozen=True):
+class Node(Record, frozen=True):
     """One instruction as written: keyword, flags, the rest of the text, where it is."""
 
     keyword: str  # as written: "run", "RUN", "Run" ...
@@ -38,7 +36,7 @@ class Node(msgspec.Struct, frozen=True):
         return self.keyword.lower()
 
 
-class ParsedText(msgspec.Struct, frozen=True):
+class ParsedText(Record, frozen=True):
     nodes: tuple[Node, ...]
     directives: dict[str, str]
     escape: str

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-import msgspec
-
 from rootless_build.errors import UsageError
 from rootless_build.oci import digest as dg
+from rootless_build.record import Record
 
 DEFAULT_REGISTRY = "docker.io"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
@@ -15,7 +14,7 @@ _NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
 
 
-class Reference(msgspec.Struct, frozen=True):
+class Reference(Record, frozen=True):
     registry: str  # "" when the name had none (a short name)
     repository: str
     tag: str | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -16,6 +15,8 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
+    import tempfile  # here: tempfile+shutil cost ~3 ms of a cached build, which writes nothing
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

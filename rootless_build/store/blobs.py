@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -21,6 +20,8 @@ class BlobWriter:
         self._store = store
         self.expected = expected
         self.expected_size = expected_size
+        import tempfile  # lazily: a cached build writes no blob (see store/atomic.py)
+
         fd, self.tmp_path = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-")
         self._file = os.fdopen(fd, "wb")
         self._hasher = dg.Hasher()
@@ -108,6 +109,8 @@ class BlobStore:
 
     def new_temp(self, prefix: str = "layer-") -> tuple[int, Path]:
         """A temp file in the store's tmp dir, for callers that hash as they write."""
+        import tempfile
+
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=prefix)
         return fd, Path(name)
 

@@ -9,15 +9,14 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import msgspec
-
 from rootless_build.oci import digest as dg
+from rootless_build.record import Record
 
 if TYPE_CHECKING:
     from rootless_build.oci.models import ImageConfig, Manifest
 
 
-class Image(msgspec.Struct, frozen=True, dict=True):  # dict: room for the cached properties
+class Image(Record, frozen=True):
     manifest_digest: str
     manifest_bytes: bytes
     config_bytes: bytes

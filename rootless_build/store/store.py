@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -59,6 +57,9 @@ class Store:
 
     @contextmanager
     def temp_dir(self, prefix: str = "work-") -> Iterator[Path]:
+        import shutil  # lazily: a cached build needs neither (see store/atomic.py)
+        import tempfile
+
         path = Path(tempfile.mkdtemp(dir=self.tmp_dir, prefix=prefix))
         try:
             yield path

@@ -14,12 +14,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-
-import msgspec
 
 from rootless_build.build import imageconfig as ic
 from rootless_build.build.history import run_created_by
@@ -27,17 +24,18 @@ from rootless_build.dockerfile.heredoc import parse_heredoc_word
 from rootless_build.dockerfile.mounts import parse_mount
 from rootless_build.errors import BuildError, RootlessBuildError
 from rootless_build.oci.digest import chain_ids
+from rootless_build.record import Record, asdict, field
 
 TAIL_LINES = 10
 HEREDOC_DIR = "/dev/pipes"      # where BuildKit puts a heredoc script that has a #! line
 
 
-class RunRequest(msgspec.Struct, frozen=True):
+class RunRequest(Record, frozen=True):
     command: list[str]  # as written: SHELL + the line (history), or the exec form
     env: list[str]  # K=V, in docker's order: image Env, then build args not overridden
     workdir: str
     user: str  # "" = root
-    argv: list[str] = msgspec.field(default_factory=list)  # what is executed (heredocs applied)
+    argv: list[str] = field(factory=list)  # what is executed (heredocs applied)
     script: tuple[str, str] | None = None  # (name, content): a `#!` heredoc run as a file
     mounts: tuple = ()  # dockerfile.mounts.Mount values, expanded
     network: str = "default"  # default (host network, rootless), none, host
@@ -45,8 +43,8 @@ class RunRequest(msgspec.Struct, frozen=True):
     diff_ids: tuple[str, ...] = ()  # the stage's layers, bottom up
     chain_ids: tuple[str, ...] = ()
     layers: tuple[dict, ...] = ()  # manifest descriptors of the stage's layers
-    secrets: dict = msgspec.field(default_factory=dict)  # --secret id -> file
-    build_args: dict = msgspec.field(default_factory=dict)  # the args in scope (history, cache)
+    secrets: dict = field(factory=dict)  # --secret id -> file
+    build_args: dict = field(factory=dict)  # the args in scope (history, cache)
     storage_driver: str | None = None
     context: object = None  # the BuildContext: --mount=type=bind without from= binds from it
     source_image: Callable[[str], object] | None = None  # from=stage|index|image -> store Image
@@ -98,7 +96,8 @@ def run_request(step, instr) -> RunRequest:
         argv=argv, script=script, mounts=mounts, network=instr.network or build.options.network or "default",
         heredocs=tuple(instr.heredocs), diff_ids=diff_ids, chain_ids=tuple(chain_ids(list(diff_ids))),
         layers=tuple(state.layers), secrets=dict(build.options.secrets), build_args=args,
-        storage_driver=build.options.storage_driver, context=build.context,
+        storage_driver=build.options.storage_driver,
+        context=build.context if any(m.type == "bind" and not m.from_ for m in mounts) else None,
         source_image=build.source_image, warn=build.progress.warn, quiet=build.options.quiet,
         epoch=build.epoch)
 
@@ -111,7 +110,7 @@ def cache_inputs(request: RunRequest, step) -> dict:
         from rootless_build.build.runmounts import source_identity
     return {"command": request.command, "env": request.env, "workdir": request.workdir,
             "user": request.user, "network": request.network,
-            "mounts": [msgspec.structs.asdict(m) for m in visible],
+            "mounts": [asdict(m) for m in visible],
             "sources": [source_identity(request, m) for m in visible],
             "heredocs": [[h.name, h.content, h.expand] for h in request.heredocs],
             "original": step.instruction.original}
@@ -173,6 +172,8 @@ def execute_run(store, request: RunRequest):
     driver = detect_driver(store.root, request.storage_driver)
     blobs = [layer["digest"] for layer in request.layers]
     lowers = list(reversed(ensure_unpacked(store, list(request.chain_ids), blobs, warn=request.warn)))
+    import tempfile  # lazily: a cached RUN never gets here (see store/atomic.py)
+
     base = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix="run-"))
     try:
         upper = base / "upper"
