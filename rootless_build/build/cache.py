@@ -12,10 +12,10 @@ pushed with `build --cache-to` (StepCache reads it back with `--cache-from`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from rootless_build.errors import RootlessBuildError
+from rootless_build.oci import digest as dg
 from rootless_build.store.roots import BUILD_CACHE
 
 _VERSION = 1
@@ -24,7 +24,7 @@ _VERSION = 1
 def step_key(parent: str, keyword: str, material) -> str:
     doc = {"v": _VERSION, "parent": parent, "instruction": keyword, "inputs": material}
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+    return dg.of_bytes(text.encode("utf-8", "surrogateescape"))
 
 
 def lookup(store, key: str):
