@@ -3,11 +3,17 @@ and the one place that turns errors into exit codes and one-line messages."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
 
-import click
+# Start-up makes ~25k objects that live as long as the command (functions, classes, click's
+# options): at the default threshold (700) the collector runs ~35 times over them, ~3 ms of
+# a 60 ms cached build. Garbage cycles are still collected, after 100k net allocations.
+gc.set_threshold(100_000, 20, 100)
+
+import click  # noqa: E402 (after the collector is set)
 
 from rootless_build import __version__
 from rootless_build.errors import RootlessBuildError
