@@ -2,12 +2,12 @@
 """Build benchmarks: rootless-build against rootless `buildah bud --layers`, side by side.
 
 Runs as the unprivileged user (scripts/bench/run.sh starts it through scripts/as-user).
-Every figure is a hyperfine median; a case that fails prints `n/a (reason)` and the rest
-goes on. Results: a table per case on stdout, everything in a JSON file.
+Every figure is a median: hyperfine's, except warm builds, where ours and buildah's alternate
+(alternate.py says why). A case that fails prints `n/a (reason)` and the rest goes on. Results: a table per case on stdout, everything in a JSON file.
 
 Usage: bench_build.py --cases-dir DIR --out-dir DIR [CASE...]
 Environment: RB_BENCH_DRIVERS (default "overlay vfs"), RB_BENCH_COLD_RUNS (3),
-RB_BENCH_WARM_RUNS (5), RB_BENCH_REGISTRY (localhost:5000), RB_BENCH_TIMEOUT (900 s per
+RB_BENCH_WARM_RUNS (10), RB_BENCH_REGISTRY (localhost:5000), RB_BENCH_TIMEOUT (900 s per
 hyperfine call), RB_BENCH_ALWAYS_BUILDAH=1 (measure buildah even where our build fails),
 RB_TEST_CACHE (base tarballs, for the import fallback).
 """
@@ -25,12 +25,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from alternate import alternate
 from bench_report import CASES, DRIVERS, fmt_s, keys_of, last_line, q, report
 
 HERE = Path(__file__).resolve().parent
 REGISTRY = os.environ.get("RB_BENCH_REGISTRY", "localhost:5000")
 COLD_RUNS = int(os.environ.get("RB_BENCH_COLD_RUNS", "3"))
-WARM_RUNS = int(os.environ.get("RB_BENCH_WARM_RUNS", "5"))
+WARM_RUNS = int(os.environ.get("RB_BENCH_WARM_RUNS", "10"))
 TIMEOUT = int(os.environ.get("RB_BENCH_TIMEOUT", "900"))
 ALWAYS_BUILDAH = os.environ.get("RB_BENCH_ALWAYS_BUILDAH") == "1"
 TEST_CACHE = Path(os.environ.get("RB_TEST_CACHE", "/var/cache/rootless-build-test"))
@@ -176,16 +177,16 @@ class Bench:
             build = self.ours(driver, f"build -q {args}")
             prepare, pulls = self.ours_cold(name, driver)
             r = self.hyperfine(f"{name}/cold/ours/{driver}", f"{pulls} && {build}" if pulls else build, prepare)
-            self.warm(f"{name}/warm/ours/{driver}", build, r)
             # buildah's figures alone give no ratio: skipped when ours failed (saves minutes).
             if "error" in r and not ALWAYS_BUILDAH:
+                self.skip(f"{name}/warm/ours/{driver}", "cold build failed")
                 for phase in ("cold", "warm"):
                     self.skip(f"{name}/{phase}/buildah/{driver}", "not run: our build failed")
                 continue
             measured = True
             bud = self.buildah(driver, f"bud --layers --tls-verify=false -q {args}")
-            r = self.hyperfine(f"{name}/cold/buildah/{driver}", bud, self.wipe(self.store("buildah", driver)))
-            self.warm(f"{name}/warm/buildah/{driver}", bud, r)
+            rb = self.hyperfine(f"{name}/cold/buildah/{driver}", bud, self.wipe(self.store("buildah", driver)))
+            self.warm(name, driver, build if "error" not in r else None, bud if "error" not in rb else None)
             if name == "bigfile" and driver == DRIVERS[0]:
                 self.bigfile_extras(driver, ctx, build, tag)
             for tool in ("ours", "buildah"):    # stores of 500 MiB add up: free them
@@ -199,11 +200,21 @@ class Bench:
         self.results[key] = {"error": reason}
         print(f"  {key:42} n/a ({reason})")
 
-    def warm(self, key: str, command: str, cold: dict) -> None:
-        if "error" in cold:
-            self.skip(key, "cold build failed")
-            return
-        self.hyperfine(key, command, runs=WARM_RUNS, warmup=1)
+    def warm(self, name: str, driver: str, ours: str | None, buildah: str | None) -> None:
+        """Both tools' warm builds, alternating (scripts/bench/alternate.py says why); a
+        tool whose cold build failed is left out."""
+        commands = {tool: cmd for tool, cmd in (("ours", ours), ("buildah", buildah)) if cmd}
+        for tool in ("ours", "buildah"):
+            if tool not in commands:
+                self.skip(f"{name}/warm/{tool}/{driver}", "cold build failed")
+        for tool, res in alternate(commands, WARM_RUNS, TIMEOUT).items():
+            key = f"{name}/warm/{tool}/{driver}"
+            self.results[key] = res
+            if "error" in res:
+                print(f"  {key:42} n/a ({res['error']})")
+            else:
+                print(f"  {key:42} median {fmt_s(res['median'])}  (min {fmt_s(res['min'])}, "
+                      f"max {fmt_s(res['max'])}, {res['runs']} runs, alternating)")
 
     def bigfile_extras(self, driver: str, ctx: Path, build: str, tag: str) -> None:
         """Peak memory of our cold build, then oci-archive export of the image (gzip both)."""
