@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from rootless_build.errors import LayerError
+from rootless_build.store.roots import LAYER_INDEX
 
-LAYER_INDEX = "layer-index"
 _VERSION = 1
 _BLOCK = 512
 

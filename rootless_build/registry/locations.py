@@ -8,8 +8,9 @@ import os
 import tempfile
 
 from rootless_build.store import Store
+from rootless_build.store.roots import BLOB_SOURCES
 
-KIND = "blob-sources"
+KIND = BLOB_SOURCES
 _KEEP = 8  # a handful of places is enough to find a mount source
 
 

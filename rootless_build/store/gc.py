@@ -1,4 +1,5 @@
-"""Garbage collection: dangling images, unreferenced blobs, unused unpacked layers, temp files."""
+"""Garbage collection: dangling images, unreferenced blobs and the notes kept about them,
+unused unpacked layers, temp files."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rootless_build.store import layout
-from rootless_build.store.roots import BUILD_CACHE, VARIANTS, reachable, root_manifests
+from rootless_build.store.roots import BLOB_NOTES, BUILD_CACHE, VARIANTS, reachable, root_manifests
 from rootless_build.store.store import Store
 
 
@@ -50,6 +51,11 @@ def collect(store: Store, report: PruneReport | None = None) -> PruneReport:
     for key, rec in list(store.records(VARIANTS)):
         if rec.get("digest") not in live_blobs:
             store.delete_record(VARIANTS, key)
+    live_names = {store.record_path(BLOB_NOTES[0], digest).name for digest in live_blobs}
+    for kind in BLOB_NOTES:
+        for name in store.record_names(kind):
+            if name not in live_names:
+                store.delete_record(kind, name)
     live_hex = {c.split(":", 1)[1] for c in live_chains}
     for entry in store.layers_dir.iterdir():
         if entry.name not in live_hex:

@@ -228,6 +228,13 @@ class Store:
         except FileNotFoundError:
             pass
 
+    def record_names(self, kind: str) -> list[str]:
+        """The file names of a kind's records (a key with ':' and '/' made safe), unread."""
+        try:
+            return os.listdir(self.cache_dir / kind)
+        except FileNotFoundError:
+            return []
+
     def records(self, kind: str) -> Iterator[tuple[str, dict]]:
         folder = self.cache_dir / kind
         if not folder.is_dir():

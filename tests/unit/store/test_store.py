@@ -16,7 +16,7 @@ from rootless_build.oci.models import Descriptor
 from rootless_build.store import Store
 from rootless_build.store.fsck import fsck
 from rootless_build.store.gc import prune
-from rootless_build.store.roots import BUILD_CACHE
+from rootless_build.store.roots import BLOB_NOTES, BUILD_CACHE
 
 
 def make_image(store: Store, payload: bytes, arch: str = "amd64"):
@@ -88,6 +88,20 @@ def test_prune_removes_unreferenced_blobs_but_keeps_cache_roots(store):
     assert store.blobs.has(cached.manifest_digest) and store.blobs.has(kept.id)
     assert report.unpacked == 1 and not (store.layers_dir / "deadbeef").exists()
     assert fsck(store).ok
+
+
+def test_prune_drops_the_notes_of_collected_blobs_only(store):
+    kept = make_image(store, b"kept layer")
+    gone = make_image(store, b"gone layer")
+    store.tag(kept, "kept")
+    for kind in BLOB_NOTES:
+        for image in (kept, gone):
+            store.put_record(kind, image.layer_digests[0], {"note": kind})
+    prune(store)
+    for kind in BLOB_NOTES:
+        assert store.get_record(kind, kept.layer_digests[0]) == {"note": kind}
+        assert store.get_record(kind, gone.layer_digests[0]) is None
+    assert store.record_names(BLOB_NOTES[0]) == [store.record_path(BLOB_NOTES[0], kept.layer_digests[0]).name]
 
 
 def test_fsck_names_a_corrupt_blob(store):
