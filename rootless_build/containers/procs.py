@@ -7,15 +7,7 @@ import select
 import signal
 import time
 
-_BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
-
-
-def boot_id() -> str:
-    try:
-        with open(_BOOT_ID_PATH) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
+from rootless_build.store.boot import boot_id
 
 
 def _stat_fields(pid: int) -> list[str] | None:

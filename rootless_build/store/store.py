@@ -14,6 +14,7 @@ from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.documents import InvalidDocument, load_json, sniff_media_type
 from rootless_build.store import atomic, layout, names
 from rootless_build.store.blobs import BlobStore
+from rootless_build.store.boot import boot_id
 from rootless_build.store.image import Image
 from rootless_build.store.lock import locked
 from rootless_build.store.paths import default_root
@@ -252,10 +253,18 @@ class Store:
         return self.layers_dir / dg.parse(chain_id)[1] / "diff"
 
     def is_unpacked(self, chain_id: str) -> bool:
-        return (self.layers_dir / dg.parse(chain_id)[1] / "complete").exists()
+        """Whether the layer's unpacked dir is complete and can be trusted. Its files are
+        never fsynced (that would cost more than the extraction): the marker names the boot
+        that made it, and a dir from another boot, or whose marker a crash left empty, counts
+        as missing, to be extracted again from its blob (blobs are fsynced)."""
+        try:
+            stamp = (self.layers_dir / dg.parse(chain_id)[1] / "complete").read_text()
+        except FileNotFoundError:
+            return False
+        return stamp.strip() == boot_id()
 
     def mark_unpacked(self, chain_id: str) -> None:
-        (self.layers_dir / dg.parse(chain_id)[1] / "complete").touch()
+        (self.layers_dir / dg.parse(chain_id)[1] / "complete").write_text(boot_id())
 
 
 def _drop_redundant_untagged(entries: list[dict]) -> list[dict]:
