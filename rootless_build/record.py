@@ -19,7 +19,7 @@ class's own fields are passed by name only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, dataclass_transform
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 
@@ -36,6 +36,8 @@ def field(*, factory: Callable[[], Any]) -> Any:
     return _Factory(factory)
 
 
+# Type checkers read a Record subclass as a dataclass: fields, __init__, frozen=, kw_only=.
+@dataclass_transform(field_specifiers=(field,))
 class Record:
     _fields: ClassVar[tuple[str, ...]] = ()
     _positional: ClassVar[tuple[str, ...]] = ()

@@ -19,7 +19,7 @@ from rootless_build.errors import LayerError
 from rootless_build.layers.sink import LayerSink
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.models import Descriptor
-from rootless_build.registry import platform
+from rootless_build.oci import platform
 from rootless_build.store import Image, Store, names
 from rootless_build.store.writeback import WritebackFile
 

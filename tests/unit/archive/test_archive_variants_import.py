@@ -22,7 +22,7 @@ from rootless_build.archive.variants import compressed_layer, find_variant
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.models import Descriptor
-from rootless_build.registry import platform
+from rootless_build.oci import platform
 from rootless_build.store.fsck import fsck
 from rootless_build.store.remove import collect, remove_image
 from rootless_build.store.roots import VARIANTS
