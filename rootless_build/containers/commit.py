@@ -105,7 +105,7 @@ def _write_upper_layer(store, catalog: Catalog, container: Container) -> tuple[s
 def _layer_child(store, catalog: Catalog, container: Container, report_w: int) -> None:
     """In the namespace: the upper dir becomes a layer blob in the store; report it as JSON."""
     from rootless_build.sandbox import upperlayer
-    from rootless_build.sandbox.layercache import lower_dirs
+    from rootless_build.store.unpacked import lower_dirs
 
     try:
         driver = container.driver or "overlay"

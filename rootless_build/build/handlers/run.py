@@ -160,7 +160,7 @@ def execute_run(store, request: RunRequest):
     from rootless_build.build.layerwrite import WrittenLayer
     from rootless_build.build.runmounts import prepare_mounts
     from rootless_build.sandbox.drivers import detect_driver
-    from rootless_build.sandbox.layercache import ensure_unpacked
+    from rootless_build.store.unpacked import ensure_unpacked
     from rootless_build.sandbox.spec import Mount as SandboxMount
     from rootless_build.sandbox.step import StepSpec, run_step
     from rootless_build.sandbox.upperlayer import adopt_as_unpacked, discard, write_upper_layer
