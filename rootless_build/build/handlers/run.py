@@ -163,8 +163,9 @@ def execute_run(store, request: RunRequest):
     from rootless_build.store.unpacked import ensure_unpacked
     from rootless_build.sandbox.spec import Mount as SandboxMount
     from rootless_build.sandbox.step import StepSpec, run_step
-    from rootless_build.sandbox.upperlayer import adopt_as_unpacked, discard, write_upper_layer
     from rootless_build.sandbox.userns import enter_here, in_userns
+    from rootless_build.sandbox.vfs import flatten_into
+    from rootless_build.store.upperlayer import adopt_as_unpacked, discard, write_upper_layer
 
     # (enter_here says what a single-id namespace limits, once, as the re-executing path does)
     if not in_userns() and os.getuid() != 0 and not enter_here():
@@ -191,7 +192,8 @@ def execute_run(store, request: RunRequest):
                 output=_output(request.quiet), tail_lines=TAIL_LINES, volatile=True))
         if result.exit_code != 0:
             raise BuildError(_failure(result.exit_code, result.last_lines))
-        layer = write_upper_layer(store, upper, driver, lowerdirs=lowers, source_date_epoch=request.epoch)
+        layer = write_upper_layer(store, upper, driver, lowerdirs=lowers, flatten=flatten_into,
+                                  source_date_epoch=request.epoch)
         if layer.entries == 0:
             discard(layer)
             return None
