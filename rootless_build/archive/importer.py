@@ -30,8 +30,7 @@ def import_tarball(store: Store, source: str, stream: BinaryIO | None = None, *,
                    message: str | None = None, changes: list[str] | None = None) -> Image:
     """Import `source` (a path, or "-" with `stream`) and tag it `name` if given."""
     name = names.normalize(name) if name else None  # a bad name fails before any work
-    config: dict = {}
-    apply_changes(config, changes or [])
+    config = apply_changes({}, changes or [])
     with store.writing():
         if source == "-":
             layer = _store_layer(store, stream, "stdin")

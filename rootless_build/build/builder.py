@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rootless_build.build import imageconfig as ic
+from rootless_build.oci import config as ic
 from rootless_build.build.args import BuildArgs, StageArgs
 from rootless_build.build.cache import StepCache
 from rootless_build.build.dockerfilesource import read_dockerfile

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from rootless_build.build import imageconfig as ic
+from rootless_build.oci import config as ic
 from rootless_build.build.history import run_created_by
 from rootless_build.dockerfile.heredoc import parse_heredoc_word
 from rootless_build.dockerfile.mounts import parse_mount
