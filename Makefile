@@ -19,7 +19,7 @@ define run_tests
 $(1) || { r=$$?; [ $$r = 5 ] || rc=1; }
 endef
 
-.PHONY: all setup sync testdata registry-start registry-stop seed test demo bench lint
+.PHONY: all setup sync testdata registry-start registry-stop seed test demo bench lint check
 
 all: test
 
@@ -91,6 +91,15 @@ demo: setup sync testdata
 bench: setup sync testdata
 	if [ -f scripts/bench/run.sh ]; then bash scripts/bench/run.sh; \
 	else echo "no scripts/bench/run.sh yet"; fi
+
+# The fast checks, before every commit: lint, types (a baseline that only shrinks) and the
+# unit tests. Needs no root and no service; the venv comes from `make setup`.
+check:
+	@[ -x $(VENV)/bin/ruff ] || { echo "make check: no $(VENV) with ruff and mypy: run make setup (as root)" >&2; exit 1; }
+	for f in scripts/*.sh scripts/as-user .ci/run; do bash -n $$f; done
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/python scripts/mypy-ratchet.py
+	$(VENV)/bin/python -m pytest -p no:cacheprovider -q tests/unit
 
 lint:
 	for f in scripts/*.sh scripts/as-user .ci/run; do bash -n $$f; done
