@@ -80,10 +80,10 @@ test: setup sync testdata
 	$(call run_tests,$(AS_USER) -u rbnosub $(PYTEST) -m nosubid tests); \
 	exit $$rc
 
-# Build examples/hello as rbuild in rbuild's default store.
+# Build testdata/hello as rbuild in rbuild's default store.
 demo: setup sync testdata
 	$(AS_USER) rootless-build import $(CACHE)/busybox.tar localhost:5000/busybox:latest
-	$(AS_USER) rootless-build build -t hello:latest examples/hello
+	$(AS_USER) rootless-build build -t hello:latest testdata/hello
 	$(AS_USER) rootless-build images
 	$(AS_USER) rootless-build inspect hello:latest
 	$(AS_USER) rootless-build run --rm hello:latest
