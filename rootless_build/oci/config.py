@@ -21,7 +21,7 @@ DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 
 
-def scratch_config(os_name: str, arch: str, variant: str) -> dict:
+def scratch_config(os_name: str, arch: str, variant: str) -> dict[str, Any]:
     config = {"architecture": arch, "os": os_name, "config": {}, "rootfs": {"type": "layers", "diff_ids": []},
               "history": []}
     if variant:
@@ -29,7 +29,7 @@ def scratch_config(os_name: str, arch: str, variant: str) -> dict:
     return config
 
 
-def from_image(image) -> tuple[dict, list[dict]]:
+def from_image(image: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(config dict, manifest layer descriptors) of a stored image, as independent copies."""
     config = json.loads(image.config_bytes)
     manifest = json.loads(image.manifest_bytes)
@@ -41,11 +41,11 @@ def from_image(image) -> tuple[dict, list[dict]]:
     return config, [dict(layer) for layer in manifest.get("layers", [])]
 
 
-def clone(config: dict) -> dict:
+def clone(config: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(config)
 
 
-def container(config: dict) -> dict:
+def container(config: dict[str, Any]) -> dict[str, Any]:
     """The `config` object inside the image config (Env, Cmd, ...), created if absent."""
     inner = config.get("config")
     if not isinstance(inner, dict):
@@ -183,11 +183,11 @@ def apply_instruction(inner: Inner, instr: Any, *, cmd_set: bool = False) -> dic
 # --- reading and building a config ------------------------------------------------------
 
 
-def env_list(config: dict) -> list[str]:
+def env_list(config: dict[str, Any]) -> list[str]:
     return list(container(config).get("Env") or [])
 
 
-def env_map(config: dict) -> dict[str, str]:
+def env_map(config: dict[str, Any]) -> dict[str, str]:
     out = {}
     for item in env_list(config):
         key, _, value = item.partition("=")
@@ -195,26 +195,26 @@ def env_map(config: dict) -> dict[str, str]:
     return out
 
 
-def set_env(config: dict, key: str, value: str) -> None:
+def set_env(config: dict[str, Any], key: str, value: str) -> None:
     """Replace a variable in place (keeping its position), or append it."""
     config["config"] = with_env(container(config), [(key, value)])
 
 
-def ensure_path(config: dict) -> None:
+def ensure_path(config: dict[str, Any]) -> None:
     """BuildKit gives every Linux image a PATH when its base has none."""
     if "PATH" not in env_map(config):
         container(config)["Env"] = [DEFAULT_PATH, *env_list(config)]
 
 
-def shell(config: dict) -> list[str]:
+def shell(config: dict[str, Any]) -> list[str]:
     return list(container(config).get("Shell") or DEFAULT_SHELL)
 
 
-def workdir(config: dict) -> str:
+def workdir(config: dict[str, Any]) -> str:
     return container(config).get("WorkingDir") or "/"
 
 
-def add_layer(config: dict, layers: list[dict], diff_id: str, size: int) -> None:
+def add_layer(config: dict[str, Any], layers: list[dict[str, Any]], diff_id: str, size: int) -> None:
     config["rootfs"]["diff_ids"].append(diff_id)
     layers.append({"mediaType": mt.OCI_LAYER, "digest": diff_id, "size": size})
 
@@ -231,7 +231,7 @@ def history_entry(created: str, created_by: str, *, empty_layer: bool = False, a
     return entry
 
 
-def add_history(config: dict, created: str, created_by: str, *, empty_layer: bool,
+def add_history(config: dict[str, Any], created: str, created_by: str, *, empty_layer: bool,
                 author: str | None = None) -> None:
     config.setdefault("history", []).append(history_entry(created, created_by, empty_layer=empty_layer,
                                                           author=author))
@@ -245,5 +245,5 @@ def rfc3339(ns: int) -> str:
     return f"{base}.{frac}Z" if frac else f"{base}Z"
 
 
-def to_bytes(config: dict) -> bytes:
+def to_bytes(config: dict[str, Any]) -> bytes:
     return json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
