@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rootless_build.oci import config as ic
 from rootless_build.build.args import BuildArgs, StageArgs
@@ -134,6 +134,8 @@ class Builder:
         ref, image = base
         self._announce(stage.from_.original)
         state = self._start(ref, image)
+        if last:
+            self.target_base_layers = len(state.layers)  # what --squash keeps
         steps = [*self._trigger_instructions(stage, base), *stage.instructions]
         for position, instruction in enumerate(steps):
             self._announce(instruction.original)
@@ -186,9 +188,19 @@ class Builder:
 
     # -- services for steps ----------------------------------------------------------------
 
-    def write_image(self, config: dict, layers: list[dict]):
+    def write_image(self, config: dict[str, Any], layers: list[dict[str, Any]], *, docker: bool = False) -> Any:
         # Descriptors we made or read from a stored manifest: no model (pydantic) needed.
-        return self.store.write_image(ic.to_bytes(config), layers)
+        return self.store.write_image(ic.to_bytes(config), layers, docker=docker)
+
+    def _as_docker(self, image: Any) -> Any:
+        """`--format docker`: Docker schema 2 media types for the manifest, config and layers
+        (the config itself is the same: HEALTHCHECK, ONBUILD and SHELL are in both)."""
+        from rootless_build.oci import mediatypes as mt
+
+        config, layers = ic.from_image(image)
+        for layer in layers:
+            layer["mediaType"] = mt.docker_layer_type(mt.layer_compression(layer["mediaType"]))
+        return self.write_image(config, layers, docker=True)
 
     def source_image(self, ref: str):
         """What `--from=ref` names: an earlier stage (by name or index) or an image."""
@@ -220,6 +232,12 @@ class Builder:
             labels.update(self.options.labels)
             ic.container(config)["Labels"] = labels
             image = self.write_image(config, layers)
+        if self.options.squash:
+            from rootless_build.build.squash import squash
+
+            image = squash(self, image, base_layers=0 if self.options.squash == "all" else self.target_base_layers)
+        if self.options.format == "docker":
+            image = self._as_docker(image)
         names = self.tags
         self.progress.commit(names)
         already = set(self.store.tags_by_digest().get(image.manifest_digest, ()))

@@ -31,6 +31,11 @@ class BuildOptions(Record):
     cert_dir: str | None = None
     authfile: str | None = None
     creds: str | None = None  # USER[:PASSWORD]
+    # The result: "oci" or "docker" media types; squash None, "new" (the final stage's
+    # layers into one) or "all"; outputs as -o gave them (build.outputs parses them).
+    format: str = "oci"
+    squash: str | None = None
+    outputs: list[str] = field(factory=list)
     # Images FROM and --from found during this build: each is looked up (pulled) once.
     found_images: dict = field(factory=dict)
 
