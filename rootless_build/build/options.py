@@ -36,6 +36,13 @@ class BuildOptions(Record):
     format: str = "oci"
     squash: str | None = None
     outputs: list[str] = field(factory=list)
+    # Edits of the result (buildah's flags): manifest annotations, variables and labels to
+    # drop, and whether the final stage keeps its base image's labels.
+    annotations: dict[str, str] = field(factory=dict)
+    unset_env: list[str] = field(factory=list)
+    unset_labels: list[str] = field(factory=list)
+    inherit_labels: bool = True
+    metadata_file: str | None = None
     # Images FROM and --from found during this build: each is looked up (pulled) once.
     found_images: dict = field(factory=dict)
 

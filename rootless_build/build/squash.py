@@ -48,7 +48,8 @@ def squash(builder: Any, image: Any, *, base_layers: int) -> Any:
     created = ic.rfc3339(now_ns(builder.epoch))
     ic.add_history(config, created, f"/bin/sh -c #(nop) squash {len(merged)} layers into {written.diff_id}",
                    empty_layer=False)
-    return builder.write_image(config, new_layers)
+    return builder.store.write_image(ic.to_bytes(config), new_layers,
+                                     annotations=image.manifest_json.get("annotations"))
 
 
 def _mark_squashed(history: list[dict[str, Any]], *, skip_layers: int) -> None:

@@ -79,10 +79,18 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
               default="oci", show_default=True, help="Media types of the image (docker: Docker schema 2).")
 @click.option("--squash", is_flag=True, help="Merge the final stage's new layers into one.")
 @click.option("--squash-all", is_flag=True, help="Merge every layer of the image into one.")
+@click.option("--annotation", "annotations", multiple=True, metavar="[manifest:]KEY=VALUE",
+              help="Add an annotation to the image manifest.")
+@click.option("--unsetenv", "unset_env", multiple=True, metavar="NAME", help="Drop a variable from the image.")
+@click.option("--unsetlabel", "unset_labels", multiple=True, metavar="NAME", help="Drop a label from the image.")
+@click.option("--inherit-labels", type=click.BOOL, default=True, show_default=True,
+              help="Keep the labels of the final stage's base image.")
+@click.option("--metadata-file", metavar="FILE", help="Write the result's digests and names to FILE (JSON).")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds, outputs, image_format, squash, squash_all) -> None:
+          authfile, creds, outputs, image_format, squash, squash_all, annotations, unset_env, unset_labels,
+          inherit_labels, metadata_file) -> None:
     """Build an image from a Dockerfile and a context directory."""
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
@@ -102,7 +110,9 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds, format=image_format,
-        squash="all" if squash_all else ("new" if squash else None), outputs=list(outputs))
+        squash="all" if squash_all else ("new" if squash else None), outputs=list(outputs),
+        annotations=_annotations(annotations), unset_env=list(unset_env), unset_labels=list(unset_labels),
+        inherit_labels=inherit_labels, metadata_file=metadata_file)
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here():
@@ -162,6 +172,19 @@ def _take_stdout_for_tar() -> None:
     sys.stdout.flush()
     _TAR_STDOUT.append(os.fdopen(os.dup(1), "wb"))
     os.dup2(2, 1)
+
+
+def _annotations(values: tuple[str, ...]) -> dict[str, str]:
+    """buildah's KEY=VALUE, or BuildKit's `manifest:KEY=VALUE` (the manifest is all we annotate)."""
+    plain = []
+    for value in values:
+        where, colon, rest = value.partition(":")
+        if colon and "=" not in where:
+            if where != "manifest":
+                raise UsageError(f"invalid --annotation {value!r}: only manifest annotations are supported")
+            value = rest
+        plain.append(value)
+    return _pairs(tuple(plain), "--annotation", from_env=False)
 
 
 def _outputs(values: tuple[str, ...], tags: tuple[str, ...]) -> list[Any]:

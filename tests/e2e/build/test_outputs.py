@@ -163,3 +163,32 @@ def _env() -> dict[str, str]:
 
     repo = str(Path(__file__).resolve().parents[3])
     return {**os.environ, "PYTHONPATH": repo, "COLUMNS": "200", "NO_COLOR": "1"}
+
+
+def test_result_edits_annotations_unset_and_labels(rb, busybox, tmp_path, inspect) -> None:
+    base_ctx = tmp_path / "base"
+    base_ctx.mkdir()
+    (base_ctx / "Dockerfile").write_text("FROM localhost:5000/busybox:latest\nLABEL from.base=yes keep=base\n"
+                                         "ENV A=1 B=2\n")
+    _build(rb, base_ctx, "-t", "labelled-base")
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM labelled-base\nLABEL own=1 keep=stage\n")
+    metadata = tmp_path / "meta.json"
+    _build(rb, ctx, "-t", "edited:1", "--inherit-labels=false", "--unsetenv", "B", "--unsetlabel", "own",
+           "--annotation", "org.example.a=1", "--annotation", "manifest:org.example.b=2",
+           "--metadata-file", metadata)
+    config = inspect.config("edited:1")["config"]
+    assert config["Labels"] == {"keep": "stage"}         # base's labels gone, its own kept, own unset
+    assert "B=2" not in config["Env"] and "A=1" in config["Env"]
+    manifest = inspect.manifest("edited:1")
+    assert manifest["annotations"] == {"org.example.a": "1", "org.example.b": "2"}
+    meta = json.loads(metadata.read_text())
+    assert meta["containerimage.digest"] == inspect.skopeo("edited:1")["Digest"]
+    assert meta["containerimage.config.digest"].startswith("sha256:")
+    assert meta["image.name"] == "edited:1"
+    # The edits belong to the result only: a plain build after them reuses every step and
+    # gets the labels back.
+    again = _build(rb, ctx, "-t", "plain:1")
+    assert inspect.config("plain:1")["config"]["Labels"] == {"from.base": "yes", "keep": "stage", "own": "1"}
+    assert "Using cache" in again.stdout
