@@ -16,7 +16,11 @@ from rootless_build.build.dockerfilesource import read_dockerfile
 from rootless_build.build.handlers import handler_for
 from rootless_build.build.history import source_date_epoch
 from rootless_build.build.options import BuildOptions
-from rootless_build.build.platform import check_platform, format_platform, predefined_args
+from rootless_build.build.platform import (
+    check_platform,
+    format_platform,
+    predefined_args,
+)
 from rootless_build.build.progress import Progress
 from rootless_build.build.stages import (
     BaseRef,
@@ -27,9 +31,19 @@ from rootless_build.build.stages import (
     target_stage,
 )
 from rootless_build.build.step import StageState, Step
-from rootless_build.dockerfile.dockerfile import Dockerfile, Stage, parse, parse_instruction
+from rootless_build.dockerfile.dockerfile import (
+    Dockerfile,
+    Stage,
+    parse,
+    parse_instruction,
+)
 from rootless_build.dockerfile.expanded import expanded
-from rootless_build.errors import BuildError, RootlessBuildError, UsageError
+from rootless_build.errors import (
+    BuildError,
+    DockerfileError,
+    RootlessBuildError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from rootless_build.build.context import BuildContext
@@ -65,7 +79,8 @@ class Builder:
             raise UsageError(f"build context {self.options.context_dir}: no such directory")
         text, self.filename, self._dockerfile_path = self._read_dockerfile()
         dockerfile = self.dockerfile = parse(text, self.filename)
-        for warning in dockerfile.warnings:
+        linting = _wants_lint(dockerfile, self.options)
+        for warning in () if linting else dockerfile.warnings:  # lint has NoEmptyContinuation
             self.progress.warn(warning)
         for arg in dockerfile.meta_args:
             for definition in expanded(arg, self.build_args.global_env(), filename=self.filename).args:
@@ -73,6 +88,8 @@ class Builder:
         target = target_stage(dockerfile, self.options.target)
         stages = stages_to_build(dockerfile, target, self.build_args.global_env())
         bases = {stage.index: self._base(stage) for stage in stages}
+        if linting:
+            self._lint(text)
         self.total = sum(1 + len(stage.instructions) + len(self._triggers(bases[stage.index]))
                          for stage in stages)
         self.number = 0
@@ -88,7 +105,7 @@ class Builder:
                 self.context.save()
             for tree in self._trees.values():
                 tree.close()
-        unused = self.build_args.unused()
+        unused = [name for name in self.build_args.unused() if name != "BUILDKIT_DOCKERFILE_CHECK"]
         if unused:
             self.progress.warn(f"one or more build-args [{' '.join(unused)}] were not consumed")
         return image
@@ -100,6 +117,17 @@ class Builder:
         from rootless_build.build.context import BuildContext
 
         return BuildContext.load(self.options.context_dir, self._dockerfile_path, self.store)
+
+    def _lint(self, text: str) -> None:
+        """BuildKit's lint warnings in the build output; `# check=error=true` fails the build."""
+        from rootless_build.build.lint import run_lint
+
+        result = run_lint(self.store, self.options, text, self.filename, self._dockerfile_path)
+        for warning in result.warnings:
+            self.progress.warn(warning.describe(self.filename))
+        failure = result.failure()
+        if failure:
+            raise DockerfileError(failure, self.filename, result.warnings[0].line)
 
     def _read_dockerfile(self) -> tuple[str, str, Path | None]:
         return read_dockerfile(self.options)
@@ -253,3 +281,11 @@ def _write_iidfile(path: str, image_id: str) -> None:
     except OSError as e:
         raise UsageError(f"cannot write --iidfile {path}: {e.strerror}") from None
 
+
+def _wants_lint(dockerfile: Dockerfile, options: BuildOptions) -> bool:
+    """Lint during a build when the Dockerfile asks (`# check=`), or BUILDKIT_DOCKERFILE_CHECK
+    or RB_LINT=1 does: always would add ~9 ms to a 45-65 ms cached build (see build/lint.py)."""
+    import os
+
+    return ("check" in dockerfile.directives or "BUILDKIT_DOCKERFILE_CHECK" in options.build_args
+            or os.environ.get("RB_LINT") == "1")

@@ -71,11 +71,20 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--cert-dir", type=click.Path(file_okay=False), help="Directory with registry CA/client files.")
 @click.option("--authfile", type=click.Path(dir_okay=False), help="Registry auth file to use.")
 @click.option("--creds", metavar="USER[:PASSWORD]", help="Credentials for the registries.")
+@click.option("--check", is_flag=True, help="Lint the Dockerfile only (BuildKit's rules); no build.")
+@click.option("--call", metavar="build|check[,format=json]", help="buildx's spelling: --call check is --check.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="Output of --check.")
+@click.option("--list-rules", is_flag=True, help="List the lint rules and exit.")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds) -> None:
+          authfile, creds, check, call, fmt, list_rules) -> None:
     """Build an image from a Dockerfile and a context directory."""
+    if list_rules:
+        from rootless_build.cli.check_cmd import list_rules as print_rules
+
+        return print_rules()
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
 
@@ -88,6 +97,11 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds)
+    check, fmt = _call(call, check, fmt)
+    if check:
+        from rootless_build.cli.check_cmd import run_check
+
+        sys.exit(run_check(common.open_store(ctx), options, fmt))
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here():
@@ -103,6 +117,21 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
     except NeedsUserNamespace:      # the first RUN that misses the cache: go on from inside
         os.environ[SHOWN_STEPS_ENV] = str(progress.current_step)
         sys.exit(_in_userns(options))
+
+
+def _call(call: str | None, check: bool, fmt: str) -> tuple[bool, str]:
+    """`--call check[,format=json]` (buildx) as --check [--format json]; `--call build` builds."""
+    if call is None:
+        return check, fmt
+    method, *params = call.split(",")
+    if method not in ("build", "check"):
+        raise UsageError(f"--call {call!r}: only build and check are supported")
+    for param in params:
+        key, _, value = param.partition("=")
+        if key != "format" or value not in ("text", "json"):
+            raise UsageError(f"--call {call!r}: expected format=text or format=json")
+        fmt = value
+    return check or method == "check", fmt
 
 
 def _outside_userns() -> bool:
