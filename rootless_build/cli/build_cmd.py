@@ -30,20 +30,35 @@ def _pairs(values: tuple[str, ...], flag: str, *, from_env: bool) -> dict[str, s
     return out
 
 
-def _secrets(values: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _secrets(values: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """--secret id=ID[,src=FILE|,env=VAR][,type=file|env] -> ({id: file}, {id: env var}).
+
+    As buildx: type=env reads the variable named by env= (or src=, or the id); without
+    src= and env= the id names a file. Only the variable's name is kept: its value is read
+    when a RUN mounts the secret, so it never lands in the options, the cache or history."""
+    files: dict[str, str] = {}
+    envs: dict[str, str] = {}
     for item in values:
         fields = dict(part.partition("=")[::2] for part in item.split(","))
         secret_id = fields.get("id")
+        kind = fields.get("type", "env" if fields.get("env") else "file")
         source = fields.get("src") or fields.get("source")
         if not secret_id:
-            raise UsageError(f"invalid --secret {item!r}: expected id=ID,src=FILE")
-        if not source:
-            if fields.get("env") or fields.get("type") == "env":
-                raise UsageError(f"--secret {item!r}: env secrets are not supported; use src=FILE")
-            source = secret_id
-        out[secret_id] = os.path.abspath(source)
-    return out
+            raise UsageError(f"invalid --secret {item!r}: expected id=ID,src=FILE or id=ID,env=VAR")
+        if kind not in ("file", "env") or unknown_keys(fields):
+            raise UsageError(f"invalid --secret {item!r}: keys are id, type (file or env), src, env")
+        if kind == "env":
+            variable = fields.get("env") or source or secret_id
+            if variable not in os.environ:
+                raise UsageError(f"--secret {item!r}: environment variable {variable} is not set")
+            envs[secret_id] = variable
+        else:
+            files[secret_id] = os.path.abspath(source or secret_id)
+    return files, envs
+
+
+def unknown_keys(fields: dict[str, str]) -> set[str]:
+    return set(fields) - {"id", "type", "src", "source", "env"}
 
 
 @click.command("build", context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,8 +74,8 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 @click.option("--platform", help="Target platform (only this machine's is buildable).")
 @click.option("--network", type=click.Choice(["default", "host", "none"]), help="Network for RUN steps.")
-@click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE",
-              help="A secret for RUN --mount=type=secret.")
+@click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE|env=VAR",
+              help="A secret for RUN --mount=type=secret, from a file or an environment variable.")
 @click.option("--layers/--no-layers", default=True, hidden=True, help="Accepted for buildah compatibility.")
 @click.option("--cache-from", "cache_from", multiple=True, metavar="REGISTRY/REPO[:TAG]",
               help="Use steps cached in this registry repository (tag buildcache).")
@@ -88,12 +103,13 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
 
+    secret_files, secret_envs = _secrets(secrets)
     options = BuildOptions(
         context_dir=context, dockerfile=dockerfile,
         dockerfile_text=click.get_text_stream("stdin").read() if dockerfile == "-" else None,
         tags=list(tags), build_args=_pairs(build_args, "--build-arg", from_env=True), target=target,
         no_cache=no_cache, pull=pull, labels=_pairs(labels, "--label", from_env=False), iidfile=iidfile,
-        quiet=quiet, platform=platform, network=network, secrets=_secrets(secrets),
+        quiet=quiet, platform=platform, network=network, secrets=secret_files, secret_envs=secret_envs,
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds)
