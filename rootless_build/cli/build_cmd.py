@@ -95,15 +95,39 @@ def unknown_keys(fields: dict[str, str]) -> set[str]:
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
           authfile, creds, check, call, fmt, list_rules) -> None:
-    """Build an image from a Dockerfile and a context directory."""
+    """Build an image from a Dockerfile and a context directory ('-': a tar or a Dockerfile on stdin)."""
     if list_rules:
         from rootless_build.cli.check_cmd import list_rules as print_rules
 
         return print_rules()
+    secret_files, secret_envs = _secrets(secrets)
+    stdin_context = None
+    if context == "-":
+        if dockerfile == "-":
+            raise UsageError("the build context and the Dockerfile cannot both come from stdin")
+        from rootless_build.build.stdincontext import stdin_context as receive
+
+        stdin_context = receive(click.get_binary_stream("stdin"))
+        context = str(stdin_context.context)
+        if stdin_context.dockerfile is not None:
+            dockerfile = str(stdin_context.dockerfile)
+        elif dockerfile and not os.path.isabs(dockerfile):  # -f names a file inside the tar
+            dockerfile = os.path.join(context, dockerfile)
+    try:
+        _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, labels, iidfile, quiet,
+               platform, network, secret_files, secret_envs, cache_from, cache_to, tls_verify, cert_dir,
+               authfile, creds, check, call, fmt)
+    finally:
+        if stdin_context is not None:
+            stdin_context.remove()
+
+
+def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, labels, iidfile, quiet,
+           platform, network, secret_files, secret_envs, cache_from, cache_to, tls_verify, cert_dir,
+           authfile, creds, check, call, fmt) -> None:
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
 
-    secret_files, secret_envs = _secrets(secrets)
     options = BuildOptions(
         context_dir=context, dockerfile=dockerfile,
         dockerfile_text=click.get_text_stream("stdin").read() if dockerfile == "-" else None,
