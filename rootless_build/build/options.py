@@ -23,6 +23,7 @@ class BuildOptions(Record):
     network: str | None = None  # default for RUN: host network unless "none"
     secrets: dict[str, str] = field(factory=dict)  # id -> file, for RUN --mount=type=secret
     secret_envs: dict[str, str] = field(factory=dict)  # id -> name of the environment variable holding it
+    ssh: dict[str, str] = field(factory=dict)  # id -> ssh-agent socket, for RUN --mount=type=ssh
     storage_driver: str | None = None
     # A build cache shared through registries: REGISTRY/REPO[:TAG] (tag "buildcache").
     cache_from: list[str] = field(factory=list)

@@ -100,6 +100,7 @@ def prepare_mounts(store, request, scratch: Path, stack: ExitStack) -> tuple[lis
     and temporary trees are released by `stack`; `scratch` is this step's private dir."""
     mounts: list[SandboxMount] = []
     env: list[str] = []
+    ssh_count = 0
     for index, m in enumerate(request.mounts):
         try:
             if m.type == "cache":
@@ -111,8 +112,11 @@ def prepare_mounts(store, request, scratch: Path, stack: ExitStack) -> tuple[lis
                 mounts += _secret(request, m, env, scratch)
             elif m.type == "tmpfs":
                 mounts.append(SandboxMount("tmpfs", m.target, size=tmpfs_size(m.size), readonly=False))
+            elif m.type == "ssh":
+                ssh_count += 1
+                mounts += _ssh(request, m, env, ssh_count)
             else:
-                raise BuildError(f"--mount=type={m.type} is not supported (no SSH agent forwarding)")
+                raise BuildError(f"--mount=type={m.type} is not supported")
         except OSError as e:
             raise BuildError(f"--mount {m.type} {m.target}: {e.strerror or e}") from None
     return mounts, env
@@ -214,6 +218,21 @@ def _secret(request, m, env: list[str], scratch: Path) -> list[SandboxMount]:
     target = m.target or f"/run/secrets/{secret_id}"
     return [SandboxMount("secret", target, source=Path(path), mode=0o400 if m.mode is None else m.mode,
                          uid=m.uid or 0, gid=m.gid or 0)]
+
+
+def _ssh(request, m, env: list[str], number: int) -> list[SandboxMount]:
+    """The agent socket bound into the step (BuildKit's default target); the first one is
+    SSH_AUTH_SOCK. Only the socket is shared: no key is ever in the step's filesystem."""
+    ssh_id = m.id or "default"
+    socket = request.ssh.get(ssh_id)
+    if socket is None:
+        if m.required:
+            raise BuildError(f"ssh agent {ssh_id} is required: pass it with --ssh {ssh_id}[=SOCKET|KEYFILE]")
+        return []
+    target = m.target or f"/run/buildkit/ssh_agent.{number - 1}"
+    if not any(entry.startswith("SSH_AUTH_SOCK=") for entry in env):
+        env.append(f"SSH_AUTH_SOCK={target}")
+    return [SandboxMount("bind", target, source=Path(socket), readonly=True)]
 
 
 def _env_secret(secret_id: str, variable: str) -> str:

@@ -76,6 +76,8 @@ def unknown_keys(fields: dict[str, str]) -> set[str]:
 @click.option("--network", type=click.Choice(["default", "host", "none"]), help="Network for RUN steps.")
 @click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE|env=VAR",
               help="A secret for RUN --mount=type=secret, from a file or an environment variable.")
+@click.option("--ssh", "ssh", multiple=True, metavar="default|ID=SOCKET|ID=KEYFILE[,KEYFILE]",
+              help="An ssh-agent socket (or keys loaded into a private agent) for RUN --mount=type=ssh.")
 @click.option("--layers/--no-layers", default=True, hidden=True, help="Accepted for buildah compatibility.")
 @click.option("--cache-from", "cache_from", multiple=True, metavar="REGISTRY/REPO[:TAG]",
               help="Use steps cached in this registry repository (tag buildcache).")
@@ -94,7 +96,7 @@ def unknown_keys(fields: dict[str, str]) -> set[str]:
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds, check, call, fmt, list_rules) -> None:
+          authfile, creds, check, call, fmt, list_rules, ssh) -> None:
     """Build an image from a Dockerfile and a context directory ('-': a tar or a Dockerfile on stdin)."""
     if list_rules:
         from rootless_build.cli.check_cmd import list_rules as print_rules
@@ -113,18 +115,25 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
             dockerfile = str(stdin_context.dockerfile)
         elif dockerfile and not os.path.isabs(dockerfile):  # -f names a file inside the tar
             dockerfile = os.path.join(context, dockerfile)
+    agents = None
     try:
+        if ssh:
+            from rootless_build.build.sshagents import ssh_agents
+
+            agents = ssh_agents(ssh)
         _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, labels, iidfile, quiet,
-               platform, network, secret_files, secret_envs, cache_from, cache_to, tls_verify, cert_dir,
-               authfile, creds, check, call, fmt)
+               platform, network, secret_files, secret_envs, agents.sockets if agents else {}, cache_from,
+               cache_to, tls_verify, cert_dir, authfile, creds, check, call, fmt)
     finally:
+        if agents is not None:
+            agents.close()
         if stdin_context is not None:
             stdin_context.remove()
 
 
 def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, labels, iidfile, quiet,
-           platform, network, secret_files, secret_envs, cache_from, cache_to, tls_verify, cert_dir,
-           authfile, creds, check, call, fmt) -> None:
+           platform, network, secret_files, secret_envs, ssh_sockets, cache_from, cache_to, tls_verify,
+           cert_dir, authfile, creds, check, call, fmt) -> None:
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
 
@@ -133,7 +142,7 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
         dockerfile_text=click.get_text_stream("stdin").read() if dockerfile == "-" else None,
         tags=list(tags), build_args=_pairs(build_args, "--build-arg", from_env=True), target=target,
         no_cache=no_cache, pull=pull, labels=_pairs(labels, "--label", from_env=False), iidfile=iidfile,
-        quiet=quiet, platform=platform, network=network, secrets=secret_files, secret_envs=secret_envs,
+        quiet=quiet, platform=platform, network=network, secrets=secret_files, secret_envs=secret_envs, ssh=ssh_sockets,
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds)

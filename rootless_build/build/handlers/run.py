@@ -45,6 +45,7 @@ class RunRequest(Record, frozen=True):
     layers: tuple[dict, ...] = ()  # manifest descriptors of the stage's layers
     secrets: dict = field(factory=dict)  # --secret id -> file
     secret_envs: dict = field(factory=dict)  # --secret id -> environment variable (read when mounted)
+    ssh: dict = field(factory=dict)  # --ssh id -> agent socket
     build_args: dict = field(factory=dict)  # the args in scope (history, cache)
     storage_driver: str | None = None
     context: object = None  # the BuildContext: --mount=type=bind without from= binds from it
@@ -97,7 +98,7 @@ def run_request(step, instr) -> RunRequest:
         argv=argv, script=script, mounts=mounts, network=instr.network or build.options.network or "default",
         heredocs=tuple(instr.heredocs), diff_ids=diff_ids, chain_ids=tuple(chain_ids(list(diff_ids))),
         layers=tuple(state.layers), secrets=dict(build.options.secrets),
-        secret_envs=dict(build.options.secret_envs), build_args=args,
+        secret_envs=dict(build.options.secret_envs), ssh=dict(build.options.ssh), build_args=args,
         storage_driver=build.options.storage_driver,
         context=build.context if any(m.type == "bind" and not m.from_ for m in mounts) else None,
         source_image=build.source_image, warn=build.progress.warn, quiet=build.options.quiet,
