@@ -116,7 +116,8 @@ class Builder:
         a build without one imports none of the context code."""
         from rootless_build.build.context import BuildContext
 
-        return BuildContext.load(self.options.context_dir, self._dockerfile_path, self.store)
+        return BuildContext.load(self.options.context_dir, self._dockerfile_path, self.store,
+                                 ignorefile=self.options.ignorefile)
 
     def _lint(self, text: str) -> None:
         """BuildKit's lint warnings in the build output; `# check=error=true` fails the build."""
@@ -162,6 +163,7 @@ class Builder:
         ref, image = base
         self._announce(stage.from_.original)
         state = self._start(ref, image)
+        state.no_cache = _named_in(stage, self.options.no_cache_stages)
         steps = [*self._trigger_instructions(stage, base), *stage.instructions]
         for position, instruction in enumerate(steps):
             self._announce(instruction.original)
@@ -242,11 +244,15 @@ class Builder:
     # -- the result ------------------------------------------------------------------------
 
     def _finish(self, image):
-        if self.options.labels:
+        if self.options.labels or self.options.image_env:
             config, layers = ic.from_image(image)
-            labels = dict(ic.container(config).get("Labels") or {})
-            labels.update(self.options.labels)
-            ic.container(config)["Labels"] = labels
+            if self.options.labels:
+                labels = dict(ic.container(config).get("Labels") or {})
+                labels.update(self.options.labels)
+                ic.container(config)["Labels"] = labels
+            if self.options.image_env:  # buildah's --env: in the image, not in the steps
+                env = {**ic.env_map(config), **self.options.image_env}
+                ic.container(config)["Env"] = [f"{k}={v}" for k, v in env.items()]
             image = self.write_image(config, layers)
         names = self.tags
         self.progress.commit(names)
@@ -280,6 +286,11 @@ def _write_iidfile(path: str, image_id: str) -> None:
             f.write(image_id)
     except OSError as e:
         raise UsageError(f"cannot write --iidfile {path}: {e.strerror}") from None
+
+
+def _named_in(stage: Stage, names: list[str]) -> bool:
+    """--no-cache-filter: a stage by its name or its index."""
+    return bool(names) and ((stage.name is not None and stage.name in names) or str(stage.index) in names)
 
 
 def _wants_lint(dockerfile: Dockerfile, options: BuildOptions) -> bool:

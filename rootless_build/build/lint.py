@@ -24,7 +24,7 @@ CHECK_ARG = "BUILDKIT_DOCKERFILE_CHECK"  # --build-arg overriding `# check=`, as
 
 def lint_facts(store, options: BuildOptions, dockerfile_path: Path | None) -> LintFacts:
     target = check_platform(options.platform)
-    ignored, ignores_root = _ignore_rules(Path(options.context_dir), dockerfile_path)
+    ignored, ignores_root = _ignore_rules(Path(options.context_dir), dockerfile_path, options.ignorefile)
     return LintFacts(
         build_args={k: v for k, v in options.build_args.items() if k != CHECK_ARG},
         predefined=predefined_args(target),
@@ -40,14 +40,10 @@ def run_lint(store, options: BuildOptions, text: str, filename: str, dockerfile_
     return lint(text, filename, facts, override=options.build_args.get(CHECK_ARG))
 
 
-def _ignore_rules(context: Path, dockerfile_path: Path | None):
-    from rootless_build.build.dockerignore import (
-        IgnoreMatcher,
-        find_ignore_file,
-        read_patterns,
-    )
+def _ignore_rules(context: Path, dockerfile_path: Path | None, chosen: str | None):
+    from rootless_build.build.dockerignore import IgnoreMatcher, find_ignore_file, read_patterns
 
-    path = find_ignore_file(context, dockerfile_path) if context.is_dir() else None
+    path = find_ignore_file(context, dockerfile_path, chosen) if context.is_dir() else None
     if path is None:
         return None, False
     try:

@@ -78,6 +78,16 @@ def unknown_keys(fields: dict[str, str]) -> set[str]:
               help="A secret for RUN --mount=type=secret, from a file or an environment variable.")
 @click.option("--ssh", "ssh", multiple=True, metavar="default|ID=SOCKET|ID=KEYFILE[,KEYFILE]",
               help="An ssh-agent socket (or keys loaded into a private agent) for RUN --mount=type=ssh.")
+@click.option("--add-host", "add_hosts", multiple=True, metavar="HOST:IP", help="Add a line to RUN steps' /etc/hosts.")
+@click.option("--shm-size", metavar="SIZE", help="Size of RUN steps' /dev/shm (default 64m).")
+@click.option("--ulimit", "ulimits", multiple=True, metavar="NAME=SOFT[:HARD]", help="A resource limit for RUN steps.")
+@click.option("--cap-add", "cap_add", multiple=True, metavar="CAP", help="A capability RUN steps keep.")
+@click.option("--cap-drop", "cap_drop", multiple=True, metavar="CAP", help="A capability RUN steps lose (ALL: all).")
+@click.option("--ignorefile", metavar="FILE", help="Use FILE instead of the context's .dockerignore.")
+@click.option("--cache-ttl", metavar="DURATION", help="Rebuild cached steps older than this (e.g. 24h).")
+@click.option("--no-cache-filter", "no_cache_filter", multiple=True, metavar="STAGE",
+              help="Do not use the cache for these stages (names or indexes).")
+@click.option("--env", "image_env", multiple=True, metavar="KEY[=VALUE]", help="Set an ENV in the built image.")
 @click.option("--layers/--no-layers", default=True, hidden=True, help="Accepted for buildah compatibility.")
 @click.option("--cache-from", "cache_from", multiple=True, metavar="REGISTRY/REPO[:TAG]",
               help="Use steps cached in this registry repository (tag buildcache).")
@@ -96,7 +106,7 @@ def unknown_keys(fields: dict[str, str]) -> set[str]:
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds, check, call, fmt, list_rules, ssh) -> None:
+          authfile, creds, check, call, fmt, list_rules, ssh, **run_flags) -> None:
     """Build an image from a Dockerfile and a context directory ('-': a tar or a Dockerfile on stdin)."""
     if list_rules:
         from rootless_build.cli.check_cmd import list_rules as print_rules
@@ -123,7 +133,7 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
             agents = ssh_agents(ssh)
         _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, labels, iidfile, quiet,
                platform, network, secret_files, secret_envs, agents.sockets if agents else {}, cache_from,
-               cache_to, tls_verify, cert_dir, authfile, creds, check, call, fmt)
+               cache_to, tls_verify, cert_dir, authfile, creds, check, call, fmt, _run_flags(**run_flags))
     finally:
         if agents is not None:
             agents.close()
@@ -133,7 +143,7 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
 
 def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, labels, iidfile, quiet,
            platform, network, secret_files, secret_envs, ssh_sockets, cache_from, cache_to, tls_verify,
-           cert_dir, authfile, creds, check, call, fmt) -> None:
+           cert_dir, authfile, creds, check, call, fmt, run_flags) -> None:
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
 
@@ -145,7 +155,7 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
         quiet=quiet, platform=platform, network=network, secrets=secret_files, secret_envs=secret_envs, ssh=ssh_sockets,
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
-        authfile=authfile, creds=creds)
+        authfile=authfile, creds=creds, **run_flags)
     check, fmt = _call(call, check, fmt)
     if check:
         from rootless_build.cli.check_cmd import run_check
@@ -166,6 +176,37 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
     except NeedsUserNamespace:      # the first RUN that misses the cache: go on from inside
         os.environ[SHOWN_STEPS_ENV] = str(progress.current_step)
         sys.exit(_in_userns(options))
+
+
+def _run_flags(add_hosts, shm_size, ulimits, cap_add, cap_drop, ignorefile, cache_ttl, no_cache_filter,
+               image_env) -> dict:
+    """The RUN-shaping and cache flags, checked, as BuildOptions fields."""
+    from rootless_build.build import runoptions as ro
+    from rootless_build.dockerfile.durations import DurationError, parse_duration
+
+    ttl = None
+    if cache_ttl is not None:
+        try:
+            ttl = parse_duration(cache_ttl)
+        except DurationError as e:
+            raise UsageError(f"invalid --cache-ttl {cache_ttl!r}: {e}") from None
+    if ignorefile is not None and not os.path.isfile(ignorefile):
+        raise UsageError(f"--ignorefile {ignorefile}: no such file")
+    caps = {flag: [ro.parse_capability(c, flag) for c in values]
+            for flag, values in (("--cap-add", cap_add), ("--cap-drop", cap_drop))}
+    if caps["--cap-add"] or caps["--cap-drop"]:
+        from rootless_build.sandbox.capnames import check_names
+
+        for flag, names in caps.items():
+            check_names(names, flag)
+    limits = [ro.parse_ulimit(u) for u in ulimits]
+    return {"add_hosts": [ro.parse_add_host(h) for h in add_hosts],
+            "shm_size": ro.parse_size(shm_size, "--shm-size") if shm_size else None,
+            "ulimits": [(ro.ULIMITS[name], soft, hard) for name, soft, hard in limits],
+            "cap_add": caps["--cap-add"], "cap_drop": caps["--cap-drop"],
+            "ignorefile": os.path.abspath(ignorefile) if ignorefile else None, "cache_ttl_ns": ttl,
+            "no_cache_stages": [s.strip().lower() for v in no_cache_filter for s in v.split(",") if s.strip()],
+            "image_env": _pairs(image_env, "--env", from_env=True)}
 
 
 def _call(call: str | None, check: bool, fmt: str) -> tuple[bool, str]:
