@@ -67,6 +67,7 @@ class Builder:
         self.build_args = BuildArgs(options.build_args, predefined_args(self.platform))
         self.stage_images: dict[int, object] = {}
         self._trees: dict[str, ImageFS] = {}
+        self._named_trees: dict[str, BuildContext] = {}
         self._dockerfile_path: Path | None = None
         self.filename = "Dockerfile"
         self.dockerfile: Dockerfile | None = None
@@ -103,6 +104,8 @@ class Builder:
         finally:
             if "context" in self.__dict__:
                 self.context.save()
+            for named in self._named_trees.values():
+                named.save()
             for tree in self._trees.values():
                 tree.close()
         unused = [name for name in self.build_args.unused() if name != "BUILDKIT_DOCKERFILE_CHECK"]
@@ -146,7 +149,7 @@ class Builder:
                 check_platform(from_.platform)
             ref = base_of(self.dockerfile, stage, self.build_args.global_env())
             if ref.kind == "image":
-                return ref, find_base_image(self.store, ref.name, options=self.options)
+                return ref, find_base_image(self.store, self._named_image(ref.name), options=self.options)
             return ref, None
         except RootlessBuildError as e:
             raise self._fail(stage.from_, str(e)) from None
@@ -224,15 +227,18 @@ class Builder:
         """What `--from=ref` names: an earlier stage (by name or index) or an image."""
         stage = earlier_stage(self.dockerfile, ref, len(self.dockerfile.stages))
         if stage is None:
-            return find_base_image(self.store, ref, options=self.options)
+            return find_base_image(self.store, self._named_image(ref), options=self.options)
         if stage.index not in self.stage_images:
             raise BuildError(f"stage {ref} has not been built (a stage can only copy from earlier stages)")
         return self.stage_images[stage.index]
 
     def source_tree(self, ref: str) -> tuple[ImageFS, str]:
         """The filesystem `COPY --from=ref` reads."""
-        image = self.source_image(ref)
+        named = self.options.build_contexts.get(ref.lower())
         is_stage = earlier_stage(self.dockerfile, ref, len(self.dockerfile.stages)) is not None
+        if named is not None and named[0] == "dir" and not is_stage:
+            return self._named_directory(ref.lower(), named[1]), f"build context {ref}"
+        image = self.source_image(ref)
         label = f"stage {ref}" if is_stage else f"image {ref}"
         tree = self._trees.get(image.manifest_digest)
         if tree is None:
@@ -240,6 +246,23 @@ class Builder:
 
             tree = self._trees[image.manifest_digest] = ImageFS.of_image(self.store, image)
         return tree, label
+
+    def _named_image(self, ref: str) -> str:
+        """The image a --build-context NAME=docker-image://REF stands for (else `ref`)."""
+        named = self.options.build_contexts.get(ref.lower())
+        if named is None:
+            return ref
+        if named[0] != "image":
+            raise BuildError(f"build context {ref} is a directory: use it in COPY --from={ref}, not as an image")
+        return named[1]
+
+    def _named_directory(self, name: str, path: str):
+        """A --build-context directory read by COPY --from (its own .dockerignore applies)."""
+        if name not in self._named_trees:
+            from rootless_build.build.context import BuildContext
+
+            self._named_trees[name] = BuildContext.load(path, None, self.store)
+        return self._named_trees[name]
 
     # -- the result ------------------------------------------------------------------------
 

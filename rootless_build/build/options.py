@@ -35,6 +35,9 @@ class BuildOptions(Record):
     cache_ttl_ns: int | None = None  # cached steps older than this are rebuilt
     no_cache_stages: list[str] = field(factory=list)  # --no-cache-filter: stage names or indexes
     image_env: dict[str, str] = field(factory=dict)  # --env: set in the final image's config
+    # --build-context NAME=...: ("image", REF) for docker-image://, ("dir", PATH) for a directory
+    # (URLs were received into one); used by FROM NAME and COPY/RUN --mount from=NAME.
+    build_contexts: dict[str, tuple[str, str]] = field(factory=dict)
     storage_driver: str | None = None
     # A build cache shared through registries: REGISTRY/REPO[:TAG] (tag "buildcache").
     cache_from: list[str] = field(factory=list)

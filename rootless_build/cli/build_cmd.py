@@ -13,54 +13,6 @@ from rootless_build.cli import common
 from rootless_build.errors import UsageError
 
 
-def _pairs(values: tuple[str, ...], flag: str, *, from_env: bool) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values:
-        key, has_value, value = item.partition("=")
-        if not key:
-            raise UsageError(f"invalid {flag} {item!r}: expected KEY=VALUE")
-        if not has_value:
-            if not from_env:
-                value = ""
-            elif key in os.environ:
-                value = os.environ[key]
-            else:
-                continue  # docker: `--build-arg K` with K unset passes nothing
-        out[key] = value
-    return out
-
-
-def _secrets(values: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
-    """--secret id=ID[,src=FILE|,env=VAR][,type=file|env] -> ({id: file}, {id: env var}).
-
-    As buildx: type=env reads the variable named by env= (or src=, or the id); without
-    src= and env= the id names a file. Only the variable's name is kept: its value is read
-    when a RUN mounts the secret, so it never lands in the options, the cache or history."""
-    files: dict[str, str] = {}
-    envs: dict[str, str] = {}
-    for item in values:
-        fields = dict(part.partition("=")[::2] for part in item.split(","))
-        secret_id = fields.get("id")
-        kind = fields.get("type", "env" if fields.get("env") else "file")
-        source = fields.get("src") or fields.get("source")
-        if not secret_id:
-            raise UsageError(f"invalid --secret {item!r}: expected id=ID,src=FILE or id=ID,env=VAR")
-        if kind not in ("file", "env") or unknown_keys(fields):
-            raise UsageError(f"invalid --secret {item!r}: keys are id, type (file or env), src, env")
-        if kind == "env":
-            variable = fields.get("env") or source or secret_id
-            if variable not in os.environ:
-                raise UsageError(f"--secret {item!r}: environment variable {variable} is not set")
-            envs[secret_id] = variable
-        else:
-            files[secret_id] = os.path.abspath(source or secret_id)
-    return files, envs
-
-
-def unknown_keys(fields: dict[str, str]) -> set[str]:
-    return set(fields) - {"id", "type", "src", "source", "env"}
-
-
 @click.command("build", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("context", required=False, default=".")
 @click.option("-t", "--tag", "tags", multiple=True, help="Name and optionally a tag (name:tag); repeatable.")
@@ -88,6 +40,8 @@ def unknown_keys(fields: dict[str, str]) -> set[str]:
 @click.option("--no-cache-filter", "no_cache_filter", multiple=True, metavar="STAGE",
               help="Do not use the cache for these stages (names or indexes).")
 @click.option("--env", "image_env", multiple=True, metavar="KEY[=VALUE]", help="Set an ENV in the built image.")
+@click.option("--build-context", "build_contexts", multiple=True, metavar="NAME=DIR|docker-image://REF|URL",
+              help="A named context for FROM NAME and COPY --from=NAME.")
 @click.option("--layers/--no-layers", default=True, hidden=True, help="Accepted for buildah compatibility.")
 @click.option("--cache-from", "cache_from", multiple=True, metavar="REGISTRY/REPO[:TAG]",
               help="Use steps cached in this registry repository (tag buildcache).")
@@ -106,56 +60,39 @@ def unknown_keys(fields: dict[str, str]) -> set[str]:
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds, check, call, fmt, list_rules, ssh, **run_flags) -> None:
-    """Build an image from a Dockerfile and a context directory ('-': a tar or a Dockerfile on stdin)."""
+          authfile, creds, check, call, fmt, list_rules, ssh, build_contexts, **run_flags) -> None:
+    """Build an image from a Dockerfile and a context: a directory, '-' (a tar or a Dockerfile
+    on stdin), or a URL (a git repository URL[#REF[:DIR]], a tar or a Dockerfile)."""
     if list_rules:
         from rootless_build.cli.check_cmd import list_rules as print_rules
 
         return print_rules()
-    secret_files, secret_envs = _secrets(secrets)
-    stdin_context = None
-    if context == "-":
-        if dockerfile == "-":
-            raise UsageError("the build context and the Dockerfile cannot both come from stdin")
-        from rootless_build.build.stdincontext import stdin_context as receive
+    from rootless_build.cli.build_inputs import BuildInputs
 
-        stdin_context = receive(click.get_binary_stream("stdin"))
-        context = str(stdin_context.context)
-        if stdin_context.dockerfile is not None:
-            dockerfile = str(stdin_context.dockerfile)
-        elif dockerfile and not os.path.isabs(dockerfile):  # -f names a file inside the tar
-            dockerfile = os.path.join(context, dockerfile)
-    agents = None
-    try:
-        if ssh:
-            from rootless_build.build.sshagents import ssh_agents
-
-            agents = ssh_agents(ssh)
+    with BuildInputs() as inputs:  # what they received or started goes when the command ends
+        context, dockerfile = inputs.main_context(context, dockerfile)
+        fields = inputs.fields(secrets, ssh, build_contexts, **run_flags)
         _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, labels, iidfile, quiet,
-               platform, network, secret_files, secret_envs, agents.sockets if agents else {}, cache_from,
-               cache_to, tls_verify, cert_dir, authfile, creds, check, call, fmt, _run_flags(**run_flags))
-    finally:
-        if agents is not None:
-            agents.close()
-        if stdin_context is not None:
-            stdin_context.remove()
+               platform, network, cache_from, cache_to, tls_verify, cert_dir, authfile, creds, check, call,
+               fmt, fields)
 
 
 def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, labels, iidfile, quiet,
-           platform, network, secret_files, secret_envs, ssh_sockets, cache_from, cache_to, tls_verify,
-           cert_dir, authfile, creds, check, call, fmt, run_flags) -> None:
+           platform, network, cache_from, cache_to, tls_verify, cert_dir, authfile, creds, check, call, fmt,
+           fields) -> None:
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
+    from rootless_build.cli.build_inputs import pairs as _pairs
 
     options = BuildOptions(
         context_dir=context, dockerfile=dockerfile,
         dockerfile_text=click.get_text_stream("stdin").read() if dockerfile == "-" else None,
         tags=list(tags), build_args=_pairs(build_args, "--build-arg", from_env=True), target=target,
         no_cache=no_cache, pull=pull, labels=_pairs(labels, "--label", from_env=False), iidfile=iidfile,
-        quiet=quiet, platform=platform, network=network, secrets=secret_files, secret_envs=secret_envs, ssh=ssh_sockets,
+        quiet=quiet, platform=platform, network=network,
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
-        authfile=authfile, creds=creds, **run_flags)
+        authfile=authfile, creds=creds, **fields)
     check, fmt = _call(call, check, fmt)
     if check:
         from rootless_build.cli.check_cmd import run_check
@@ -176,37 +113,6 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
     except NeedsUserNamespace:      # the first RUN that misses the cache: go on from inside
         os.environ[SHOWN_STEPS_ENV] = str(progress.current_step)
         sys.exit(_in_userns(options))
-
-
-def _run_flags(add_hosts, shm_size, ulimits, cap_add, cap_drop, ignorefile, cache_ttl, no_cache_filter,
-               image_env) -> dict:
-    """The RUN-shaping and cache flags, checked, as BuildOptions fields."""
-    from rootless_build.build import runoptions as ro
-    from rootless_build.dockerfile.durations import DurationError, parse_duration
-
-    ttl = None
-    if cache_ttl is not None:
-        try:
-            ttl = parse_duration(cache_ttl)
-        except DurationError as e:
-            raise UsageError(f"invalid --cache-ttl {cache_ttl!r}: {e}") from None
-    if ignorefile is not None and not os.path.isfile(ignorefile):
-        raise UsageError(f"--ignorefile {ignorefile}: no such file")
-    caps = {flag: [ro.parse_capability(c, flag) for c in values]
-            for flag, values in (("--cap-add", cap_add), ("--cap-drop", cap_drop))}
-    if caps["--cap-add"] or caps["--cap-drop"]:
-        from rootless_build.sandbox.capnames import check_names
-
-        for flag, names in caps.items():
-            check_names(names, flag)
-    limits = [ro.parse_ulimit(u) for u in ulimits]
-    return {"add_hosts": [ro.parse_add_host(h) for h in add_hosts],
-            "shm_size": ro.parse_size(shm_size, "--shm-size") if shm_size else None,
-            "ulimits": [(ro.ULIMITS[name], soft, hard) for name, soft, hard in limits],
-            "cap_add": caps["--cap-add"], "cap_drop": caps["--cap-drop"],
-            "ignorefile": os.path.abspath(ignorefile) if ignorefile else None, "cache_ttl_ns": ttl,
-            "no_cache_stages": [s.strip().lower() for v in no_cache_filter for s in v.split(",") if s.strip()],
-            "image_env": _pairs(image_env, "--env", from_env=True)}
 
 
 def _call(call: str | None, check: bool, fmt: str) -> tuple[bool, str]:

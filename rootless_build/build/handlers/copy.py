@@ -61,7 +61,8 @@ def _copy_or_add(step, instr, keyword: str) -> None:
         request = partial(
             CopyRequest, dest=instr.dest, workdir=workdir(step.state.config), lower=lower,
             chown=chown, chmod=chmod, excludes=instr.excludes, parents=getattr(instr, "parents", False),
-            keep_owners=bool(from_ref), now_ns=step.now(), clamp_ns=build.epoch_ns)
+            keep_owners=bool(from_ref) and not _is_directory_context(tree), now_ns=step.now(),
+            clamp_ns=build.epoch_ns)
         local = [s for s in instr.sources if s not in urls]
         if git:
             return _add_git(step, instr, git[0], chown, request)
@@ -75,6 +76,13 @@ def _copy_or_add(step, instr, keyword: str) -> None:
             request, Source(tree, label, tuple(local), heredocs), downloads, len(instr.sources) + len(heredocs)))
     else:
         _cache_or_write(step, instr, keyword, plan, chown)
+
+
+def _is_directory_context(tree) -> bool:
+    """A --build-context directory: its files are copied as root's, like the main context's."""
+    from rootless_build.build.context import BuildContext
+
+    return isinstance(tree, BuildContext)
 
 
 def _cache_or_write(step, instr, keyword: str, plan: CopyPlan, chown, *, missed: dict | None = None) -> None:
