@@ -136,32 +136,38 @@ def unknown_keys(fields: dict[str, str]) -> set[str]:
 
 def _run_flags(add_hosts, shm_size, ulimits, cap_add, cap_drop, ignorefile, cache_ttl, no_cache_filter,
                image_env) -> dict:
-    """The RUN-shaping and cache flags, checked, as BuildOptions fields."""
-    from rootless_build.build import runoptions as ro
-    from rootless_build.dockerfile.durations import DurationError, parse_duration
-
-    ttl = None
+    """The RUN-shaping and cache flags, checked, as BuildOptions fields (their parsers load
+    only when a flag is given: every build comes through here)."""
+    fields: dict = {"image_env": pairs(image_env, "--env", from_env=True),
+                    "no_cache_stages": [s.strip().lower() for v in no_cache_filter for s in v.split(",") if s.strip()]}
     if cache_ttl is not None:
+        from rootless_build.dockerfile.durations import DurationError, parse_duration
+
         try:
-            ttl = parse_duration(cache_ttl)
+            fields["cache_ttl_ns"] = parse_duration(cache_ttl)
         except DurationError as e:
             raise UsageError(f"invalid --cache-ttl {cache_ttl!r}: {e}") from None
-    if ignorefile is not None and not os.path.isfile(ignorefile):
-        raise UsageError(f"--ignorefile {ignorefile}: no such file")
+    if ignorefile is not None:
+        if not os.path.isfile(ignorefile):
+            raise UsageError(f"--ignorefile {ignorefile}: no such file")
+        fields["ignorefile"] = os.path.abspath(ignorefile)
+    if add_hosts or shm_size or ulimits or cap_add or cap_drop:
+        fields.update(_sandbox_flags(add_hosts, shm_size, ulimits, cap_add, cap_drop))
+    return fields
+
+
+def _sandbox_flags(add_hosts, shm_size, ulimits, cap_add, cap_drop) -> dict:
+    from rootless_build.build import runoptions as ro
+    from rootless_build.sandbox.capnames import check_names
+
     caps = {flag: [ro.parse_capability(c, flag) for c in values]
             for flag, values in (("--cap-add", cap_add), ("--cap-drop", cap_drop))}
-    if caps["--cap-add"] or caps["--cap-drop"]:
-        from rootless_build.sandbox.capnames import check_names
-
-        for flag, names in caps.items():
-            check_names(names, flag)
+    for flag, names in caps.items():
+        check_names(names, flag)
     limits = [ro.parse_ulimit(u) for u in ulimits]
     return {"add_hosts": [ro.parse_add_host(h) for h in add_hosts],
             "shm_size": ro.parse_size(shm_size, "--shm-size") if shm_size else None,
             "ulimits": [(ro.ULIMITS[name], soft, hard) for name, soft, hard in limits],
-            "cap_add": caps["--cap-add"], "cap_drop": caps["--cap-drop"],
-            "ignorefile": os.path.abspath(ignorefile) if ignorefile else None, "cache_ttl_ns": ttl,
-            "no_cache_stages": [s.strip().lower() for v in no_cache_filter for s in v.split(",") if s.strip()],
-            "image_env": pairs(image_env, "--env", from_env=True)}
+            "cap_add": caps["--cap-add"], "cap_drop": caps["--cap-drop"]}
 
 
