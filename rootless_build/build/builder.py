@@ -127,7 +127,7 @@ class Builder:
         from rootless_build.build.lint import run_lint
 
         result = run_lint(self.store, self.options, text, self.filename, self._dockerfile_path)
-        for warning in result.warnings:
+        for warning in () if self.progress.resumed else result.warnings:  # shown once, by the parent
             self.progress.warn(warning.describe(self.filename))
         failure = result.failure()
         if failure:
