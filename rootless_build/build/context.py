@@ -27,12 +27,13 @@ class BuildContext:
         self._stats: dict[str, os.stat_result | None] = {}
 
     @classmethod
-    def load(cls, directory: str | Path, dockerfile: Path | None, store=None) -> BuildContext:
+    def load(cls, directory: str | Path, dockerfile: Path | None, store=None, *,
+             ignorefile: str | None = None) -> BuildContext:
         root = Path(directory).resolve()
         if not root.is_dir():
             raise UsageError(f"build context {directory}: not a directory")
         patterns: list[str] = []
-        ignore_file = find_ignore_file(root, dockerfile)
+        ignore_file = find_ignore_file(root, dockerfile, ignorefile)
         if ignore_file is not None:
             try:
                 patterns = read_patterns(ignore_file.read_text(errors="surrogateescape"))

@@ -32,6 +32,7 @@ class StageState(Record):
     image: object = None  # the last committed store Image (None before the first commit)
     cmd_set: bool = False  # a CMD in this stage (ENTRYPOINT then keeps it)
     dirty: bool = False  # config changed since the last commit (PATH added, ONBUILD consumed)
+    no_cache: bool = False  # --no-cache-filter names this stage: its steps are all built
     _fs: ImageFS | None = None
 
     def env(self) -> dict[str, str]:
@@ -89,15 +90,27 @@ class Step:
     def use_cache(self, inputs) -> bool:
         """Compute the step's key; on a hit, continue from the cached image."""
         self.key = cache.step_key(self.state.parent, self.instruction.keyword, inputs)
-        if self.build.options.no_cache:
+        if self.build.options.no_cache or self.state.no_cache:
             return False
         image = self.build.step_cache.lookup(self.key)
-        if image is None:
+        if image is None or self._expired(image):
             return False
         self.state.adopt(image)
         self.cached = True
         self.build.progress.using_cache(image.id)
         return True
+
+    def _expired(self, image) -> bool:
+        """--cache-ttl: a cached step made longer ago than this is built again (buildah)."""
+        ttl = self.build.options.cache_ttl_ns
+        if ttl is None:
+            return False
+        created = image.created
+        if created is None:
+            return True
+        import time
+
+        return time.time_ns() - int(created.timestamp() * 1_000_000_000) > ttl
 
     # -- results -------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ FLOORS: list[set[str]] = [
     {"cli"},
     {"build", "containers"},
     {"registry", "archive"},
-    {"store", "sandbox"},
+    {"store", "sandbox", "lint"},
     {"oci"},
     {"dockerfile", "layers"},
     {"errors", "record", "__init__"},
