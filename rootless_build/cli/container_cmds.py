@@ -140,6 +140,11 @@ def ps(ctx, all_, quiet, fmt, no_trunc):
     from rootless_build.containers.record import RUNNING
     from rootless_build.containers.status import refresh
 
+    template = None
+    if fmt not in ("table", "json") and not quiet:
+        from rootless_build.cli.gotemplate import compile_template
+
+        template = compile_template(fmt)  # before listing: a broken one fails with nothing to list
     _, catalog = _catalog(ctx)
     containers = [refresh(catalog, c) for c in catalog.all()]
     containers = [c for c in containers if all_ or c.state.status == RUNNING]
@@ -153,10 +158,8 @@ def ps(ctx, all_, quiet, fmt, no_trunc):
         rows = [listing.fields(c, no_trunc) for c in containers]
         print_table([[r[key] for _, key in listing.TABLE] for r in rows], [h for h, _ in listing.TABLE])
     else:
-        from rootless_build.cli.image_cmds import render_template
-
         for c in containers:
-            click.echo(render_template(fmt, listing.fields(c, no_trunc)))
+            click.echo(template.render(listing.fields(c, no_trunc)))
 
 
 @click.command()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 
 import click
 
 from rootless_build.cli.common import human_ago, human_size, open_store, print_table
-from rootless_build.errors import RootlessBuildError, UsageError
+from rootless_build.cli.gotemplate import compile_template, render_template  # noqa: F401 (re-exported)
+from rootless_build.errors import RootlessBuildError
 
 
 @click.command()
@@ -26,6 +26,7 @@ def images(ctx, all_, quiet, fmt, no_trunc, digests, repository):
     from rootless_build.store.describe import list_images, podman_json
     from rootless_build.store.names import split_display
 
+    template = compile_template(fmt) if fmt not in ("table", "json") and not quiet else None
     rows, problems = list_images(open_store(ctx), intermediate=all_, name_filter=repository)
     for problem in problems:
         click.echo(f"warning: {problem}", err=True)
@@ -47,7 +48,7 @@ def images(ctx, all_, quiet, fmt, no_trunc, digests, repository):
             fields = {"Repository": repo, "Tag": tag, "ID": ident(r.image), "Digest": r.image.manifest_digest,
                       "CreatedSince": human_ago(r.image.created), "CreatedAt": r.image.config.created or "",
                       "Size": human_size(r.image.size)}
-            click.echo(render_template(fmt, fields))
+            click.echo(template.render(fields))
 
 
 @click.command()
@@ -117,6 +118,7 @@ def inspect(ctx, fmt, names):
     """Show images' details as a JSON array (docker's shape)."""
     from rootless_build.store.describe import inspect_doc
 
+    template = compile_template(fmt) if fmt else None
     store = open_store(ctx)
     docs, failed = [], False
     for name in names:
@@ -125,9 +127,9 @@ def inspect(ctx, fmt, names):
         except RootlessBuildError as e:
             click.echo(f"Error: {e}", err=True)
             failed = True
-    if fmt:
+    if template is not None:
         for doc in docs:
-            click.echo(render_template(fmt, doc))
+            click.echo(template.render(doc))
     else:
         click.echo(json.dumps(docs, indent=4))
     if failed:
@@ -178,58 +180,3 @@ def fsck(ctx):
     else:
         click.echo(f"{counts}: {len(report.problems)} problem{'s' if len(report.problems) != 1 else ''}")
         sys.exit(1)
-
-
-# -- a Go-template subset for --format: {{.A.B}} and {{json .A.B}} ------------------------------
-
-_ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
-_PATH = re.compile(r"^(json\s+)?(\.(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?)$")
-
-
-_MAP_FIELDS = {"Labels", "Volumes", "ExposedPorts"}
-_LIST_FIELDS = {"Env", "Cmd", "Entrypoint", "OnBuild", "Shell", "RepoTags", "RepoDigests", "Layers"}
-
-
-def render_template(template: str, data: dict) -> str:
-    template = template.replace("\\n", "\n").replace("\\t", "\t")
-
-    def action(m: re.Match) -> str:
-        parsed = _PATH.match(m.group(1))
-        if not parsed:
-            raise UsageError(f"unsupported template action {m.group(0)!r} "
-                             "(supported: {{.Field}}, {{.A.B}}, {{json .Field}})")
-        path = parsed.group(2)
-        value = _lookup(data, path)
-        if parsed.group(1):
-            return json.dumps(value, separators=(",", ":"))
-        if value is None:  # Go prints typed nils by their type
-            field = path.rsplit(".", 1)[-1]
-            return "map[]" if field in _MAP_FIELDS else "[]" if field in _LIST_FIELDS else "<no value>"
-        return _go_string(value)
-
-    return _ACTION.sub(action, template)
-
-
-def _lookup(data, path: str):
-    value = data
-    for part in [p for p in path.split(".") if p]:
-        if not isinstance(value, dict):
-            raise UsageError(f"template: can't evaluate field {part} in {path}")
-        key = part if part in value else next((k for k in value if k.lower() == part.lower()), None)
-        if key is None:
-            raise UsageError(f"template: no field {part} in {path}")
-        value = value[key]
-    return value
-
-
-def _go_string(value) -> str:
-    """How Go's text/template prints a value: [a b], map[k:v], <no value>."""
-    if value is None:
-        return "<no value>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + " ".join(_go_string(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{_go_string(v)}" for k, v in sorted(value.items())) + "]"
-    return str(value)
