@@ -166,12 +166,17 @@ def _created_by(text: str, no_trunc: bool) -> str:
 
 
 @click.command()
+@click.option("--repair", is_flag=True,
+              help="Rebuild a damaged index.json from the images in blobs/ (tags from its last good copy).")
 @click.pass_context
-def fsck(ctx):
+def fsck(ctx, repair):
     """Check every blob's digest and size and every reference; exit 1 on a problem."""
     from rootless_build.store.fsck import fsck as check
 
-    report = check(open_store(ctx))
+    store = open_store(ctx)
+    if repair:
+        _repair(store)
+    report = check(store)
     for problem in report.problems:
         click.echo(problem)
     counts = f"{report.blobs_checked} blobs, {report.images_checked} images checked"
@@ -179,4 +184,23 @@ def fsck(ctx):
         click.echo(f"{counts}: OK")
     else:
         click.echo(f"{counts}: {len(report.problems)} problem{'s' if len(report.problems) != 1 else ''}")
+        if report.index_damaged:
+            click.echo("index.json is damaged: `rootless-build fsck --repair` rebuilds it")
         sys.exit(1)
+
+
+def _repair(store) -> None:
+    from rootless_build.oci.digest import short_id
+    from rootless_build.store.repair import repair_index
+
+    repair = repair_index(store)
+    if repair.problem is None:
+        return
+    click.echo(f"repaired: {repair.problem}")
+    for name in repair.tags:
+        click.echo(f"recovered tag: {name}")
+    for digest in repair.untagged:
+        click.echo(f"recovered untagged image: {digest} (shown as <none>; tag it with "
+                   f"`rootless-build tag {short_id(digest)} NAME`)")
+    for digest in repair.dropped:
+        click.echo(f"dropped index entry: {digest} (manifest no longer stored)")

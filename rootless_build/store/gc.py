@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rootless_build.store import layout
-from rootless_build.store.roots import BLOB_NOTES, BUILD_CACHE, VARIANTS, reachable, root_manifests
+from rootless_build.store.roots import BLOB_NOTES, BUILD_CACHE, VARIANTS, cache_manifests, reachable, root_manifests
 from rootless_build.store.store import Store
 
 
@@ -39,7 +39,9 @@ def prune(store: Store, *, dangling: bool = True, build_cache: bool = False) -> 
 def collect(store: Store, report: PruneReport | None = None) -> PruneReport:
     """Delete what no root reaches. Call with the exclusive gc lock held."""
     report = report or PruneReport()
-    live_blobs, live_chains = reachable(store, root_manifests(store))
+    images = root_manifests(store, include_cache=False)
+    cache_only = cache_manifests(store) - images
+    live_blobs, live_chains = reachable(store, images | cache_only, cached=cache_only)
     for digest in list(store.blobs.list()):
         if digest not in live_blobs:
             try:

@@ -7,7 +7,8 @@ from typing import Iterator
 
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
-from rootless_build.oci.documents import load_json
+from rootless_build.errors import RootlessBuildError, StoreError
+from rootless_build.oci.documents import InvalidDocument, load_json
 from rootless_build.store.store import Store
 
 BUILD_CACHE = "build"
@@ -19,28 +20,41 @@ BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES)
 
 
 def root_manifests(store: Store, *, include_cache: bool = True) -> set[str]:
+    """Images that must keep their blobs: the index's (an unreadable index raises, it is
+    never taken for an empty one), the build cache's, and those containers run on."""
     roots = {entry["digest"] for entry in store.entries()}
     if include_cache:
-        roots |= {rec["manifest"] for _, rec in store.records(BUILD_CACHE) if "manifest" in rec}
+        roots |= cache_manifests(store)
     roots |= set(container_images(store))
     return roots
 
 
+def cache_manifests(store: Store) -> set[str]:
+    return {rec["manifest"] for _, rec in store.records(BUILD_CACHE) if isinstance(rec.get("manifest"), str)}
+
+
 def container_images(store: Store) -> Iterator[str]:
-    """Manifest digests that containers run on ($ROOT/containers/<id>/container.json)."""
+    """Manifest digests that containers run on ($ROOT/containers/<id>/container.json).
+    A record that cannot be read stops GC rather than free the image under a container."""
     if not store.containers_dir.is_dir():
         return
     for path in store.containers_dir.glob("*/container.json"):
         try:
             digest = json.loads(path.read_bytes()).get("manifest_digest")
-        except (ValueError, OSError):
+        except FileNotFoundError:  # removed meanwhile
             continue
+        except (ValueError, OSError, AttributeError) as e:
+            raise StoreError(f"container record {path} cannot be read ({_reason(e)}): not collecting "
+                             "garbage; remove that container's directory to go on") from None
         if digest:
             yield digest
 
 
-def reachable(store: Store, manifests: set[str]) -> tuple[set[str], set[str]]:
-    """(blob digests, chain ids) reachable from the given manifests or indexes."""
+def reachable(store: Store, manifests: set[str], *, cached: frozenset[str] | set[str] = frozenset()
+              ) -> tuple[set[str], set[str]]:
+    """(blob digests, chain ids) reachable from the given manifests or indexes. A manifest
+    that is stored but unreadable raises (its layers are unknown, so nothing could be freed
+    safely), unless only the build cache refers to it (`cached`): a cache entry is dropped."""
     blobs: set[str] = set()
     chains: set[str] = set()
     pending = list(manifests)
@@ -50,26 +64,47 @@ def reachable(store: Store, manifests: set[str]) -> tuple[set[str], set[str]]:
             continue
         blobs.add(digest)
         try:
-            doc = load_json(store.blobs.path(digest).read_bytes())
-        except Exception:
-            continue
+            doc = load_json(store.blobs.read(digest), "manifest")
+            children = _digests(doc, "manifests")
+            config = doc.get("config") or {}
+            if not isinstance(config, dict) or not isinstance(config.get("digest", ""), str):
+                raise InvalidDocument("'config' is not a descriptor")
+            layers = _digests(doc, "layers")
+        except RootlessBuildError as e:
+            if digest in cached:
+                continue
+            raise StoreError(f"manifest {digest} cannot be read ({e}): not collecting garbage, its "
+                             "blobs are unknown; `rootless-build rmi` the image or pull it again") from None
         if doc.get("mediaType") in mt.INDEXES or "manifests" in doc:
-            pending.extend(m["digest"] for m in doc.get("manifests", []) if "digest" in m)
+            pending.extend(children)
             continue
-        config = doc.get("config") or {}
         if "digest" in config:
             blobs.add(config["digest"])
             chains |= set(dg.chain_ids(_diff_ids(store, config["digest"])))
-        blobs |= {layer["digest"] for layer in doc.get("layers", []) if "digest" in layer}
+        blobs |= set(layers)
     for _, rec in store.records(VARIANTS):
         if rec.get("source") in blobs and "digest" in rec:
             blobs.add(rec["digest"])
     return blobs, chains
 
 
+def _digests(doc: dict, key: str) -> list[str]:
+    items = doc.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("digest"), str)
+                                              for i in items):
+        raise InvalidDocument(f"'{key}' is not a list of descriptors")
+    return [i["digest"] for i in items]
+
+
 def _diff_ids(store: Store, config_digest: str) -> list[str]:
+    """An unreadable config only costs the unpacked layers (extracted again from blobs)."""
     try:
         config = load_json(store.blobs.path(config_digest).read_bytes())
-        return list((config.get("rootfs") or {}).get("diff_ids") or [])
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        return [d for d in diff_ids if isinstance(d, str)] if isinstance(diff_ids, list) else []
     except Exception:
         return []
+
+
+def _reason(e: Exception) -> str:
+    return getattr(e, "strerror", None) or ("not a JSON object" if isinstance(e, AttributeError) else str(e))
