@@ -49,6 +49,36 @@ def _write_tar(out: BinaryIO, fmt: str, store: Store, selected: Selected, comp: 
 def _to_file(path: Path, fmt: str, store: Store, selected: Selected, comp: str) -> list[ExportImage]:
     if path.is_dir():
         raise UsageError(f"{path} is a directory (for an OCI directory use --format oci-dir)")
+    try:  # a file with no name until it is complete: a killed save leaves nothing behind
+        fd = os.open(path.parent, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o644)
+    except OSError:  # a filesystem without O_TMPFILE: a named temp file beside the output
+        return _to_named_temp(path, fmt, store, selected, comp)
+    with os.fdopen(fd, "wb") as out:
+        images = _write_tar(out, fmt, store, selected, comp)
+        out.flush()
+        os.fchmod(fd, 0o644 & ~_umask())
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        _link_fd(fd, tmp)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return images
+
+
+def _link_fd(fd: int, path: Path) -> None:
+    """Give an O_TMPFILE file a name: linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N (with
+    AT_EMPTY_PATH it would need CAP_DAC_READ_SEARCH). A dir fd makes Python use linkat."""
+    parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.link(f"/proc/self/fd/{fd}", path.name, dst_dir_fd=parent, follow_symlinks=True)
+    finally:
+        os.close(parent)
+
+
+def _to_named_temp(path: Path, fmt: str, store: Store, selected: Selected, comp: str) -> list[ExportImage]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:

@@ -86,7 +86,7 @@ def rmi(ctx, force, names):
             click.echo(f"Deleted: {image_id}")
         deleted = deleted or bool(removal.deleted)
     if deleted:
-        collect(store)
+        _warn_leftovers(collect(store, remove=_remove_tree).leftovers)
     if failed:
         sys.exit(1)
 
@@ -99,7 +99,8 @@ def prune(ctx, all_, force):
     """Remove dangling images and the data nothing references."""
     from rootless_build.store.remove import prune_images
 
-    result = prune_images(open_store(ctx), all_images=all_)
+    result = prune_images(open_store(ctx), all_images=all_, remove=_remove_tree)
+    _warn_leftovers(result.report.leftovers)
     if result.untagged or result.deleted:
         click.echo("Deleted Images:")
         for t in result.untagged:
@@ -108,6 +109,23 @@ def prune(ctx, all_, force):
             click.echo(f"deleted: {image_id}")
         click.echo()
     click.echo(f"Total reclaimed space: {human_size(result.report.bytes_freed)}")
+
+
+def _remove_tree(path) -> bool:
+    """GC's remover: as the user, then inside the user namespace for what sub-ids own
+    (files a killed RUN step left in tmp/, layers extracted with their owners)."""
+    from rootless_build.containers.removal import remove_tree
+
+    try:
+        remove_tree(path)
+    except RootlessBuildError:
+        return False
+    return True
+
+
+def _warn_leftovers(paths: list[str]) -> None:
+    for path in paths:
+        click.echo(f"warning: could not remove {path}; `rootless-build prune` tries again", err=True)
 
 
 @click.command()

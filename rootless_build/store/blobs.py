@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from rootless_build.errors import BlobCorrupt, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.store.atomic import fsync_dir
+
+if TYPE_CHECKING:
+    from rootless_build.store.scratch import Scratch
 
 _CHUNK = 1 << 20
 
@@ -16,7 +19,7 @@ _CHUNK = 1 << 20
 class BlobWriter:
     """A temp file in the store that becomes a blob on commit, hashing what is written."""
 
-    def __init__(self, store: BlobStore, expected: str | None = None, expected_size: int | None = None):
+    def __init__(self, store: DirBlobStore, expected: str | None = None, expected_size: int | None = None):
         self._store = store
         self.expected = expected
         self.expected_size = expected_size
@@ -66,10 +69,18 @@ class BlobWriter:
             self.abort()
 
 
-class BlobStore:
-    def __init__(self, blobs_dir: Path, tmp_dir: Path):
+class DirBlobStore:
+    """The store's blobs/ directory: the BlobStore protocol (store/blobstore.py)."""
+
+    def __init__(self, blobs_dir: Path, scratch: Scratch):
         self.dir = blobs_dir
-        self.tmp_dir = tmp_dir
+        self._scratch = scratch
+        self._fresh: set[str] = set()  # adopted by this process: read back unverified
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Where blobs are written before they are adopted (this process's temp space)."""
+        return self._scratch.path
 
     def path(self, digest: str) -> Path:
         algo, hexpart = dg.parse(digest)
@@ -81,18 +92,37 @@ class BlobStore:
     def size(self, digest: str) -> int:
         return self.path(digest).stat().st_size
 
-    def open(self, digest: str) -> BinaryIO:
+    def open(self, digest: str, size: int | None = None, *, verify: bool = True) -> BinaryIO:
+        """A forward-only reader whose digest (and `size`, when given) are checked when it
+        reaches the end or is closed (store/verified.py): BlobCorrupt then names the blob.
+        A blob this process wrote itself is not hashed again; nor with verify=False, for a
+        caller that checks the bytes itself."""
+        fd = self._open_fd(digest)
+        if not verify or digest in self._fresh:
+            return os.fdopen(fd, "rb")
+        from rootless_build.store.verified import VerifiedReader
+
+        return VerifiedReader(fd, digest, size, str(self.path(digest)))  # type: ignore[return-value]
+
+    def open_raw(self, digest: str) -> BinaryIO:
+        """A seekable, unverified reader, for single files at known offsets of a layer
+        (build.imagefs, whose layer index was made by a verified pass over the blob)."""
+        return os.fdopen(self._open_fd(digest), "rb")
+
+    def _open_fd(self, digest: str) -> int:
         try:
-            return open(self.path(digest), "rb")
+            return os.open(self.path(digest), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise StoreError(f"blob {digest} is missing from the store (run `rootless-build fsck`)") from None
 
     def read(self, digest: str) -> bytes:
         """Read a small blob (manifest, config) and check its digest."""
-        with self.open(digest) as f:
+        with self.open_raw(digest) as f:
             data = f.read()
         if dg.of_bytes(data) != digest:
-            raise BlobCorrupt(f"blob {digest} is corrupt (digest mismatch); `rootless-build rmi` or pull the image again")
+            from rootless_build.store.verified import corrupt_message
+
+            raise BlobCorrupt(corrupt_message(digest, "digest mismatch"))
         return data
 
     def put_bytes(self, data: bytes) -> str:
@@ -124,6 +154,7 @@ class BlobStore:
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, dest)
         fsync_dir(dest.parent)
+        self._fresh.add(digest)
 
     def delete(self, digest: str) -> None:
         try:

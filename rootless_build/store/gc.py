@@ -3,15 +3,17 @@ unused unpacked layers, temp files."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rootless_build.store import layout
 from rootless_build.store.roots import BLOB_NOTES, BUILD_CACHE, VARIANTS, cache_manifests, reachable, root_manifests
+from rootless_build.store.scratch import sweep
 from rootless_build.store.store import Store
+from rootless_build.store.trees import remove_tree  # noqa: F401 (imported from here by sandbox/, build/)
+
+if TYPE_CHECKING:
+    from rootless_build.store.scratch import Remover
 
 
 @dataclass
@@ -21,9 +23,11 @@ class PruneReport:
     bytes_freed: int = 0
     unpacked: int = 0
     cache_records: int = 0
+    leftovers: list[str] = field(default_factory=list)  # what could not be removed
 
 
-def prune(store: Store, *, dangling: bool = True, build_cache: bool = False) -> PruneReport:
+def prune(store: Store, *, dangling: bool = True, build_cache: bool = False,
+          remove: Remover = remove_tree) -> PruneReport:
     report = PruneReport()
     with store.collecting():
         if dangling:
@@ -32,12 +36,14 @@ def prune(store: Store, *, dangling: bool = True, build_cache: bool = False) -> 
             for key, _ in list(store.records(BUILD_CACHE)):
                 store.delete_record(BUILD_CACHE, key)
                 report.cache_records += 1
-        collect(store, report)
+        collect(store, report, remove)
     return report
 
 
-def collect(store: Store, report: PruneReport | None = None) -> PruneReport:
-    """Delete what no root reaches. Call with the exclusive gc lock held."""
+def collect(store: Store, report: PruneReport | None = None, remove: Remover = remove_tree) -> PruneReport:
+    """Delete what no root reaches, and what killed operations left in tmp/. Call with the
+    exclusive gc lock held. `remove` removes a tree; the default works as the user, and
+    callers that can enter the user namespace pass one that also removes what sub-ids own."""
     report = report or PruneReport()
     images = root_manifests(store, include_cache=False)
     cache_only = cache_manifests(store) - images
@@ -61,10 +67,11 @@ def collect(store: Store, report: PruneReport | None = None) -> PruneReport:
     live_hex = {c.split(":", 1)[1] for c in live_chains}
     for entry in store.layers_dir.iterdir():
         if entry.name not in live_hex:
-            remove_tree(entry)
-            report.unpacked += 1
-    for entry in store.tmp_dir.iterdir():
-        remove_tree(entry)
+            if remove(entry):
+                report.unpacked += 1
+            else:
+                report.leftovers.append(str(entry))
+    report.leftovers += [str(p) for p in sweep(store.tmp_root, remove, stale_too=True)]
     return report
 
 
@@ -75,22 +82,3 @@ def _drop_dangling(store: Store, report: PruneReport) -> None:
         report.images += [e["digest"] for e in entries if not layout.ref_name(e)]
         if len(keep) != len(entries):
             layout.write_index(store.root, keep)
-
-
-def remove_tree(path: Path) -> None:
-    """rmtree that first makes read-only directories writable (extracted layers have them)."""
-    if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
-        return
-
-    def fix_and_retry(func, failed_path, _exc):
-        parent = os.path.dirname(failed_path)
-        try:
-            os.chmod(parent, stat.S_IRWXU)
-            if os.path.isdir(failed_path) and not os.path.islink(failed_path):
-                os.chmod(failed_path, stat.S_IRWXU)
-            func(failed_path)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=fix_and_retry)

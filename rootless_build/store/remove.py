@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rootless_build.errors import ImageNotFound, RootlessBuildError
 from rootless_build.oci import digest as dg
 from rootless_build.store import gc, layout, names
 from rootless_build.store.store import Store
+from rootless_build.store.trees import remove_tree
+
+if TYPE_CHECKING:
+    from rootless_build.store.scratch import Remover
 
 
 class ImageConflict(RootlessBuildError):
@@ -90,10 +95,10 @@ def remove_image(store: Store, text: str, *, force: bool = False) -> Removal:
         return removal
 
 
-def collect(store: Store) -> gc.PruneReport:
+def collect(store: Store, remove: Remover = remove_tree) -> gc.PruneReport:
     """Free the blobs and unpacked layers nothing references any more."""
     with store.collecting():
-        return gc.collect(store)
+        return gc.collect(store, remove=remove)
 
 
 @dataclass
@@ -103,7 +108,7 @@ class ImagePrune:
     report: gc.PruneReport
 
 
-def prune_images(store: Store, *, all_images: bool = False) -> ImagePrune:
+def prune_images(store: Store, *, all_images: bool = False, remove: Remover = remove_tree) -> ImagePrune:
     """Dangling images (and with all_images, every image no container uses, and the
     build cache), then everything they alone referenced."""
     untagged: list[str] = []
@@ -119,7 +124,7 @@ def prune_images(store: Store, *, all_images: bool = False) -> ImagePrune:
     tagged = {e["digest"] for e in store.entries() if layout.ref_name(e)}
     dangling = dropped + [e["digest"] for e in store.entries() if e["digest"] not in tagged]
     deleted = list(dict.fromkeys(image_id_of(store, d) for d in dangling))
-    report = gc.prune(store, dangling=True, build_cache=all_images)
+    report = gc.prune(store, dangling=True, build_cache=all_images, remove=remove)
     return ImagePrune(untagged, deleted, report)
 
 

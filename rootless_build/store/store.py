@@ -13,22 +13,30 @@ from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.documents import InvalidDocument, load_json, sniff_media_type
 from rootless_build.store import atomic, layout, names
-from rootless_build.store.blobs import BlobStore
+from rootless_build.store.blobs import DirBlobStore
 from rootless_build.store.boot import boot_id
 from rootless_build.store.image import Image
 from rootless_build.store.lock import locked
 from rootless_build.store.paths import default_root
+from rootless_build.store.scratch import Scratch
 from rootless_build.store.spread import spread_subdirectories
+from rootless_build.store.trees import remove_tree
 
 
 class Store:
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.tmp_dir = self.root / "tmp"
+        self.tmp_root = self.root / "tmp"
+        self.scratch = Scratch(self.tmp_root, remove_tree)
         self.layers_dir = self.root / "layers"
         self.cache_dir = self.root / "cache"
         self.containers_dir = self.root / "containers"
-        self.blobs = BlobStore(self.root / "blobs", self.tmp_dir)
+        self.blobs: DirBlobStore = DirBlobStore(self.root / "blobs", self.scratch)
+
+    @property
+    def tmp_dir(self) -> Path:
+        """This process's temp space in the store (store/scratch.py), made on first use."""
+        return self.scratch.path
 
     @classmethod
     def open(cls, root: Path | str | None = None) -> Store:
@@ -36,9 +44,9 @@ class Store:
         try:
             store.root.mkdir(parents=True, exist_ok=True)
             layout.init_layout(store.root)
-            for d in (store.tmp_dir, store.layers_dir, store.cache_dir, store.containers_dir):
+            for d in (store.tmp_root, store.layers_dir, store.cache_dir, store.containers_dir):
                 d.mkdir(exist_ok=True)
-            for d in (store.tmp_dir, store.layers_dir, store.containers_dir):
+            for d in (store.tmp_root, store.layers_dir, store.containers_dir):
                 spread_subdirectories(d)
         except OSError as e:
             raise StoreError(f"cannot use store {store.root}: {e.strerror or e}") from None
@@ -58,14 +66,13 @@ class Store:
 
     @contextmanager
     def temp_dir(self, prefix: str = "work-") -> Iterator[Path]:
-        import shutil  # lazily: a cached build needs neither (see store/atomic.py)
-        import tempfile
+        import tempfile  # lazily: a cached build needs none (see store/atomic.py)
 
         path = Path(tempfile.mkdtemp(dir=self.tmp_dir, prefix=prefix))
         try:
             yield path
         finally:
-            shutil.rmtree(path, ignore_errors=True)
+            remove_tree(path)
 
     # -- reading images --------------------------------------------------------
 

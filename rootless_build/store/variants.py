@@ -78,7 +78,7 @@ def _convert(store: Store, layer: Descriptor, compression: str, diff_id: str | N
     fd, tmp = store.blobs.new_temp(prefix=f"{compression or 'tar'}-")
     try:
         blob = WritebackFile(fd)
-        with store.blobs.open(layer.digest) as src:
+        with store.blobs.open(layer.digest, verify=diff_id is None) as src:  # else checked below
             result = _write(src, layer, _Tee(blob, tee) if tee is not None else blob, compression)
         blob.fsync()
         if diff_id is not None and result.diff_id != diff_id:
