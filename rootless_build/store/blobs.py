@@ -113,7 +113,8 @@ class DirBlobStore:
         try:
             return os.open(self.path(digest), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise StoreError(f"blob {digest} is missing from the store (run `rootless-build fsck`)") from None
+            raise StoreError(f"blob {digest} is missing from the store; `rootless-build pull` the image "
+                             "again, or `rootless-build rmi` it") from None
 
     def read(self, digest: str) -> bytes:
         """Read a small blob (manifest, config) and check its digest."""

@@ -33,6 +33,7 @@ class _Verifying(io.RawIOBase):
         self.expected_size = size
         self._hasher = dg.Hasher()
         self.checked = False
+        self._error: BlobCorrupt | None = None  # raised again on every later check
 
     def readable(self) -> bool:
         return True
@@ -49,7 +50,8 @@ class _Verifying(io.RawIOBase):
         if n:
             self._hasher.update(view[:n])
             if self.expected_size is not None and self._hasher.size > self.expected_size:
-                raise BlobCorrupt(corrupt_message(self.digest, f"longer than its {self.expected_size} bytes"))
+                self._error = BlobCorrupt(corrupt_message(self.digest, f"longer than its {self.expected_size} bytes"))
+                raise self._error
         else:
             self.check()
         return n
@@ -57,13 +59,20 @@ class _Verifying(io.RawIOBase):
     def check(self) -> None:
         if self.checked:
             return
+        if self._error is None:
+            self._error = self._mismatch()
+            self.checked = self._error is None
+        if self._error is not None:
+            raise self._error
+
+    def _mismatch(self) -> BlobCorrupt | None:
         actual = self._hasher.digest()
         if actual != self.digest:
             removed = self._remove_corrupt()
-            raise BlobCorrupt(corrupt_message(self.digest, f"its content hashes to {actual}", removed))
+            return BlobCorrupt(corrupt_message(self.digest, f"its content hashes to {actual}", removed))
         if self.expected_size is not None and self._hasher.size != self.expected_size:
-            raise BlobCorrupt(corrupt_message(self.digest, f"{self._hasher.size} bytes, not {self.expected_size}"))
-        self.checked = True
+            return BlobCorrupt(corrupt_message(self.digest, f"{self._hasher.size} bytes, not {self.expected_size}"))
+        return None
 
     def _remove_corrupt(self) -> bool:
         """Bytes that do not match their name are no blob: removing them lets `pull` fetch
