@@ -57,9 +57,13 @@ class Store:
     def index_lock(self):
         return locked(self.root / "index.lock")
 
-    def writing(self):
-        """Held (shared) by anything that adds blobs, so prune never races it."""
-        return locked(self.root / "gc.lock", exclusive=False)
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Held (shared) by anything that adds blobs, so prune never races it. Refuses a
+        store whose index is damaged before anything is written (store/layout.py)."""
+        with locked(self.root / "gc.lock", exclusive=False):
+            layout.read_index(self.root)
+            yield
 
     def collecting(self):
         return locked(self.root / "gc.lock", exclusive=True)
