@@ -104,6 +104,9 @@ def _leave(code: int) -> None:
     """Exit without the interpreter's teardown of every loaded module (~20 ms of each
     command here): what we wrote is flushed here or was closed by its `with` block, and
     no thread or atexit handler of ours outlives the command."""
+    scratch = sys.modules.get("rootless_build.store.scratch")
+    if scratch is not None:  # this command's temp dir in the store, if it made one
+        scratch.release()
     try:
         sys.stdout.flush()
     except BrokenPipeError:

@@ -55,6 +55,24 @@ class Scratch:
         return self._path
 
 
+_claimed: list[tuple[int, Path, int]] = []  # (pid, dir, locked fd) claimed by this process
+
+
+def release() -> None:
+    """At exit (cli/main.py): remove this process's temp dirs when their users left them
+    empty, as they should; anything else stays for the next command's sweep."""
+    while _claimed:
+        pid, folder, fd = _claimed.pop()
+        if pid != os.getpid():
+            continue  # a forked child's exit: the dir is its parent's
+        try:
+            folder.rmdir()
+            os.unlink(f"{folder}{LOCK_SUFFIX}")
+        except OSError:
+            pass
+        os.close(fd)
+
+
 def _claim(tmp_root: Path) -> Path:
     for _ in range(20):
         name = f"op-{os.getpid()}-{os.urandom(4).hex()}"
@@ -70,7 +88,8 @@ def _claim(tmp_root: Path) -> Path:
             os.close(fd)
             continue
         os.mkdir(tmp_root / name, 0o700)
-        # fd stays open (and locked) until the process ends: never closed on purpose
+        # fd stays open (and locked) until the process ends or calls release()
+        _claimed.append((os.getpid(), tmp_root / name, fd))
         return tmp_root / name
     raise StoreError(f"cannot make temp space in {tmp_root}")
 
