@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from rootless_build.errors import StoreError
@@ -102,8 +103,22 @@ def parse_index(raw: bytes) -> tuple[list[dict], str | None]:
     return good, first
 
 
+_DIGEST = re.compile(r"sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}")  # as oci.digest accepts
+
+
 def entry_problem(entry: object) -> str | None:
     """What is wrong with one index entry (a descriptor), or None."""
+    if type(entry) is dict:  # the common case first, in one expression: every read checks every entry
+        digest, size, annotations = entry.get("digest"), entry.get("size"), entry.get("annotations")
+        if (type(entry.get("mediaType")) is str and type(digest) is str and _DIGEST.fullmatch(digest)
+                and type(size) is int and size >= 0
+                and (annotations is None or (type(annotations) is dict and all(
+                    type(k) is str and type(v) is str for k, v in annotations.items())))):
+            return None
+    return _problem(entry)
+
+
+def _problem(entry: object) -> str | None:
     if not isinstance(entry, dict):
         return f" is {_kind(entry)}, not an object"
     if not isinstance(entry.get("mediaType"), str):

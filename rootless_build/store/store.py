@@ -176,6 +176,8 @@ class Store:
         name = names.normalize(name)
         with self.index_lock():
             entries = self.entries()
+            if any(e["digest"] == image.manifest_digest and layout.ref_name(e) == name for e in entries):
+                return  # already so (a cached build re-tags): no index write, no fsync
             for entry in entries:
                 if layout.ref_name(entry) == name:
                     del entry["annotations"][mt.ANNOTATION_REF_NAME]
