@@ -72,10 +72,11 @@ def rmi(ctx, force, names):
     from rootless_build.store.remove import collect, remove_image
 
     store = open_store(ctx)
+    in_use = _images_in_use(store)
     failed = deleted = False
     for name in names:
         try:
-            removal = remove_image(store, name, force=force)
+            removal = remove_image(store, name, force=force, in_use=in_use)
         except RootlessBuildError as e:
             click.echo(f"Error: {e}", err=True)
             failed = True
@@ -86,7 +87,7 @@ def rmi(ctx, force, names):
             click.echo(f"Deleted: {image_id}")
         deleted = deleted or bool(removal.deleted)
     if deleted:
-        _warn_leftovers(collect(store, remove=_remove_tree).leftovers)
+        _warn_leftovers(collect(store, in_use=in_use, remove=_remove_tree).leftovers)
     if failed:
         sys.exit(1)
 
@@ -99,7 +100,8 @@ def prune(ctx, all_, force):
     """Remove dangling images and the data nothing references."""
     from rootless_build.store.remove import prune_images
 
-    result = prune_images(open_store(ctx), all_images=all_, remove=_remove_tree)
+    store = open_store(ctx)
+    result = prune_images(store, in_use=_images_in_use(store), all_images=all_, remove=_remove_tree)
     _warn_leftovers(result.report.leftovers)
     if result.untagged or result.deleted:
         click.echo("Deleted Images:")
@@ -109,6 +111,14 @@ def prune(ctx, all_, force):
             click.echo(f"deleted: {image_id}")
         click.echo()
     click.echo(f"Total reclaimed space: {human_size(result.report.bytes_freed)}")
+
+
+def _images_in_use(store) -> dict:
+    """The images containers stand on, from their records (GC roots, rmi's conflicts)."""
+    from rootless_build.containers.catalog import Catalog
+    from rootless_build.containers.usage import images_in_use
+
+    return images_in_use(Catalog(store.containers_dir))
 
 
 def _remove_tree(path) -> bool:
@@ -194,14 +204,22 @@ def fsck(ctx, repair):
     store = open_store(ctx)
     if repair:
         _repair(store)
-    report = check(store)
+    try:
+        in_use = set(_images_in_use(store))
+    except RootlessBuildError as e:
+        click.echo(str(e))
+        in_use, failed = set(), True
+    else:
+        failed = False
+    report = check(store, in_use)
     for problem in report.problems:
         click.echo(problem)
     counts = f"{report.blobs_checked} blobs, {report.images_checked} images checked"
-    if report.ok:
+    if report.ok and not failed:
         click.echo(f"{counts}: OK")
     else:
-        click.echo(f"{counts}: {len(report.problems)} problem{'s' if len(report.problems) != 1 else ''}")
+        problems = len(report.problems) + failed
+        click.echo(f"{counts}: {problems} problem{'s' if problems != 1 else ''}")
         if report.index_damaged:
             click.echo("index.json is damaged: `rootless-build fsck --repair` rebuilds it")
         sys.exit(1)

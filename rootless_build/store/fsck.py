@@ -3,15 +3,15 @@ Reports, never repairs (`fsck --repair` is store/repair.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from rootless_build.errors import StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.documents import InvalidDocument, load_json
 from rootless_build.store import layout
 from rootless_build.store.layout import IndexDamaged
-from rootless_build.store.roots import cache_manifests, container_images
+from rootless_build.store.roots import cache_manifests
 from rootless_build.store.store import Store
 
 
@@ -27,7 +27,8 @@ class FsckReport:
         return not self.problems
 
 
-def fsck(store: Store) -> FsckReport:
+def fsck(store: Store, in_use: Iterable[str] = ()) -> FsckReport:
+    """`in_use`: images containers stand on (containers.usage), checked as well."""
     report = FsckReport()
     corrupt: set[str] = set()
     for digest in sorted(store.blobs.list()):
@@ -46,12 +47,7 @@ def fsck(store: Store) -> FsckReport:
         report.index_damaged = True
         entries = []
     names = {e["digest"]: layout.ref_name(e) for e in entries}
-    try:
-        containers = set(container_images(store))
-    except StoreError as e:
-        report.problems.append(str(e))
-        containers = set()
-    for digest in sorted(set(names) | cache_manifests(store) | containers):
+    for digest in sorted(set(names) | cache_manifests(store) | set(in_use)):
         report.images_checked += 1
         label = names.get(digest) or digest
         _check_manifest(store, digest, label, corrupt, report)

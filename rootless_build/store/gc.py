@@ -3,6 +3,7 @@ unused unpacked layers, temp files."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,8 +27,9 @@ class PruneReport:
     leftovers: list[str] = field(default_factory=list)  # what could not be removed
 
 
-def prune(store: Store, *, dangling: bool = True, build_cache: bool = False,
+def prune(store: Store, *, in_use: Collection[str], dangling: bool = True, build_cache: bool = False,
           remove: Remover = remove_tree) -> PruneReport:
+    """`in_use`: manifest digests containers stand on (the caller reads their records)."""
     report = PruneReport()
     with store.collecting():
         if dangling:
@@ -36,16 +38,17 @@ def prune(store: Store, *, dangling: bool = True, build_cache: bool = False,
             for key, _ in list(store.records(BUILD_CACHE)):
                 store.delete_record(BUILD_CACHE, key)
                 report.cache_records += 1
-        collect(store, report, remove)
+        collect(store, report, in_use=in_use, remove=remove)
     return report
 
 
-def collect(store: Store, report: PruneReport | None = None, remove: Remover = remove_tree) -> PruneReport:
+def collect(store: Store, report: PruneReport | None = None, *, in_use: Collection[str],
+            remove: Remover = remove_tree) -> PruneReport:
     """Delete what no root reaches, and what killed operations left in tmp/. Call with the
     exclusive gc lock held. `remove` removes a tree; the default works as the user, and
     callers that can enter the user namespace pass one that also removes what sub-ids own."""
     report = report or PruneReport()
-    images = root_manifests(store, include_cache=False)
+    images = root_manifests(store, in_use, include_cache=False)
     cache_only = cache_manifests(store) - images
     live_blobs, live_chains = reachable(store, images | cache_only, cached=cache_only)
     for digest in list(store.blobs.list()):

@@ -7,6 +7,7 @@ Index edits happen here; blobs are freed afterwards by `collect` (gc under its l
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,20 +37,7 @@ class ContainerUse:
     name: str
 
 
-def containers_using(store: Store) -> dict[str, list[ContainerUse]]:
-    """Manifest digest -> the containers created from it ($ROOT/containers/<id>/container.json)."""
-    out: dict[str, list[ContainerUse]] = {}
-    if not store.containers_dir.is_dir():
-        return out
-    for path in sorted(store.containers_dir.glob("*/container.json")):
-        try:
-            rec = json.loads(path.read_bytes())
-        except (ValueError, OSError):
-            continue
-        if rec.get("manifest_digest"):
-            use = ContainerUse(rec.get("id") or path.parent.name, rec.get("name") or "")
-            out.setdefault(rec["manifest_digest"], []).append(use)
-    return out
+InUse = Mapping[str, Sequence[ContainerUse]]  # manifest digest -> containers (containers.usage)
 
 
 def image_id_of(store: Store, manifest_digest: str) -> str:
@@ -61,12 +49,13 @@ def image_id_of(store: Store, manifest_digest: str) -> str:
         return manifest_digest
 
 
-def remove_image(store: Store, text: str, *, force: bool = False) -> Removal:
-    """`rmi TEXT`: TEXT is a tag (untag it) or an image ID/digest (untag every tag)."""
+def remove_image(store: Store, text: str, *, in_use: InUse, force: bool = False) -> Removal:
+    """`rmi TEXT`: TEXT is a tag (untag it) or an image ID/digest (untag every tag).
+    `in_use`: the images containers stand on, which the caller reads from their records."""
     with store.index_lock():
         entries = store.entries()
         tag, digest = _lookup(store, entries, text)
-        users = containers_using(store).get(digest, [])
+        users = list(in_use.get(digest, ()))
         image_id = image_id_of(store, digest)
         tags = [n for e in entries if e["digest"] == digest and (n := layout.ref_name(e))]
         if tag is not None:
@@ -95,10 +84,10 @@ def remove_image(store: Store, text: str, *, force: bool = False) -> Removal:
         return removal
 
 
-def collect(store: Store, remove: Remover = remove_tree) -> gc.PruneReport:
+def collect(store: Store, *, in_use: InUse, remove: Remover = remove_tree) -> gc.PruneReport:
     """Free the blobs and unpacked layers nothing references any more."""
     with store.collecting():
-        return gc.collect(store, remove=remove)
+        return gc.collect(store, in_use=set(in_use), remove=remove)
 
 
 @dataclass
@@ -108,7 +97,8 @@ class ImagePrune:
     report: gc.PruneReport
 
 
-def prune_images(store: Store, *, all_images: bool = False, remove: Remover = remove_tree) -> ImagePrune:
+def prune_images(store: Store, *, in_use: InUse, all_images: bool = False,
+                 remove: Remover = remove_tree) -> ImagePrune:
     """Dangling images (and with all_images, every image no container uses, and the
     build cache), then everything they alone referenced."""
     untagged: list[str] = []
@@ -116,7 +106,7 @@ def prune_images(store: Store, *, all_images: bool = False, remove: Remover = re
     if all_images:
         with store.index_lock():
             entries = store.entries()
-            used = set(containers_using(store))
+            used = set(in_use)
             untagged = [n for e in entries if e["digest"] not in used and (n := layout.ref_name(e))]
             dropped = [e["digest"] for e in entries if e["digest"] not in used]
             if dropped:
@@ -124,7 +114,7 @@ def prune_images(store: Store, *, all_images: bool = False, remove: Remover = re
     tagged = {e["digest"] for e in store.entries() if layout.ref_name(e)}
     dangling = dropped + [e["digest"] for e in store.entries() if e["digest"] not in tagged]
     deleted = list(dict.fromkeys(image_id_of(store, d) for d in dangling))
-    report = gc.prune(store, dangling=True, build_cache=all_images, remove=remove)
+    report = gc.prune(store, in_use=set(in_use), dangling=True, build_cache=all_images, remove=remove)
     return ImagePrune(untagged, deleted, report)
 
 

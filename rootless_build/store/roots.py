@@ -1,9 +1,9 @@
-"""What keeps blobs alive: index.json, build cache records, containers (GC roots)."""
+"""What keeps blobs alive: index.json, build cache records, and the images containers use,
+which callers pass in (GC roots)."""
 
 from __future__ import annotations
 
-import json
-from typing import Iterator
+from collections.abc import Iterable
 
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
@@ -19,35 +19,18 @@ BLOB_SOURCES = "blob-sources"  # registry repositories known to hold it (registr
 BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES)
 
 
-def root_manifests(store: Store, *, include_cache: bool = True) -> set[str]:
+def root_manifests(store: Store, in_use: Iterable[str], *, include_cache: bool = True) -> set[str]:
     """Images that must keep their blobs: the index's (an unreadable index raises, it is
-    never taken for an empty one), the build cache's, and those containers run on."""
+    never taken for an empty one), the build cache's, and `in_use`, those containers stand
+    on (read from their records by the caller: containers.usage)."""
     roots = {entry["digest"] for entry in store.entries()}
     if include_cache:
         roots |= cache_manifests(store)
-    roots |= set(container_images(store))
-    return roots
+    return roots | set(in_use)
 
 
 def cache_manifests(store: Store) -> set[str]:
     return {rec["manifest"] for _, rec in store.records(BUILD_CACHE) if isinstance(rec.get("manifest"), str)}
-
-
-def container_images(store: Store) -> Iterator[str]:
-    """Manifest digests that containers run on ($ROOT/containers/<id>/container.json).
-    A record that cannot be read stops GC rather than free the image under a container."""
-    if not store.containers_dir.is_dir():
-        return
-    for path in store.containers_dir.glob("*/container.json"):
-        try:
-            digest = json.loads(path.read_bytes()).get("manifest_digest")
-        except FileNotFoundError:  # removed meanwhile
-            continue
-        except (ValueError, OSError, AttributeError) as e:
-            raise StoreError(f"container record {path} cannot be read ({_reason(e)}): not collecting "
-                             "garbage; remove that container's directory to go on") from None
-        if digest:
-            yield digest
 
 
 def reachable(store: Store, manifests: set[str], *, cached: frozenset[str] | set[str] = frozenset()
@@ -105,6 +88,3 @@ def _diff_ids(store: Store, config_digest: str) -> list[str]:
     except Exception:
         return []
 
-
-def _reason(e: Exception) -> str:
-    return getattr(e, "strerror", None) or ("not a JSON object" if isinstance(e, AttributeError) else str(e))

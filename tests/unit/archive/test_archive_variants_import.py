@@ -48,11 +48,11 @@ def test_variant_lives_and_dies_with_its_layer(store, make_image, tmp_path):
     make_image(store, [{"f": b"v" * 5000}], tags=("app",))
     save(store, ["app"], str(tmp_path / "o.tar"), "oci-archive", "zstd")
     (variant_key, record), = store.records(VARIANTS)
-    collect(store)
+    collect(store, in_use={})
     assert store.blobs.has(record["digest"])
     assert fsck(store).ok
-    remove_image(store, "app")
-    collect(store)
+    remove_image(store, "app", in_use={})
+    collect(store, in_use={})
     assert not store.blobs.has(record["digest"])
     assert list(store.records(VARIANTS)) == []
 
