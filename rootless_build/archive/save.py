@@ -3,6 +3,8 @@ temporary name and renamed into place, so a failed save leaves no half archive."
 
 from __future__ import annotations
 
+import fcntl
+import glob
 import os
 import shutil
 import tempfile
@@ -95,7 +97,10 @@ def _to_directory(path: Path, store: Store, selected: Selected, comp: str) -> li
     """Build the layout beside `path`, then swap it in (replacing an earlier layout there)."""
     if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / "oci-layout").exists())):
         raise UsageError(f"{path} exists and is not an OCI layout; refusing to replace it")
+    _remove_killed_saves(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    claim = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fcntl.flock(claim, fcntl.LOCK_EX)  # held until we are done (or killed): see _remove_killed_saves
     try:
         images = write_oci_layout(DirDestination(tmp), store, selected, comp)
         os.chmod(tmp, 0o755 & ~_umask())
@@ -109,7 +114,28 @@ def _to_directory(path: Path, store: Store, selected: Selected, comp: str) -> li
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(claim)
     return images
+
+
+def _remove_killed_saves(path: Path) -> None:
+    """A directory cannot be written unnamed as a file can (O_TMPFILE): the layout is
+    built in .NAME.*.tmp beside it, locked by its save. Those whose lock is free are what
+    killed saves left; the next save to the same place removes them."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            fd = os.open(leftover, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # another save is writing it
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 def _umask() -> int:

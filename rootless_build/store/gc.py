@@ -3,8 +3,11 @@ unused unpacked layers, temp files."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rootless_build.store import layout
@@ -74,8 +77,31 @@ def collect(store: Store, report: PruneReport | None = None, *, in_use: Collecti
                 report.unpacked += 1
             else:
                 report.leftovers.append(str(entry))
+        else:
+            report.leftovers += _killed_unpacks(entry, remove)
     report.leftovers += [str(p) for p in sweep(store.tmp_root, remove, stale_too=True)]
     return report
+
+
+def _killed_unpacks(layer_dir: Path, remove: Remover) -> list[str]:
+    """Extractions into layers/<chain>/unpack-* that were killed: their chain's lock
+    (held while extracting, see sandbox/layercache.py) is free, yet they are there."""
+    partial = [p for p in layer_dir.iterdir() if p.name.startswith("unpack-")] if layer_dir.is_dir() else []
+    if not partial:
+        return []
+    try:
+        fd = os.open(layer_dir / "lock", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return []
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return []  # being extracted now
+    try:
+        return [str(p) for p in partial if not remove(p)]
+    finally:
+        os.close(fd)
 
 
 def _drop_dangling(store: Store, report: PruneReport) -> None:

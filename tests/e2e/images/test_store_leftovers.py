@@ -56,6 +56,16 @@ def test_rmi_and_prune_work_with_mode_000_subid_dirs_left_in_tmp(rb, busybox, bu
     assert _ok(rb("fsck")).strip().endswith("OK")
 
 
+def test_prune_removes_a_killed_layer_extraction(rb, busybox):
+    _ok(rb("run", "--rm", BUSYBOX, "true"))  # unpacks busybox's layer
+    (layer_dir,) = (rb.root / "layers").iterdir()
+    partial = layer_dir / "unpack-killed"
+    _in_userns(rb, f"mkdir -p {partial}/etc/secret && chown -R 1000:1000 {partial}/etc && chmod 000 {partial}/etc/secret")
+    _ok(rb("prune"))
+    assert not partial.exists() and (layer_dir / "diff").is_dir()  # the complete layer stays
+    assert _ok(rb("run", "--rm", BUSYBOX, "echo", "ok")).strip() == "ok"
+
+
 def test_an_old_orphan_dir_is_removed_and_a_new_one_kept(rb, busybox):
     """A dir with no lock file (an older version's temp dir) is removed once it is old."""
     old, new = rb.root / "tmp" / "run-old", rb.root / "tmp" / "run-new"
@@ -166,6 +176,27 @@ def test_a_killed_save_leaves_nothing_beside_its_output(rb, debian_tar, tmp_path
     assert os.listdir(out) == []
     _ok(rb("save", "-o", out / "big.tar", "big"))
     assert os.listdir(out) == ["big.tar"]
+
+
+def test_a_killed_oci_dir_save_is_cleaned_by_the_next_one(rb, debian_tar, tmp_path):
+    """A directory has no unnamed form: the next save to the same place removes it."""
+    _ok(rb("import", debian_tar, "big"))
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3]))
+    proc = subprocess.Popen([sys.executable, "-m", "rootless_build", "--root", str(rb.root), "save",
+                             "--format", "oci-dir", "-o", str(out / "layout"), "big"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, start_new_session=True)
+    try:
+        _wait_for(lambda: list(out.glob(".layout.*.tmp/blobs")) or proc.poll() is not None, "save to write")
+        assert proc.poll() is None, "save finished before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert len(list(out.glob(".layout.*.tmp"))) == 1
+    _ok(rb("save", "--format", "oci-dir", "-o", out / "layout", "big"))
+    assert os.listdir(out) == ["layout"]
 
 
 def _writes_into(pid: int, folder: Path) -> bool:
