@@ -14,10 +14,10 @@ from typing import BinaryIO
 from rootless_build.archive.destinations import DirDestination
 from rootless_build.archive.export import ExportImage, select
 from rootless_build.archive.tarout import TarOut
-from rootless_build.store.variants import compression_name
 from rootless_build.archive.writers import Selected, write_docker_archive, write_oci_layout
 from rootless_build.errors import UsageError
 from rootless_build.store import Store
+from rootless_build.store.variants import compression_name
 
 FORMATS = ("oci-archive", "docker-archive", "oci-dir")
 # docker save writes uncompressed layers; OCI archives are gzip by default (like buildah push)

@@ -154,7 +154,7 @@ def ps(ctx, all_, quiet, fmt, no_trunc):
             click.echo(c.id if no_trunc else c.short_id)
     elif fmt == "json":
         click.echo(json.dumps([listing.podman_json(c) for c in containers], indent=4))
-    elif fmt == "table":
+    elif template is None:
         rows = [listing.fields(c, no_trunc) for c in containers]
         print_table([[r[key] for _, key in listing.TABLE] for r in rows], [h for h, _ in listing.TABLE])
     else:

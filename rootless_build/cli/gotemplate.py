@@ -12,7 +12,6 @@ from rootless_build.errors import UsageError
 from rootless_build.record import Record
 
 _PATH = re.compile(r"^(json\s+)?(\.(?:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)?)$")
-_TRIM = re.compile(r"^-?\s*(.*?)\s*-?$", re.S)
 
 _MAP_FIELDS = {"Labels", "Volumes", "ExposedPorts"}
 _LIST_FIELDS = {"Env", "Cmd", "Entrypoint", "OnBuild", "Shell", "RepoTags", "RepoDigests", "Layers"}
@@ -40,7 +39,7 @@ def compile_template(text: str) -> Template:
         line = text.count("\n", 0, start) + 1
         if end == -1:
             raise UsageError(f"template parsing error: template: :{line}: unclosed action")
-        body = _TRIM.match(text[start + 2:end]).group(1)
+        body = text[start + 2:end].removeprefix("-").removesuffix("-").strip()  # {{- trim markers -}}
         parsed = _PATH.match(body)
         if not parsed:
             raise UsageError(f"template parsing error: template: :{line}: unsupported action "

@@ -37,7 +37,7 @@ def images(ctx, all_, quiet, fmt, no_trunc, digests, repository):
     elif fmt == "json":
         unique = {r.image.manifest_digest: r.image for r in rows}
         click.echo(json.dumps([podman_json(i) for i in unique.values()], indent=4))
-    elif fmt == "table":
+    elif template is None:
         headers = ["REPOSITORY", "TAG", *(["DIGEST"] if digests else []), "IMAGE ID", "CREATED", "SIZE"]
         table = [[*split_display(r.tag), *([r.image.manifest_digest] if digests else []),
                   ident(r.image), human_ago(r.image.created), human_size(r.image.size)] for r in rows]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from rootless_build.errors import BlobCorrupt, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.store.atomic import fsync_dir
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from rootless_build.store.scratch import Scratch
 
 _CHUNK = 1 << 20
@@ -64,7 +67,8 @@ class BlobWriter:
     def __enter__(self) -> BlobWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is not None or self.digest is None:
             self.abort()
 

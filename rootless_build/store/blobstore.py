@@ -5,7 +5,8 @@ DirBlobStore (store/blobs.py) is the one backend: blobs/<algo>/<hex> in the stor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, BinaryIO, Iterator, Protocol, runtime_checkable
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from rootless_build.store.blobs import BlobWriter

@@ -85,5 +85,5 @@ def _check_manifest(store: Store, digest: object, label: str, corrupt: set[str],
             report.problems.append(f"image {label}: blob {blob} is missing")
         elif blob in corrupt:
             report.problems.append(f"image {label}: blob {blob} is corrupt")
-        elif store.blobs.size(blob) != desc.get("size"):
-            report.problems.append(f"image {label}: blob {blob} has size {store.blobs.size(blob)}, manifest says {desc.get('size')}")
+        elif (size := store.blobs.size(blob)) != desc.get("size"):
+            report.problems.append(f"image {label}: blob {blob} has size {size}, manifest says {desc.get('size')}")

@@ -14,7 +14,7 @@ from rootless_build.store import layout
 from rootless_build.store.roots import BLOB_NOTES, BUILD_CACHE, VARIANTS, cache_manifests, reachable, root_manifests
 from rootless_build.store.scratch import sweep
 from rootless_build.store.store import Store
-from rootless_build.store.trees import remove_tree  # noqa: F401 (imported from here by sandbox/, build/)
+from rootless_build.store.trees import remove_tree as remove_tree  # re-exported (older imports)
 
 if TYPE_CHECKING:
     from rootless_build.store.scratch import Remover

@@ -12,6 +12,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from rootless_build.errors import StoreError
 from rootless_build.oci import digest as dg
@@ -21,6 +22,7 @@ from rootless_build.store import atomic
 LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
 BACKUP_FILE = "index.json.backup"  # a copy of the last index written
+Entry = dict[str, Any]  # one index.json descriptor, as JSON has it
 REPAIR_HINT = "run `rootless-build fsck --repair` to rebuild it from the images in blobs/"
 
 
@@ -67,7 +69,7 @@ def _create_no_clobber(path: Path, data: bytes) -> None:
         os.unlink(tmp)
 
 
-def read_index(root: Path) -> list[dict]:
+def read_index(root: Path) -> list[Entry]:
     """The manifest descriptors of index.json, as plain dicts (kept as read), validated."""
     path = root / INDEX_FILE
     try:
@@ -82,7 +84,7 @@ def read_index(root: Path) -> list[dict]:
     return manifests
 
 
-def parse_index(raw: bytes) -> tuple[list[dict], str | None]:
+def parse_index(raw: bytes) -> tuple[list[Entry], str | None]:
     """(the valid entries, the first problem or None): fsck --repair salvages the entries."""
     try:
         data = json.loads(raw)
@@ -93,7 +95,8 @@ def parse_index(raw: bytes) -> tuple[list[dict], str | None]:
     manifests = data.get("manifests")
     if not isinstance(manifests, list):
         return [], f"'manifests' is {_kind(manifests)}, not a list"
-    good, first = [], None
+    good: list[Entry] = []
+    first: str | None = None
     for i, entry in enumerate(manifests):
         problem = entry_problem(entry)
         if problem is None:
@@ -136,7 +139,7 @@ def _problem(entry: object) -> str | None:
     return None
 
 
-def write_index(root: Path, manifests: list[dict], *, keep_backup: bool = True) -> None:
+def write_index(root: Path, manifests: list[Entry], *, keep_backup: bool = True) -> None:
     """Replace index.json (call with the index lock held, after reading it)."""
     data = _index_bytes(manifests)
     atomic.write_bytes(root / INDEX_FILE, data)
@@ -144,7 +147,7 @@ def write_index(root: Path, manifests: list[dict], *, keep_backup: bool = True) 
         _write_backup(root, data)
 
 
-def _index_bytes(manifests: list[dict]) -> bytes:
+def _index_bytes(manifests: list[Entry]) -> bytes:
     doc = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": manifests}
     return json.dumps(doc, indent=2).encode() + b"\n"
 
@@ -162,8 +165,9 @@ def _write_backup(root: Path, data: bytes) -> None:
     os.replace(tmp, root / BACKUP_FILE)
 
 
-def ref_name(entry: dict) -> str | None:
-    return (entry.get("annotations") or {}).get(mt.ANNOTATION_REF_NAME)
+def ref_name(entry: Entry) -> str | None:
+    name = (entry.get("annotations") or {}).get(mt.ANNOTATION_REF_NAME)
+    return name if isinstance(name, str) else None
 
 
 def _kind(value: object) -> str:

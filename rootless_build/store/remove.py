@@ -44,7 +44,8 @@ def image_id_of(store: Store, manifest_digest: str) -> str:
     """The image ID (config digest) of a stored manifest; the manifest digest if unreadable,
     so a damaged image can still be named and removed."""
     try:
-        return json.loads(store.blobs.path(manifest_digest).read_bytes())["config"]["digest"]
+        digest = json.loads(store.blobs.path(manifest_digest).read_bytes())["config"]["digest"]
+        return digest if isinstance(digest, str) else manifest_digest
     except (OSError, ValueError, KeyError, TypeError):
         return manifest_digest
 
@@ -118,7 +119,7 @@ def prune_images(store: Store, *, in_use: InUse, all_images: bool = False,
     return ImagePrune(untagged, deleted, report)
 
 
-def _lookup(store: Store, entries: list[dict], text: str) -> tuple[str | None, str]:
+def _lookup(store: Store, entries: list[layout.Entry], text: str) -> tuple[str | None, str]:
     """(the tag TEXT names or None, manifest digest) or ImageNotFound."""
     try:
         wanted = names.normalize(text)
@@ -138,7 +139,7 @@ def _lookup(store: Store, entries: list[dict], text: str) -> tuple[str | None, s
     return None, digest
 
 
-def _entry_for(entries: list[dict], digest: str) -> dict:
+def _entry_for(entries: list[layout.Entry], digest: str) -> layout.Entry:
     return next(e for e in entries if e["digest"] == digest)
 
 
@@ -147,5 +148,5 @@ def _name(use: ContainerUse) -> str:
     return f"{short} ({use.name})" if use.name else short
 
 
-def _write(store: Store, entries: list[dict]) -> None:
+def _write(store: Store, entries: list[layout.Entry]) -> None:
     layout.write_index(store.root, entries)

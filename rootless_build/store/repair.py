@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rootless_build.oci import mediatypes as mt
 from rootless_build.store import layout
@@ -54,7 +55,7 @@ def repair_index(store: Store) -> Repair:
     return repair
 
 
-def _salvage(path) -> tuple[list[dict], str | None]:
+def _salvage(path: Path) -> tuple[list[layout.Entry], str | None]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -65,9 +66,9 @@ def _salvage(path) -> tuple[list[dict], str | None]:
     return entries, (f"{path}: {problem}" if problem else None)
 
 
-def _merge(store: Store, sources: list[list[dict]], repair: Repair) -> list[dict]:
+def _merge(store: Store, sources: list[list[layout.Entry]], repair: Repair) -> list[layout.Entry]:
     """The first source to name a tag wins; untagged entries are kept once per image."""
-    entries: list[dict] = []
+    entries: list[layout.Entry] = []
     tags: set[str] = set()
     digests: set[str] = set()
     for source in sources:
@@ -106,7 +107,8 @@ def _top_level_manifests(store: Store) -> list[tuple[str, str, int]]:
             continue
         media_type = doc.get("mediaType")
         if media_type in mt.INDEXES or isinstance(doc.get("manifests"), list):
-            children |= {m.get("digest") for m in doc["manifests"] if isinstance(m, dict)}
+            children |= {m["digest"] for m in doc["manifests"]
+                         if isinstance(m, dict) and isinstance(m.get("digest"), str)}
             found.append((digest, media_type or mt.OCI_INDEX, len(raw)))
         elif isinstance(doc.get("config"), dict) and isinstance(doc.get("layers"), list):
             found.append((digest, media_type or mt.OCI_MANIFEST, len(raw)))

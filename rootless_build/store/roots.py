@@ -4,10 +4,11 @@ which callers pass in (GC roots)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+from rootless_build.errors import RootlessBuildError, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
-from rootless_build.errors import RootlessBuildError, StoreError
 from rootless_build.oci.documents import InvalidDocument, load_json
 from rootless_build.store.store import Store
 
@@ -71,7 +72,7 @@ def reachable(store: Store, manifests: set[str], *, cached: frozenset[str] | set
     return blobs, chains
 
 
-def _digests(doc: dict, key: str) -> list[str]:
+def _digests(doc: dict[str, Any], key: str) -> list[str]:
     items = doc.get(key) or []
     if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("digest"), str)
                                               for i in items):

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from rootless_build.errors import StoreError
 
 if TYPE_CHECKING:
-    from typing import Callable
+    from collections.abc import Callable
 
     Remover = Callable[[Path], bool]  # removes a tree, True when it is gone
 

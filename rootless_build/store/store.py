@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 from rootless_build.errors import ImageNotFound, StoreError
 from rootless_build.oci import digest as dg
@@ -54,7 +55,7 @@ class Store:
 
     # -- locks ---------------------------------------------------------------
 
-    def index_lock(self):
+    def index_lock(self) -> AbstractContextManager[None]:
         return locked(self.root / "index.lock")
 
     @contextmanager
@@ -65,7 +66,7 @@ class Store:
             layout.read_index(self.root)
             yield
 
-    def collecting(self):
+    def collecting(self) -> AbstractContextManager[None]:
         return locked(self.root / "gc.lock", exclusive=True)
 
     @contextmanager
@@ -89,7 +90,7 @@ class Store:
             raise InvalidDocument(f"manifest {manifest_digest} has no config descriptor")
         return Image(manifest_digest, raw, self.blobs.read(config["digest"]), tags)
 
-    def entries(self) -> list[dict]:
+    def entries(self) -> list[layout.Entry]:
         return layout.read_index(self.root)
 
     def tags_by_digest(self) -> dict[str, list[str]]:
@@ -148,7 +149,7 @@ class Store:
 
     # -- writing images ----------------------------------------------------------
 
-    def write_image(self, config_bytes: bytes, layers: list, *, docker: bool = False,
+    def write_image(self, config_bytes: bytes, layers: list[Any], *, docker: bool = False,
                     annotations: dict[str, str] | None = None) -> Image:
         """Store a config and a manifest over already stored layer blobs (not tagged yet);
         `layers` are oci.models.Descriptor values or descriptor dicts as JSON has them."""
@@ -211,7 +212,7 @@ class Store:
             entries = [e for e in self.entries() if e["digest"] != image.manifest_digest]
             layout.write_index(self.root, entries)
 
-    def _entry(self, image: Image, name: str | None) -> dict:
+    def _entry(self, image: Image, name: str | None) -> layout.Entry:
         entry = {"mediaType": image.manifest_json.get("mediaType") or mt.OCI_MANIFEST,
                  "digest": image.manifest_digest, "size": len(image.manifest_bytes)}
         if name:
@@ -225,13 +226,14 @@ class Store:
         safe = key.replace(":", "-").replace("/", "_")
         return self.cache_dir / kind / safe
 
-    def get_record(self, kind: str, key: str) -> dict | None:
+    def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self.record_path(kind, key).read_bytes())
+            value = json.loads(self.record_path(kind, key).read_bytes())
+            return value if isinstance(value, dict) else None
         except (FileNotFoundError, ValueError):
             return None
 
-    def put_record(self, kind: str, key: str, value: dict) -> None:
+    def put_record(self, kind: str, key: str, value: dict[str, Any]) -> None:
         path = self.record_path(kind, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_bytes(path, json.dumps(value, sort_keys=True).encode())
@@ -249,15 +251,17 @@ class Store:
         except FileNotFoundError:
             return []
 
-    def records(self, kind: str) -> Iterator[tuple[str, dict]]:
+    def records(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         folder = self.cache_dir / kind
         if not folder.is_dir():
             return
         for path in folder.iterdir():
             try:
-                yield path.name, json.loads(path.read_bytes())
+                value = json.loads(path.read_bytes())
             except (ValueError, OSError):
                 continue
+            if isinstance(value, dict):  # (a record is an object; anything else is damage)
+                yield path.name, value
 
     # -- unpacked layers ----------------------------------------------------------
 
@@ -280,7 +284,7 @@ class Store:
         (self.layers_dir / dg.parse(chain_id)[1] / "complete").write_text(boot_id())
 
 
-def _drop_redundant_untagged(entries: list[dict]) -> list[dict]:
+def _drop_redundant_untagged(entries: list[layout.Entry]) -> list[layout.Entry]:
     """An image that lost its last tag to a re-tag stays as one untagged (dangling) entry."""
     out, seen = [], set()
     tagged = {e["digest"] for e in entries if layout.ref_name(e)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 _OPENING = {os.open, os.scandir, os.listdir, os.lstat}
@@ -30,7 +31,7 @@ def remove_tree(path: Path) -> bool:
     return not os.path.lexists(path)
 
 
-def _retry(func, failed: str, _exc_info) -> None:
+def _retry(func: Callable[..., object], failed: str, _exc_info: object) -> None:
     """rmtree's error hook: open up the directory that refused and try again. (It used to
     call func(path) again, which for os.open is a TypeError: rmtree crashed on any mode-000
     directory.)"""

@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import io
 import os
+from typing import TYPE_CHECKING
 
 from rootless_build.errors import BlobCorrupt
 from rootless_build.oci import digest as dg
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from _typeshed import WriteableBuffer
 
 _CHUNK = 1 << 20
 
@@ -38,7 +44,7 @@ class _Verifying(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: WriteableBuffer) -> int:
         view = memoryview(b).cast("B")
         if self.expected_size is not None:
             left = self.expected_size - self._hasher.size
@@ -145,7 +151,8 @@ class VerifiedReader:
     def __enter__(self) -> VerifiedReader:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None or issubclass(exc_type, Exception):
             self.close()  # a corrupt blob explains a parse error: raise that instead
         else:

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from rootless_build.oci import config as ic
 from rootless_build.build.history import run_created_by
 from rootless_build.dockerfile.heredoc import parse_heredoc_word
 from rootless_build.dockerfile.mounts import parse_mount
 from rootless_build.errors import BuildError, RootlessBuildError
+from rootless_build.oci import config as ic
 from rootless_build.oci.digest import chain_ids
 from rootless_build.record import Record, asdict, field
 
@@ -148,7 +148,7 @@ def _failure(exit_code: int, last_lines: list[str]) -> str:
 def _remove_shielded(path: Path) -> None:
     """Remove the step's dir (sub-id owned files, overlay's mode-000 work dir: we are root of
     the namespace, so we can) without letting a second Ctrl-C stop us half-way."""
-    from rootless_build.store.gc import remove_tree
+    from rootless_build.store.trees import remove_tree
 
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
@@ -165,11 +165,11 @@ def execute_run(store, request: RunRequest):
     from rootless_build.build.layerwrite import WrittenLayer
     from rootless_build.build.runmounts import prepare_mounts
     from rootless_build.sandbox.drivers import detect_driver
-    from rootless_build.store.unpacked import ensure_unpacked
     from rootless_build.sandbox.spec import Mount as SandboxMount
     from rootless_build.sandbox.step import StepSpec, run_step
     from rootless_build.sandbox.userns import enter_here, in_userns
     from rootless_build.sandbox.vfs import flatten_into
+    from rootless_build.store.unpacked import ensure_unpacked
     from rootless_build.store.upperlayer import adopt_as_unpacked, discard, write_upper_layer
 
     # (enter_here says what a single-id namespace limits, once, as the re-executing path does)

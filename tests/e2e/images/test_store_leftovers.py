@@ -60,7 +60,8 @@ def test_prune_removes_a_killed_layer_extraction(rb, busybox):
     _ok(rb("run", "--rm", BUSYBOX, "true"))  # unpacks busybox's layer
     (layer_dir,) = (rb.root / "layers").iterdir()
     partial = layer_dir / "unpack-killed"
-    _in_userns(rb, f"mkdir -p {partial}/etc/secret && chown -R 1000:1000 {partial}/etc && chmod 000 {partial}/etc/secret")
+    _in_userns(rb, f"mkdir -p {partial}/etc/secret && chown -R 1000:1000 {partial}/etc && "
+               f"chmod 000 {partial}/etc/secret")
     _ok(rb("prune"))
     assert not partial.exists() and (layer_dir / "diff").is_dir()  # the complete layer stays
     assert _ok(rb("run", "--rm", BUSYBOX, "echo", "ok")).strip() == "ok"
