@@ -4,8 +4,8 @@ The images themselves are the manifests in blobs/; only their tags live in the i
 come, in this order, from the valid entries of the damaged index, then from index.json.backup
 (a copy of the last index written, not fsynced: after a crash it may be one change behind).
 Every other top-level manifest comes back untagged, listed as <none> and named by its
-ID or digest, so that no image is lost; manifests that only the build cache or an image
-index refer to stay as they were (intermediate images, platform manifests). The damaged
+ID or digest, so that no image is lost; manifests only the build cache refers to stay as
+they were (intermediate images, `images -a`). The damaged
 file is kept as index.json.damaged.
 """
 
@@ -44,7 +44,7 @@ def repair_index(store: Store) -> Repair:
         entries = _merge(store, [current, previous], repair)
         cached = {rec.get("manifest") for _, rec in store.records(BUILD_CACHE)}
         listed = {e["digest"] for e in entries}
-        for digest, media_type, size in _top_level_manifests(store):
+        for digest, media_type, size in _image_manifests(store):
             if digest not in listed and digest not in cached:
                 entries.append({"mediaType": media_type, "digest": digest, "size": size})
                 repair.untagged.append(digest)
@@ -90,26 +90,19 @@ def _merge(store: Store, sources: list[list[layout.Entry]], repair: Repair) -> l
     return [e for e in entries if layout.ref_name(e) or e["digest"] not in tagged]
 
 
-def _top_level_manifests(store: Store) -> list[tuple[str, str, int]]:
-    """(digest, media type, size) of every stored image manifest or index that no stored
-    index lists as a child."""
+def _image_manifests(store: Store) -> list[tuple[str, str, int]]:
+    """(digest, media type, size) of every stored image manifest. Image indexes are left
+    out: index.json lists images only (a pull keeps the list it chose from, untagged)."""
     found: list[tuple[str, str, int]] = []
-    children: set[str] = set()
     for digest in sorted(store.blobs.list()):
         try:
             if store.blobs.size(digest) > _DOCUMENT_LIMIT:
                 continue
             raw = store.blobs.read(digest)  # verified: a corrupt blob is no image
             doc = json.loads(raw)
-        except Exception:  # a layer, a damaged blob, a file named like no digest
+        except Exception:  # noqa: BLE001 - a layer, a damaged blob, a file named like no digest
             continue
-        if not isinstance(doc, dict):
-            continue
-        media_type = doc.get("mediaType")
-        if media_type in mt.INDEXES or isinstance(doc.get("manifests"), list):
-            children |= {m["digest"] for m in doc["manifests"]
-                         if isinstance(m, dict) and isinstance(m.get("digest"), str)}
-            found.append((digest, media_type or mt.OCI_INDEX, len(raw)))
-        elif isinstance(doc.get("config"), dict) and isinstance(doc.get("layers"), list):
-            found.append((digest, media_type or mt.OCI_MANIFEST, len(raw)))
-    return [f for f in found if f[0] not in children]
+        if (isinstance(doc, dict) and doc.get("mediaType") not in mt.INDEXES
+                and isinstance(doc.get("config"), dict) and isinstance(doc.get("layers"), list)):
+            found.append((digest, doc.get("mediaType") or mt.OCI_MANIFEST, len(raw)))
+    return found
