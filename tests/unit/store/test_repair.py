@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +76,25 @@ def test_backup_entries_whose_manifest_is_gone_are_dropped(store):
     repair = repair_index(store)
     assert repair.dropped == [gone.manifest_digest] and repair.tags == ["kept:latest"]
     assert store.tags_by_digest() == {kept.manifest_digest: ["kept:latest"]}
+
+
+RACER = """
+import json, sys
+from rootless_build.oci import mediatypes as mt
+from rootless_build.oci.models import Descriptor
+from rootless_build.store import Store
+store = Store.open(sys.argv[1])
+layer = store.blobs.put_bytes(sys.argv[2].encode())
+config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [layer]}})
+image = store.write_image(config.encode(), [Descriptor(mediaType=mt.OCI_LAYER, digest=layer, size=len(sys.argv[2]))])
+store.tag(image, sys.argv[2])
+"""
+
+
+def test_processes_that_create_one_store_at_once_keep_every_tag(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3]))
+    root = tmp_path / "new-store"
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(root), f"img{i}"], env=env) for i in range(6)]
+    assert [p.wait() for p in procs] == [0] * 6
+    names = sorted(n for tags in Store.open(root).tags_by_digest().values() for n in tags)
+    assert names == [f"img{i}:latest" for i in range(6)]
