@@ -177,3 +177,16 @@ def test_pull_repairs_a_corrupt_layer(rb, seeded_registry):
                                   ("images", "--format", "{{.Bad"), ("inspect", "--format", "{{.Id", BUSYBOX)])
 def test_a_broken_template_is_a_one_line_error(rb, busybox, args):
     assert "unclosed action" in _one_line_error(rb(*args))
+
+
+def test_an_unreadable_container_record_stops_gc(rb, tagged_twice):
+    """The image under a container whose record cannot be read is unknown: nothing is freed."""
+    folder = rb.root / "containers" / ("ef" * 32)
+    folder.mkdir(parents=True)
+    (folder / "container.json").write_text("{truncated")
+    before = _blobs(rb)
+    for args in (("rmi", "second:1"), ("rmi", BUSYBOX), ("prune",), ("prune", "-a")):
+        assert "damaged record" in _one_line_error(rb(*args))
+    assert _blobs(rb) == before and len(_ok(rb("images")).splitlines()) == 3  # both tags
+    proc = rb("fsck")
+    assert proc.returncode == 1 and "damaged record" in proc.stdout and "Traceback" not in proc.stderr
