@@ -17,6 +17,7 @@ from rootless_build.archive.changes import apply_changes
 from rootless_build.archive.staging import ArchiveError, open_any
 from rootless_build.errors import LayerError
 from rootless_build.layers.sink import LayerSink
+from rootless_build.layers.tarreader import scan_file
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.models import Descriptor
 from rootless_build.registry import platform
@@ -70,6 +71,7 @@ def _store_layer(store: Store, f: BinaryIO, label: str) -> Descriptor:
             while chunk := content.read(_CHUNK):
                 sink.write(chunk)
             result = sink.finish()
+        scan_file(tmp, "the tarball")  # every header checked before the layer is stored
         dest.fsync()
         store.blobs.adopt(tmp, result.diff_id)
     except LayerError as e:

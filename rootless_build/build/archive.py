@@ -7,12 +7,12 @@ rebased under the destination: `..` and absolute names cannot leave it.
 
 from __future__ import annotations
 
-import tarfile
 from typing import BinaryIO, Iterator
 
 from rootless_build.build.fstree import Node
 from rootless_build.build.patterns import go_clean
-from rootless_build.errors import BuildError
+from rootless_build.layers.tarreader import EntryContent, TarEntry, read_entries
+from rootless_build.layers.tarsparse import Expanded
 
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 
@@ -66,14 +66,15 @@ def detect(tree, path: str, node: Node) -> str | None:
     return compression if _looks_like_tar(block) else None
 
 
-def members(stream: BinaryIO, label: str) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
-    """The archive's entries in order (streaming: read each file's data before the next)."""
-    try:
-        with tarfile.open(fileobj=stream, mode="r|") as tar:
-            for info in tar:
-                yield info, tar
-    except tarfile.TarError as e:
-        raise BuildError(f"cannot unpack {label}: {e}") from None
+def members(stream: BinaryIO, label: str) -> Iterator[tuple[TarEntry, BinaryIO]]:
+    """The archive's entries in order with their content (streaming: read each file's
+    content before the next); headers validated by the one tar reader (LayerError)."""
+    for entry, content in read_entries(stream, f"cannot unpack {label}"):
+        yield entry, _whole(entry, content)
+
+
+def _whole(entry: TarEntry, content: EntryContent) -> BinaryIO:
+    return content if entry.sparse is None else Expanded(content, entry.sparse, entry.size)  # type: ignore[return-value]
 
 
 def rebase(dest: str, name: str) -> str:
