@@ -27,6 +27,8 @@ def scan(f: BinaryIO, what: str) -> list[list]:
         xattrs = {k[13:]: v.encode("utf-8", "surrogateescape").hex()
                   for k, v in e.pax_headers.items() if k.startswith("SCHILY.xattr.")} or None
         typeflag = e.type.decode("latin-1") if e.type != b"\0" else "0"
+        if e.sparse is not None:
+            typeflag = "S"  # its bytes are not one run at the offset: not a file to read from here
         entries.append([e.name, typeflag, e.mode, e.uid, e.gid, e.mtime,
                         e.size if typeflag in ("0", "7") else 0, e.linkname, e.offset_data,
                         e.devmajor, e.devminor, xattrs])
