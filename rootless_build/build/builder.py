@@ -86,6 +86,7 @@ class Builder:
         finally:
             if "context" in self.__dict__:
                 self.context.save()
+                self.context.close()
             for tree in self._trees.values():
                 tree.close()
         unused = self.build_args.unused()
