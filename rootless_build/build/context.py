@@ -157,8 +157,10 @@ class BuildContext:
                     if self._stats[rel] is not None:
                         names.append(entry.name)
         except OSError as e:
-            if e.errno in _GONE:
+            if e.errno == errno.ENOENT:
                 return []
+            if e.errno in _GONE:
+                raise self._changed(path, e) from None
             raise UsageError(f"cannot read {self.host_path(path)} in the build context: "
                              f"{e.strerror}") from None
         return sorted(names)
@@ -190,9 +192,9 @@ class BuildContext:
 
     @staticmethod
     def _changed(path: str, e: OSError) -> BuildError:
-        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+        if e.errno in (errno.ELOOP, errno.ENOTDIR, errno.EINVAL):  # EINVAL: readlink of a non-link
             return BuildError(f"{path} in the build context changed during the build "
-                              "(a component became a symlink or a file)")
+                              "(a component became a symlink or a file, or a link a file)")
         return BuildError(f"cannot read {path} in the build context: {e.strerror}")
 
     def known_digest(self, path: str, node: Node) -> str | None:
