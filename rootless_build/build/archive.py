@@ -7,12 +7,13 @@ rebased under the destination: `..` and absolute names cannot leave it.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from rootless_build.build.fstree import Node
 from rootless_build.build.patterns import go_clean
-from rootless_build.layers.tarreader import EntryContent, TarEntry, read_entries
-from rootless_build.layers.tarsparse import Expanded
+
+if TYPE_CHECKING:
+    from rootless_build.layers.tarreader import TarEntry
 
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 
@@ -69,12 +70,12 @@ def detect(tree, path: str, node: Node) -> str | None:
 def members(stream: BinaryIO, label: str) -> Iterator[tuple[TarEntry, BinaryIO]]:
     """The archive's entries in order with their content (streaming: read each file's
     content before the next); headers validated by the one tar reader (LayerError)."""
+    from rootless_build.layers.tarreader import read_entries  # only when an archive is added
+    from rootless_build.layers.tarsparse import Expanded
+
     for entry, content in read_entries(stream, f"cannot unpack {label}"):
-        yield entry, _whole(entry, content)
-
-
-def _whole(entry: TarEntry, content: EntryContent) -> BinaryIO:
-    return content if entry.sparse is None else Expanded(content, entry.sparse, entry.size)  # type: ignore[return-value]
+        # a sparse file's holes are zeros to whoever copies its bytes
+        yield entry, content if entry.sparse is None else Expanded(content, entry.sparse, entry.size)
 
 
 def rebase(dest: str, name: str) -> str:

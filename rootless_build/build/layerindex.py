@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from rootless_build.layers.tarreader import read_entries
 from rootless_build.store.roots import LAYER_INDEX
 
 _VERSION = 2  # 2: headers validated by layers.tarreader (records of 1 may describe refused tars)
@@ -22,6 +21,8 @@ _VERSION = 2  # 2: headers validated by layers.tarreader (records of 1 may descr
 
 def scan(f: BinaryIO, what: str) -> list[list]:
     """Every entry of an uncompressed tar, in order (content skipped, by seek on a file)."""
+    from rootless_build.layers.tarreader import read_entries  # a cached build reads records only
+
     entries: list[list] = []
     for e, _content in read_entries(f, what):
         xattrs = {k[13:]: v.encode("utf-8", "surrogateescape").hex()
