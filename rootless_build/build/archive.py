@@ -39,16 +39,9 @@ def decompressor(raw: BinaryIO, compression: str) -> BinaryIO:
 
 
 def _looks_like_tar(block: bytes) -> bool:
-    if len(block) < 512:
-        return False
-    if block[257:262] == b"ustar":
-        return True
-    try:
-        stored = int(block[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
-    except ValueError:
-        return False
-    computed = sum(block[:148]) + 256 + sum(block[156:512])
-    return stored == computed and block[:100].strip(b"\0") != b""
+    from rootless_build.layers.tarreader import is_header  # only when ADD meets a local file
+
+    return is_header(block) and block[:100].strip(b"\0") != b""
 
 
 def detect(tree, path: str, node: Node) -> str | None:

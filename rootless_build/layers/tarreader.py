@@ -334,6 +334,17 @@ def _sparse(entry: TarEntry, header: bytes, content: EntryContent, src: _Source,
     entry.size = real
 
 
+def is_header(block: bytes) -> bool:
+    """Whether a block is a tar header (its checksum holds): how a tar is recognised."""
+    if len(block) < BLOCK or block[:BLOCK] == bytes(BLOCK):
+        return False
+    try:
+        _check_sum(block[:BLOCK], _Source(io.BytesIO(), ""), 0)
+    except LayerError:
+        return False
+    return True
+
+
 def _check_sum(header: bytes, src: _Source, at: int) -> None:
     try:
         stored = _number(header, 148, 156, "checksum", src, at)
