@@ -262,6 +262,7 @@ def read_entries(f: BinaryIO, what: str) -> Iterator[tuple[TarEntry, EntryConten
     src = _Source(f, what)
     pax: dict[str, str] = {}
     long_name = long_link = None
+    meta = 0  # bytes of extended headers read for the coming entry: bounded, whatever their number
     while True:
         at = src.pos
         header = src.read_exact(BLOCK, eof_ok=True)
@@ -272,17 +273,19 @@ def read_entries(f: BinaryIO, what: str) -> Iterator[tuple[TarEntry, EntryConten
         _check_sum(header, src, at)
         kind = header[156:157]
         size = _number(header, 124, 136, "size", src, at)
-        if kind in (_PAX, _SOLARIS_PAX, _GLOBAL):
+        if kind in (_PAX, _SOLARIS_PAX, _GLOBAL, _LONGNAME, _LONGLINK):
             if size < 0:
                 raise src.error("negative size", at)
+            meta += size
+            if meta > MAX_META_SIZE:
+                raise src.error(f"extended headers of more than {MAX_META_SIZE} bytes for one entry", at)
+        if kind in (_PAX, _SOLARIS_PAX, _GLOBAL):
             records = _pax_records(_meta_payload(src, size, "PAX header", at), src, at)
             if kind != _GLOBAL:  # a global header changes nothing layers use
                 _check_pax(records, src, at)
                 pax.update(records)
             continue
         if kind in (_LONGNAME, _LONGLINK):
-            if size < 0:
-                raise src.error("negative size", at)
             value = _meta_payload(src, size, "GNU long name", at).split(b"\0", 1)[0]
             if kind == _LONGNAME:
                 long_name = value.decode("utf-8", "surrogateescape")
@@ -297,7 +300,7 @@ def read_entries(f: BinaryIO, what: str) -> Iterator[tuple[TarEntry, EntryConten
         if entry.type in _HEADER_ONLY:
             size = 0  # links, directories, devices have no content, whatever `size` says (as Go, tarfile)
         entry.size = size
-        pax, long_name, long_link = {}, None, None
+        pax, long_name, long_link, meta = {}, None, None, 0
         content = EntryContent(src, size)
         if kind == _SPARSE or any(key.startswith("GNU.sparse.") for key in entry.pax_headers):
             _sparse(entry, header, content, src, at)

@@ -75,6 +75,14 @@ def gnu_sparse(real_size: int, chunks: list[tuple[int, int]], stored: bytes) -> 
     return header(b"sparse", typeflag=b"S", size=len(stored), extra=extra) + pad(stored)
 
 
+def _pax_fill(n: int) -> bytes:
+    """One PAX record filling 512 KiB (a distinct key each time: they would all be kept)."""
+    size = 1 << 19
+    key = f"x{n}"
+    prefix_len = len(f"{size} {key}=")
+    return f"{size} {key}=".encode() + b"v" * (size - prefix_len - 1) + b"\n"
+
+
 def cases() -> dict[str, tuple[bytes, str]]:
     ok = header(b"ok", size=2) + pad(b"ok")
     return {
@@ -97,9 +105,11 @@ def cases() -> dict[str, tuple[bytes, str]]:
         "pax-mtime-huge": (pax(pax_record("mtime", "9" * 19)), "mtime"),
         "pax-nul-in-path": (pax(pax_record("path", "a\0b")), "NUL byte"),
         "pax-header-too-large": (header(b"PaxHeader/x", typeflag=b"x", size=2 << 20) + bytes(2 << 20) + END,
-                                 "PAX header of"),
+                                 "more than 1048576"),
         "gnu-long-name-too-large": (header(b"././@LongLink", typeflag=b"L", size=2 << 20) + bytes(2 << 20)
-                                    + END, "GNU long name of"),
+                                    + END, "more than 1048576"),
+        "many-pax-headers": (b"".join(header(b"PaxHeader/x", typeflag=b"x", size=1 << 19) + _pax_fill(i)
+                                      for i in range(3)) + END, "more than 1048576"),
         # sparse: a 2 KiB header must not become a huge file, nor an inconsistent map be trusted
         "sparse-real-size-1tib": (gnu_sparse(1 << 40, [(0, 5)], b"hello") + END, "sparse file of"),
         "sparse-chunks-overlap": (gnu_sparse(100, [(0, 10), (5, 10)], bytes(20)) + END,

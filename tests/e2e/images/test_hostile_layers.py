@@ -19,7 +19,8 @@ HOSTILE = runpy.run_path(str(Path(__file__).parents[3] / "testdata" / "hostile-t
 CASES = HOSTILE["cases"]()
 # one of each kind; the unit table (tests/unit/layers/test_layers_tarreader.py) has them all
 E2E = ["pax-negative-size", "base256-huge-size", "non-octal-size", "pax-record-overruns",
-       "pax-header-too-large", "sparse-real-size-1tib", "sparse-chunks-overlap", "truncated-in-data"]
+       "pax-header-too-large", "many-pax-headers", "sparse-real-size-1tib", "sparse-chunks-overlap",
+       "truncated-in-data"]
 FAST = 30  # seconds: the PAX size=-1536 layer used to hang the build forever
 MAX_RSS = 300 << 20
 
