@@ -10,9 +10,12 @@ import runpy
 import subprocess
 import tarfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rootless_build.archive.tarin import members
 from rootless_build.build import archive
@@ -127,3 +130,23 @@ def test_scan_file_counts_entries(tmp_path):
     (tmp_path / "cut.tar").write_bytes(_tarfile_bytes(tarfile.PAX_FORMAT)[:2100])
     with pytest.raises(LayerError, match="unexpected end of data"):
         scan_file(tmp_path / "cut.tar", "layer")
+
+
+_SEED_TARS = [_tarfile_bytes(tarfile.GNU_FORMAT), _tarfile_bytes(tarfile.PAX_FORMAT),
+              HOSTILE["gnu_sparse"](100, [(10, 5), (50, 5)], b"helloworld") + bytes(1024)]
+
+
+@settings(max_examples=300, deadline=timedelta(seconds=2), derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.sampled_from(range(len(_SEED_TARS))),
+       edits=st.lists(st.tuples(st.integers(0, 4095), st.binary(min_size=1, max_size=12)), max_size=6))
+def test_mutated_tars_fail_only_with_layer_errors(seed, edits):
+    data = bytearray(_SEED_TARS[seed])
+    for offset, patch in edits:
+        offset %= len(data)
+        data[offset:offset + len(patch)] = patch
+    try:
+        for _entry, content in read_entries(io.BytesIO(bytes(data)), "fuzz"):
+            content.read()
+    except LayerError as e:
+        assert "\n" not in str(e)
