@@ -72,6 +72,12 @@ class BuildContext:
             os.close(self._root_fd)
             self._root_fd = -1
 
+    def __del__(self) -> None:
+        try:
+            self.close()  # the builder closes it; a context dropped elsewhere still frees its fds
+        except (OSError, AttributeError):
+            pass
+
     def _dir_fd(self, path: str) -> int:
         """The fd of a directory of the context, reached one component at a time from the
         root, none of them a symlink (OSError otherwise)."""
