@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tarfile
 import time
 from datetime import datetime, timezone
 from typing import BinaryIO
@@ -17,6 +16,7 @@ from rootless_build.archive.changes import apply_changes
 from rootless_build.archive.staging import ArchiveError, open_any
 from rootless_build.errors import LayerError
 from rootless_build.layers.sink import LayerSink
+from rootless_build.layers.tarreader import BLOCK, is_header, scan_file
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.models import Descriptor
 from rootless_build.oci import platform
@@ -63,12 +63,13 @@ def _store_layer(store: Store, f: BinaryIO, label: str) -> Descriptor:
     try:
         dest = WritebackFile(fd)
         with LayerSink(dest, "") as sink:
-            first = _read_at_least(content, tarfile.BLOCKSIZE)
+            first = _read_at_least(content, BLOCK)
             _check_tar(first, label)
             sink.write(first)
             while chunk := content.read(_CHUNK):
                 sink.write(chunk)
             result = sink.finish()
+        scan_file(tmp, "the tarball")  # every header checked before the layer is stored
         dest.fsync()
         store.blobs.adopt(tmp, result.diff_id)
     except LayerError as e:
@@ -91,15 +92,13 @@ def _read_at_least(f: BinaryIO, n: int) -> bytes:
 
 def _check_tar(head: bytes, label: str) -> None:
     """The first block must be a tar header (or the zero block of an empty archive)."""
-    block = head[:tarfile.BLOCKSIZE]
-    if len(block) < tarfile.BLOCKSIZE:
+    block = head[:BLOCK]
+    if len(block) < BLOCK:
         raise ArchiveError(f"{label}: not a tar archive (too short)")
-    if block == bytes(tarfile.BLOCKSIZE):
+    if block == bytes(BLOCK):
         return
-    try:
-        tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
-    except tarfile.HeaderError:
-        raise ArchiveError(f"{label}: not a tar archive") from None
+    if not is_header(block):
+        raise ArchiveError(f"{label}: not a tar archive")
 
 
 def _now() -> str:

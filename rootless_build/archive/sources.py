@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rootless_build.archive.staging import ArchiveError, Staged, read_document
-from rootless_build.errors import RootlessBuildError
+from rootless_build.errors import LayerError, RootlessBuildError
+from rootless_build.layers.tarreader import scan_file
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.models import Index, Manifest, parse_as, parse_config, sniff_media_type
@@ -162,3 +163,7 @@ def _check_diff_ids(members: Members, config_bytes: bytes, layers: tuple[Staged,
         if staged.digest != diff_id:
             raise ArchiveError(f"{members.label}: layer {n} is corrupt: its content hashes to {staged.digest}, "
                                f"the config says {diff_id}")
+        try:
+            scan_file(staged.path, f"layer {n}")  # every header checked before anything is stored
+        except LayerError as e:
+            raise ArchiveError(f"{members.label}: {e}") from None

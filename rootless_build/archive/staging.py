@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,9 +168,9 @@ class TarMembers:
             staged = stage_stream(content, directory)
             check_blob_name(name, staged)
             self._files[name] = staged
-        elif member.type == tarfile.SYMTYPE:
+        elif member.issym():
             self._links[name] = _clean(os.path.join(os.path.dirname(name), member.linkname))
-        elif member.type == tarfile.LNKTYPE:
+        elif member.islnk():
             self._links[name] = _clean(member.linkname)
 
     def names(self) -> set[str]:
