@@ -27,7 +27,7 @@ class Cancelled(Exception):
 def download_blob(repo: Repository, store: Store, desc: Descriptor, *, progress: Progress, key: str,
                   backoff: Backoff, cancel: threading.Event | None = None) -> None:
     what = f"fetching blob {desc.digest} from {repo.display}"
-    writer = store.blobs.writer(desc.digest, desc.size)
+    writer = store.blobs.writer(desc.digest, desc.size, what=f"storing blob {desc.digest}")
     drops = 0
     try:
         while True:
@@ -37,7 +37,7 @@ def download_blob(repo: Repository, store: Store, desc: Descriptor, *, progress:
                 if offset and resp.status_code != 206:
                     # The server ignored the Range header: start the blob again from byte 0.
                     writer.abort()
-                    writer = store.blobs.writer(desc.digest, desc.size)
+                    writer = store.blobs.writer(desc.digest, desc.size, what=f"storing blob {desc.digest}")
                     progress.reset(key, 0)
                 before = writer.size
                 try:

@@ -9,22 +9,34 @@ from typing import BinaryIO, Iterator
 from rootless_build.errors import BlobCorrupt, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.store.atomic import fsync_dir
+from rootless_build.store.fserrors import write_error
+from rootless_build.store.writeback import WritebackFile
 
 _CHUNK = 1 << 20
 
 
 class BlobWriter:
-    """A temp file in the store that becomes a blob on commit, hashing what is written."""
+    """A temp file in the store that becomes a blob on commit, hashing what is written.
 
-    def __init__(self, store: BlobStore, expected: str | None = None, expected_size: int | None = None):
+    Bytes are hashed only once the kernel took them (a failed write leaves the hash and
+    `size` as they were), and every write error ends the blob: OSErrors come out as one-line
+    StoreErrors (store.fserrors), a full disk naming its filesystem."""
+
+    def __init__(self, store: BlobStore, expected: str | None = None, expected_size: int | None = None,
+                 what: str = "writing a blob"):
         self._store = store
         self.expected = expected
         self.expected_size = expected_size
+        self.what = what
         import tempfile  # lazily: a cached build writes no blob (see store/atomic.py)
 
-        fd, self.tmp_path = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-")
-        self._file = os.fdopen(fd, "wb")
+        try:
+            fd, self.tmp_path = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-")
+        except OSError as e:
+            raise write_error(e, store.tmp_dir, what) from None
         self._hasher = dg.Hasher()
+        self._file = WritebackFile(fd, self._hasher.update, what)
+        self._closed = False
         self.digest: str | None = None
 
     @property
@@ -32,13 +44,11 @@ class BlobWriter:
         return self._hasher.size
 
     def write(self, data: bytes | memoryview) -> int:
-        self._hasher.update(data)
         return self._file.write(data)
 
     def commit(self) -> str:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        self._file.fsync()
+        self._close()
         actual = self._hasher.digest()
         if self.expected and actual != self.expected:
             self.abort()
@@ -46,13 +56,20 @@ class BlobWriter:
         if self.expected_size is not None and self.size != self.expected_size:
             self.abort()
             raise BlobCorrupt(f"size mismatch for {actual}: expected {self.expected_size} bytes, got {self.size}")
-        self._store.adopt(Path(self.tmp_path), actual)
+        try:
+            self._store.adopt(Path(self.tmp_path), actual)
+        except OSError as e:
+            raise write_error(e, self._store.dir, self.what) from None
         self.digest = actual
         return actual
 
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self._file.fd)
+
     def abort(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        self._close()
         try:
             os.unlink(self.tmp_path)
         except FileNotFoundError:
@@ -104,8 +121,9 @@ class BlobStore:
             w.commit()
         return digest
 
-    def writer(self, expected: str | None = None, expected_size: int | None = None) -> BlobWriter:
-        return BlobWriter(self, expected, expected_size)
+    def writer(self, expected: str | None = None, expected_size: int | None = None,
+               what: str = "writing a blob") -> BlobWriter:
+        return BlobWriter(self, expected, expected_size, what)
 
     def new_temp(self, prefix: str = "layer-") -> tuple[int, Path]:
         """A temp file in the store's tmp dir, for callers that hash as they write."""
