@@ -18,6 +18,8 @@ from rootless_build.errors import LayerError
 from rootless_build.layers.sink import LayerSink
 from rootless_build.layers.tarreader import BLOCK, is_header, scan_file
 from rootless_build.oci import mediatypes as mt
+from rootless_build.oci import validate
+from rootless_build.oci.documents import InvalidDocument
 from rootless_build.oci.models import Descriptor
 from rootless_build.oci import platform
 from rootless_build.store import Image, Store, names
@@ -31,6 +33,10 @@ def import_tarball(store: Store, source: str, stream: BinaryIO | None = None, *,
     """Import `source` (a path, or "-" with `stream`) and tag it `name` if given."""
     name = names.normalize(name) if name else None  # a bad name fails before any work
     config = apply_changes({}, changes or [])
+    try:  # --change values: checked as a pulled or loaded config is, before any work
+        validate.image_config(json.dumps({"config": config}).encode(), f"image {name or source}")
+    except InvalidDocument as e:
+        raise ArchiveError(str(e)) from None
     with store.writing():
         if source == "-":
             layer = _store_layer(store, stream, "stdin")
