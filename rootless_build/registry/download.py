@@ -4,6 +4,8 @@ request after a dropped connection, verified (digest and size) before it becomes
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 import requests
 import urllib3
@@ -25,7 +27,10 @@ class Cancelled(Exception):
 
 
 def download_blob(repo: Repository, store: Store, desc: Descriptor, *, progress: Progress, key: str,
-                  backoff: Backoff, cancel: threading.Event | None = None) -> None:
+                  backoff: Backoff, cancel: threading.Event | None = None,
+                  check: Callable[[Path, str], None] | None = None) -> None:
+    """`check(temp path, digest)` may refuse the content once digest and size are right,
+    before it becomes a blob (pull checks a layer against its diff_id there)."""
     what = f"fetching blob {desc.digest} from {repo.display}"
     writer = store.blobs.writer(desc.digest, desc.size, what=f"storing blob {desc.digest}")
     drops = 0
@@ -57,7 +62,7 @@ def download_blob(repo: Repository, store: Store, desc: Descriptor, *, progress:
             backoff.sleep(max(drops, 1))
         progress.item(key, "Verifying Checksum")
         try:
-            writer.commit()
+            writer.commit(check)
         except BlobCorrupt as e:
             raise RegistryError(f"{what}: {e}; the blob was not stored", code="DIGEST_INVALID") from None
     finally:

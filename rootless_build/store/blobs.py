@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from rootless_build.errors import BlobCorrupt, StoreError
 from rootless_build.oci import digest as dg
@@ -46,7 +46,9 @@ class BlobWriter:
     def write(self, data: bytes | memoryview) -> int:
         return self._file.write(data)
 
-    def commit(self) -> str:
+    def commit(self, check: Callable[[Path, str], None] | None = None) -> str:
+        """Make the temp file the blob named by its digest (checked against the expected
+        digest and size); `check(temp path, digest)` may refuse its content before that."""
         self._file.fsync()
         self._close()
         actual = self._hasher.digest()
@@ -56,6 +58,12 @@ class BlobWriter:
         if self.expected_size is not None and self.size != self.expected_size:
             self.abort()
             raise BlobCorrupt(f"size mismatch for {actual}: expected {self.expected_size} bytes, got {self.size}")
+        if check is not None:
+            try:
+                check(Path(self.tmp_path), actual)
+            except BaseException:
+                self.abort()
+                raise
         try:
             self._store.adopt(Path(self.tmp_path), actual)
         except OSError as e:

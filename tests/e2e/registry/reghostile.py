@@ -18,12 +18,13 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class HostileRegistry:
-    """`mode`: "endless-manifest" (no Content-Length, never ends), "huge-length" (claims
+    """`mode`: "documents" (serves `documents` as they are), "endless-manifest" (no Content-Length, never ends), "huge-length" (claims
     10 GiB), "endless-token" (a bearer challenge whose token server never stops),
     "endless-error" (a 404 whose error body never ends)."""
 
-    def __init__(self, mode: str):
+    def __init__(self, mode: str, documents: dict[str, tuple[str, bytes]] | None = None):
         self.mode = mode
+        self.documents = documents or {}  # mode "documents": path -> (content type, body)
         self.sent = 0
         self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -55,6 +56,14 @@ def _handler(hostile: HostileRegistry):
                                  f'Bearer realm="http://{hostile.address}/token",service="hostile"')
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+            elif mode == "documents" and self.path != "/v2/":
+                content_type, body = hostile.documents.get(self.path, ("application/json", b""))
+                self.send_response(200 if self.path in hostile.documents else 404)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command == "GET":
+                    self.wfile.write(body)
             elif self.path == "/v2/":
                 self.send_response(200)
                 self.send_header("Content-Length", "0")

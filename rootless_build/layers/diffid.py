@@ -1,0 +1,25 @@
+"""The diff_id of a layer blob: sha256 of its uncompressed tar, read through the same
+decoders that extraction uses (so what is checked is what gets unpacked)."""
+
+from __future__ import annotations
+
+import os
+
+from rootless_build.layers.compression import READ_SIZE, open_uncompressed, sniff
+from rootless_build.oci import digest as dg
+
+
+def uncompressed_digest(path: str | os.PathLike, blob_digest: str | None = None) -> str:
+    """sha256 of the uncompressed content of the blob at `path`. For a plain tar that is
+    the blob's own digest: pass it as `blob_digest` to spare a second read."""
+    with open(path, "rb") as f:
+        plain = not sniff(f.peek(4)[:4])
+        if plain and blob_digest:
+            return blob_digest
+        hasher = dg.Hasher()
+        with open_uncompressed(f) as content:
+            buf = bytearray(READ_SIZE)
+            view = memoryview(buf)
+            while n := content.readinto(view):
+                hasher.update(view[:n])
+    return hasher.digest()
