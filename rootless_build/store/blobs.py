@@ -9,8 +9,6 @@ from typing import BinaryIO, Callable, Iterator
 from rootless_build.errors import BlobCorrupt, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.store.atomic import fsync_dir
-from rootless_build.store.fserrors import write_error
-from rootless_build.store.writeback import WritebackFile
 
 _CHUNK = 1 << 20
 
@@ -29,6 +27,9 @@ class BlobWriter:
         self.expected_size = expected_size
         self.what = what
         import tempfile  # lazily: a cached build writes no blob (see store/atomic.py)
+
+        from rootless_build.store.fserrors import write_error
+        from rootless_build.store.writeback import WritebackFile
 
         try:
             fd, self.tmp_path = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-")
@@ -67,6 +68,8 @@ class BlobWriter:
         try:
             self._store.adopt(Path(self.tmp_path), actual)
         except OSError as e:
+            from rootless_build.store.fserrors import write_error
+
             raise write_error(e, self._store.dir, self.what) from None
         self.digest = actual
         return actual

@@ -1,4 +1,4 @@
-"""A pull through a full disk ends at once with one line naming the filesystem, keeps no
+"""A pull (and an import) through a full disk ends at once with one line naming the filesystem, keeps no
 partial blob and no half-written image, and leaves the images already there intact.
 
 The store lives on a 4 MiB tmpfs that the unprivileged test user mounts in its own user
@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[3]
 DRIVER = Path(__file__).with_name("fulldisk_driver.py")
 
 
-def test_pull_through_a_full_disk_fails_once_and_keeps_nothing(seeded_registry, isolated_env, tmp_path):
+def test_pull_and_import_through_a_full_disk_fail_once_and_keep_nothing(seeded_registry, isolated_env, tmp_path,
+                                                                          debian_tar):
     if shutil.which("unshare") is None:
         pytest.skip("unshare (util-linux) not installed")
     mountpoint = tmp_path / "small"
@@ -31,7 +32,7 @@ def test_pull_through_a_full_disk_fails_once_and_keeps_nothing(seeded_registry, 
     env.pop("REGISTRY_AUTH_FILE", None)
     small, big = f"{seeded_registry}/busybox:latest", f"{seeded_registry}/debian:latest"
     proc = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", sys.executable, str(DRIVER),
-                           str(mountpoint), "4m", small, big],
+                           str(mountpoint), "4m", small, big, str(debian_tar)],
                           capture_output=True, text=True, env=env, timeout=600, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -51,6 +52,13 @@ def test_pull_through_a_full_disk_fails_once_and_keeps_nothing(seeded_registry, 
     new = set(report["blobs_after"]) - set(report["blobs_before"])
     assert all(Path(name).name != "" for name in new)
     assert len(new) <= 1, new
+    # import writes its layer through the same writer: the same one line, nothing kept
+    failed = report["import_big"]
+    assert failed["rc"] != 0
+    lines = failed["stderr"].strip().splitlines()
+    assert len(lines) == 1 and "no space left on device on the tmpfs filesystem" in lines[0], failed["stderr"]
+    assert report["tmp_after_import"] == [] and report["blobs_after_import"] == report["blobs_after"]
+
     assert report["images"]["stdout"].split() == [small]
     assert report["fsck"]["rc"] == 0, report["fsck"]["stdout"] + report["fsck"]["stderr"]
     assert report["run_small"]["rc"] == 0 and report["run_small"]["stdout"].startswith("sha256:")
