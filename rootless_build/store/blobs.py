@@ -14,30 +14,20 @@ _CHUNK = 1 << 20
 
 
 class BlobWriter:
-    """A temp file in the store that becomes a blob on commit, hashing what is written.
-
-    Bytes are hashed only once the kernel took them (a failed write leaves the hash and
-    `size` as they were), and every write error ends the blob: OSErrors come out as one-line
-    StoreErrors (store.fserrors), a full disk naming its filesystem."""
+    """A blob written from a stream and hashed as it goes (a TempBlob underneath): on
+    commit its digest and size are checked against what was expected, then it is adopted.
+    Bytes are hashed only once the kernel took them, and a write error ends the blob."""
 
     def __init__(self, store: BlobStore, expected: str | None = None, expected_size: int | None = None,
                  what: str = "writing a blob"):
+        from rootless_build.store.tempblob import TempBlob  # lazily: a cached build writes no blob
+
         self._store = store
         self.expected = expected
         self.expected_size = expected_size
-        self.what = what
-        import tempfile  # lazily: a cached build writes no blob (see store/atomic.py)
-
-        from rootless_build.store.fserrors import write_error
-        from rootless_build.store.writeback import WritebackFile
-
-        try:
-            fd, self.tmp_path = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-")
-        except OSError as e:
-            raise write_error(e, store.tmp_dir, what) from None
         self._hasher = dg.Hasher()
-        self._file = WritebackFile(fd, self._hasher.update, what)
-        self._closed = False
+        self._temp = TempBlob(store.tmp_dir, what=what, on_written=self._hasher.update)
+        self.tmp_path = str(self._temp.path)
         self.digest: str | None = None
 
     @property
@@ -45,46 +35,29 @@ class BlobWriter:
         return self._hasher.size
 
     def write(self, data: bytes | memoryview) -> int:
-        return self._file.write(data)
+        return self._temp.write(data)
 
     def commit(self, check: Callable[[Path, str], None] | None = None) -> str:
         """Make the temp file the blob named by its digest (checked against the expected
         digest and size); `check(temp path, digest)` may refuse its content before that."""
-        self._file.fsync()
-        self._close()
+        self._temp.close()
         actual = self._hasher.digest()
-        if self.expected and actual != self.expected:
-            self.abort()
-            raise BlobCorrupt(f"digest mismatch: expected {self.expected}, got {actual}")
-        if self.expected_size is not None and self.size != self.expected_size:
-            self.abort()
-            raise BlobCorrupt(f"size mismatch for {actual}: expected {self.expected_size} bytes, got {self.size}")
-        if check is not None:
-            try:
-                check(Path(self.tmp_path), actual)
-            except BaseException:
-                self.abort()
-                raise
         try:
-            self._store.adopt(Path(self.tmp_path), actual)
-        except OSError as e:
-            from rootless_build.store.fserrors import write_error
-
-            raise write_error(e, self._store.dir, self.what) from None
+            if self.expected and actual != self.expected:
+                raise BlobCorrupt(f"digest mismatch: expected {self.expected}, got {actual}")
+            if self.expected_size is not None and self.size != self.expected_size:
+                raise BlobCorrupt(f"size mismatch for {actual}: expected {self.expected_size} bytes, got {self.size}")
+            if check is not None:
+                check(self._temp.path, actual)
+            self._temp.commit(self._store, actual)
+        except BaseException:
+            self.abort()
+            raise
         self.digest = actual
         return actual
 
-    def _close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            os.close(self._file.fd)
-
     def abort(self) -> None:
-        self._close()
-        try:
-            os.unlink(self.tmp_path)
-        except FileNotFoundError:
-            pass
+        self._temp.abort()
 
     def __enter__(self) -> BlobWriter:
         return self
@@ -143,16 +116,28 @@ class BlobStore:
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=prefix)
         return fd, Path(name)
 
-    def adopt(self, tmp_path: Path, digest: str) -> None:
-        """Move a fully written, already hashed temp file into place (idempotent)."""
+    def adopt(self, tmp_path: Path, digest: str, *, fsync: bool = False) -> None:
+        """Move a fully written, already hashed temp file into place (idempotent); `fsync`
+        it first when its writer did not (load's staged files)."""
         dest = self.path(digest)
-        if dest.exists():
-            os.unlink(tmp_path)
-            return
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, dest)
-        fsync_dir(dest.parent)
+        try:
+            if dest.exists():
+                os.unlink(tmp_path)
+                return
+            if fsync:
+                fd = os.open(tmp_path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp_path, 0o644)
+            os.replace(tmp_path, dest)
+            fsync_dir(dest.parent)
+        except OSError as e:
+            from rootless_build.store.fserrors import write_error
+
+            raise write_error(e, dest.parent, f"storing blob {digest}") from None
 
     def delete(self, digest: str) -> None:
         try:
