@@ -153,8 +153,12 @@ def _fetch_layers(store: Store, repo: Repository, layers: list[Descriptor], diff
     def fetch(n: int, desc: Descriptor) -> None:
         key = dg.short_id(desc.digest)
         progress.item(key, "Downloading", desc.size)
-        download_blob(repo, store, desc, progress=progress, key=key, backoff=backoff, cancel=cancel,
-                      check=verify.layer_check(n, diff_ids[n], image, desc))
+        stream = verify.DiffIdStream(n, diff_ids[n], image, desc)
+        try:
+            download_blob(repo, store, desc, progress=progress, key=key, backoff=backoff, cancel=cancel,
+                          content=stream)
+        finally:
+            stream.close()
         verify.note_diff_id(store, desc.digest, diff_ids[n])
         progress.item(key, "Download complete")
         progress.item(key, "Pull complete")

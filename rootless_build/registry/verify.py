@@ -1,17 +1,20 @@
 """What a pull lets into the store: the config, fetched into memory (bounded) and checked
 against its digest before it is validated, and each layer's uncompressed content checked
-against the config's diff_id before the layer becomes a blob. A compressed blob's diff_id
-is noted once checked, so later pulls sharing the layer need not decompress it again."""
+against the config's diff_id (while it downloads) before the layer becomes a blob. A
+compressed blob's diff_id is noted once checked, so later pulls sharing the layer need not
+decompress it again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import threading
 from pathlib import Path
 
 import requests
 import urllib3
 
 from rootless_build.errors import RegistryError
+from rootless_build.layers.compression import READ_SIZE, open_uncompressed
 from rootless_build.layers.diffid import uncompressed_digest
 from rootless_build.oci import digest as dg
 from rootless_build.oci import validate
@@ -67,10 +70,65 @@ def note_diff_id(store: Store, digest: str, diff_id: str) -> None:
         store.put_record(DIFF_ID, digest, {"diff_id": diff_id})
 
 
-def layer_check(n: int, expected: str, image: str, desc: Descriptor) -> Callable[[Path, str], None]:
-    """For BlobWriter.commit: refuse a downloaded layer whose content is not `expected`."""
+class DiffIdStream:
+    """The diff_id check of a layer as it downloads: every byte written to the temp blob is
+    also piped to a thread that uncompresses it with the decoders extraction uses and
+    hashes the result, so checking costs no second pass (it overlaps the transfer).
+    download_blob calls feed/restart, `check` at commit, and `close` always."""
 
-    def check(path: Path, digest: str) -> None:
-        validate.diff_id(n, uncompressed_digest(path, digest), expected, image, desc)
+    def __init__(self, n: int, expected: str, image: str, desc: Descriptor):
+        self._n, self._expected, self._image, self._desc = n, expected, image, desc
+        self._start()
 
-    return check
+    def _start(self) -> None:
+        read_fd, self._write_fd = os.pipe()
+        self._source = open(read_fd, "rb", buffering=READ_SIZE)
+        self._result: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="diff-id", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            hasher = dg.Hasher()
+            with open_uncompressed(self._source) as content:
+                buf = bytearray(READ_SIZE)
+                view = memoryview(buf)
+                while n := content.readinto(view):
+                    hasher.update(view[:n])
+            while self._source.read(READ_SIZE):  # bytes after the stream: drain, never block the writer
+                pass
+            self._result = hasher.digest()
+        except BaseException as e:  # noqa: BLE001 - reported by check()
+            self._error = e
+        finally:
+            self._source.close()  # a writer still feeding gets EPIPE, not a hang
+
+    def feed(self, data) -> None:
+        view = memoryview(data).cast("B")
+        try:
+            while view:
+                view = view[os.write(self._write_fd, view):]
+        except BrokenPipeError:
+            pass  # the decoder stopped on an error: check() reports it
+
+    def restart(self) -> None:
+        """The blob starts again from its first byte (the server ignored a Range request)."""
+        self.close()
+        self._start()
+
+    def check(self, path: Path, digest: str) -> None:
+        self._finish()
+        if self._error is not None:
+            raise validate.LayerMismatch(f"{self._image}: layer {self._n + 1} ({digest}) cannot be "
+                                         f"uncompressed: {self._error}")
+        validate.diff_id(self._n, self._result or "", self._expected, self._image, self._desc)
+
+    def _finish(self) -> None:
+        if self._write_fd >= 0:
+            os.close(self._write_fd)
+            self._write_fd = -1
+        self._thread.join()
+
+    def close(self) -> None:
+        self._finish()

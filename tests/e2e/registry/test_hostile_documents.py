@@ -113,6 +113,16 @@ def test_pull_refuses_a_layer_that_claims_another_images_diff_id(rb, registry, w
 
 
 @pytest.mark.registry
+def test_pull_refuses_a_layer_that_does_not_uncompress(rb, registry, with_busybox, isolated_env):
+    busybox, before = with_busybox
+    broken = gzipped(EVIL_LAYER)[:-40] + b"\0" * 40  # a gzip stream with a mangled end
+    Pusher(registry, "hostile/broken-gzip").image("latest", encode(config_doc([EVIL_DIFF_ID])), [broken])
+    name = f"{registry}/hostile/broken-gzip:latest"
+    refused(rb("pull", name, env=isolated_env), name, "layer 1", "cannot be uncompressed")
+    intact(rb, before, [busybox])
+
+
+@pytest.mark.registry
 def test_pull_refuses_a_stored_layer_claimed_under_another_diff_id(rb, registry, with_busybox, isolated_env):
     """The layer blob is busybox's, already in the store: its content is checked too."""
     busybox, before = with_busybox
