@@ -9,7 +9,7 @@ from rootless_build.layers.compression import READ_SIZE, open_uncompressed, snif
 from rootless_build.oci import digest as dg
 
 
-def uncompressed_digest(path: str | os.PathLike, blob_digest: str | None = None) -> str:
+def uncompressed_digest(path: str | os.PathLike[str], blob_digest: str | None = None) -> str:
     """sha256 of the uncompressed content of the blob at `path`. For a plain tar that is
     the blob's own digest: pass it as `blob_digest` to spare a second read."""
     with open(path, "rb") as f:
@@ -18,8 +18,6 @@ def uncompressed_digest(path: str | os.PathLike, blob_digest: str | None = None)
             return blob_digest
         hasher = dg.Hasher()
         with open_uncompressed(f) as content:
-            buf = bytearray(READ_SIZE)
-            view = memoryview(buf)
-            while n := content.readinto(view):
-                hasher.update(view[:n])
+            while chunk := content.read(READ_SIZE):
+                hasher.update(chunk)
     return hasher.digest()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rootless_build.oci.models import Descriptor, ImageConfig, Index, InvalidDocument, Manifest, parse_as
+from rootless_build.oci.documents import InvalidDocument
+from rootless_build.oci.models import Descriptor, ImageConfig, Index, Manifest, parse_as
 
 
 class LayerMismatch(InvalidDocument):

@@ -200,10 +200,10 @@ class RemoteCache:
 def _decompress_into_store(store: Store, compressed: Descriptor, layer: Descriptor) -> None:
     """Store the uncompressed tar the step manifest names (checked against its digest and
     size), and remember the compressed blob as its variant so a push need not recompress."""
-    from rootless_build.store.variants import variant_key
     from rootless_build.errors import BlobCorrupt
     from rootless_build.layers.compression import open_uncompressed
     from rootless_build.store.roots import VARIANTS
+    from rootless_build.store.variants import variant_key
 
     try:
         with store.blobs.open(compressed.digest) as src, open_uncompressed(src) as tar, \

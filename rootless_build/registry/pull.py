@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from rootless_build.errors import RegistryError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
+from rootless_build.oci import platform as platforms
 from rootless_build.oci import validate
 from rootless_build.oci.models import Descriptor, sniff_media_type
 from rootless_build.oci.reference import Reference
 from rootless_build.registry import conf as registries_conf
-from rootless_build.registry import locations
-from rootless_build.oci import platform as platforms
-from rootless_build.registry import verify
+from rootless_build.registry import locations, verify
 from rootless_build.registry.client import Repository
 from rootless_build.registry.download import Cancelled, download_blob
 from rootless_build.registry.errors import RegistryAuthError, RegistryNotFound
@@ -95,12 +94,13 @@ def pull(store: Store, text: str, *, options: RegistryOptions | None = None, pla
             tags = (normalize(tag),)
         else:
             store.add_untagged(image)
-        locations.remember(store, [manifest.config.digest, *(l.digest for l in manifest.layers)],
+        locations.remember(store, [manifest.config.digest, *(layer.digest for layer in manifest.layers)],
                            found.source.ref.registry, found.repo.name)
     progress.items_done()
     progress.message(f"Digest: {digest}")
     shown = normalize(text)
-    progress.message(f"Status: Downloaded newer image for {shown}" if new else f"Status: Image is up to date for {shown}")
+    progress.message(f"Status: Downloaded newer image for {shown}" if new
+                     else f"Status: Image is up to date for {shown}")
     return PullResult(store.load_image(image.manifest_digest, tags), name, digest, new)
 
 

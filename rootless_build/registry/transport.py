@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable
 
 import requests
 
+from rootless_build.errors import RegistryError
 from rootless_build.registry import credentials
 from rootless_build.registry.auth import RegistryAuth
-from rootless_build.errors import RegistryError
 from rootless_build.registry.errors import from_exception, from_response
 from rootless_build.registry.limits import MAX_JSON, read_limited, read_prefix
 from rootless_build.registry.options import RegistryOptions

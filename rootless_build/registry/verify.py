@@ -92,10 +92,8 @@ class DiffIdStream:
         try:
             hasher = dg.Hasher()
             with open_uncompressed(self._source) as content:
-                buf = bytearray(READ_SIZE)
-                view = memoryview(buf)
-                while n := content.readinto(view):
-                    hasher.update(view[:n])
+                while chunk := content.read(READ_SIZE):
+                    hasher.update(chunk)
             while self._source.read(READ_SIZE):  # bytes after the stream: drain, never block the writer
                 pass
             self._result = hasher.digest()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from rootless_build.errors import BlobCorrupt, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.store.atomic import fsync_dir
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 _CHUNK = 1 << 20
 
@@ -62,7 +66,8 @@ class BlobWriter:
     def __enter__(self) -> BlobWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is not None or self.digest is None:
             self.abort()
 

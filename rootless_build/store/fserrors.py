@@ -15,7 +15,7 @@ class StoreFull(StoreError):
     """No space (or quota) left where the store writes."""
 
 
-def write_error(e: OSError, path: str | os.PathLike, what: str = "writing to the store") -> StoreError:
+def write_error(e: OSError, path: str | os.PathLike[str], what: str = "writing to the store") -> StoreError:
     """The error to raise for an OSError met while writing `path`."""
     if e.errno in _FULL:
         reason = "disk quota exceeded" if e.errno == errno.EDQUOT else "no space left on device"
@@ -23,7 +23,7 @@ def write_error(e: OSError, path: str | os.PathLike, what: str = "writing to the
     return StoreError(f"{what}: {e.strerror or e}: {path}")
 
 
-def describe_mount(path: str | os.PathLike) -> str:
+def describe_mount(path: str | os.PathLike[str]) -> str:
     """'the tmpfs filesystem mounted on /x (none)' for the mount holding `path`."""
     path = os.path.realpath(path)
     best: tuple[str, str, str] | None = None

@@ -18,6 +18,7 @@ from rootless_build.store.writeback import WritebackFile
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import TracebackType
 
     from rootless_build.store.blobs import BlobStore
 
@@ -41,7 +42,7 @@ class TempBlob:
         self._open = True
         self._done = False
 
-    def write(self, data) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         return self.file.write(data)
 
     def close(self, fsync: bool = True) -> None:
@@ -77,6 +78,7 @@ class TempBlob:
     def __enter__(self) -> TempBlob:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is not None or not self._done:
             self.abort()

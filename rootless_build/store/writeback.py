@@ -6,6 +6,7 @@ write error into one StoreError (store.fserrors): a full disk names its filesyst
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from rootless_build.store.fserrors import write_error
 
@@ -17,7 +18,8 @@ class WritebackFile:
     disk (sync_file_range SYNC_FILE_RANGE_WRITE: it does not wait). `on_written` sees
     each piece once the kernel took it (to hash only what was written)."""
 
-    def __init__(self, fd: int, on_written=None, what: str = "writing to the store") -> None:
+    def __init__(self, fd: int, on_written: Callable[[memoryview], object] | None = None,
+                 what: str = "writing to the store") -> None:
         self.fd = fd
         self.offset = 0
         self._started = 0
@@ -25,7 +27,7 @@ class WritebackFile:
         self._on_written = on_written
         self._what = what
 
-    def write(self, data) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         view = memoryview(data).cast("B")
         total = len(view)
         while view:
@@ -61,7 +63,7 @@ class WritebackFile:
             return f"file descriptor {self.fd}"
 
 
-def _sync_file_range():
+def _sync_file_range() -> Callable[[int, int, int], object] | None:
     """libc's sync_file_range(fd, off, n, SYNC_FILE_RANGE_WRITE), or None where missing."""
     try:
         import ctypes

@@ -18,9 +18,10 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class HostileRegistry:
-    """`mode`: "documents" (serves `documents` as they are), "endless-manifest" (no Content-Length, never ends), "huge-length" (claims
-    10 GiB), "endless-token" (a bearer challenge whose token server never stops),
-    "endless-error" (a 404 whose error body never ends)."""
+    """`mode`: "documents" (serves `documents` as they are), "endless-manifest" (no
+    Content-Length, never ends), "huge-length" (claims 10 GiB), "endless-token" (a bearer
+    challenge whose token server never stops), "endless-error" (a 404 whose error body
+    never ends)."""
 
     def __init__(self, mode: str, documents: dict[str, tuple[str, bytes]] | None = None):
         self.mode = mode

@@ -13,8 +13,18 @@ from pathlib import Path
 import pytest
 from reghelp import skopeo_raw
 from reghostile import HostileRegistry
-from regpush import (OCI_INDEX, OCI_MANIFEST, Pusher, config_doc, descriptor, digest, encode, gzipped,
-                     layer_tar, manifest_doc)
+from regpush import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Pusher,
+    config_doc,
+    descriptor,
+    digest,
+    encode,
+    gzipped,
+    layer_tar,
+    manifest_doc,
+)
 
 pytestmark = pytest.mark.rootless
 
@@ -165,7 +175,8 @@ def _manifest(**changes) -> bytes:
 
 
 DOCUMENTS = {
-    "index-entry-without-digest": (OCI_INDEX, _index({}, drop="digest"), "image index is malformed: manifests.0.digest"),
+    "index-entry-without-digest": (OCI_INDEX, _index({}, drop="digest"),
+                                   "image index is malformed: manifests.0.digest"),
     "index-digest-number": (OCI_INDEX, _index({"digest": 5}), "manifests.0.digest: Input should be a valid string"),
     "index-annotations-list": (OCI_INDEX, _index({"annotations": ["x"]}), "manifests.0.annotations"),
     "index-annotation-number": (OCI_INDEX, _index({"annotations": {"a": 1}}), "manifests.0.annotations.a"),
