@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 
 from rootless_build.layers.compression import READ_SIZE, open_uncompressed, sniff
-from rootless_build.oci import digest as dg
 
 
 def uncompressed_digest(path: str | os.PathLike[str], blob_digest: str | None = None) -> str:
@@ -16,8 +15,10 @@ def uncompressed_digest(path: str | os.PathLike[str], blob_digest: str | None = 
         plain = not sniff(f.peek(4)[:4])
         if plain and blob_digest:
             return blob_digest
-        hasher = dg.Hasher()
+        import hashlib  # layers/ sits below oci/: no oci.digest here
+
+        hasher = hashlib.sha256()
         with open_uncompressed(f) as content:
             while chunk := content.read(READ_SIZE):
                 hasher.update(chunk)
-    return hasher.digest()
+    return "sha256:" + hasher.hexdigest()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from rootless_build.store.fserrors import write_error
 from rootless_build.store.writeback import WritebackFile
@@ -20,7 +20,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
 
-    from rootless_build.store.blobs import BlobStore
+
+class Adopter(Protocol):
+    """Where a finished temp file goes: BlobStore.adopt (named so to keep blobs.py, which
+    writes through TempBlob, and this module from importing each other)."""
+
+    def adopt(self, tmp_path: Path, digest: str) -> None: ...
 
 
 class TempBlob:
@@ -55,7 +60,7 @@ class TempBlob:
                 self._open = False
                 os.close(self.file.fd)
 
-    def commit(self, blobs: BlobStore, digest: str) -> None:
+    def commit(self, blobs: Adopter, digest: str) -> None:
         """fsync, then make the file the blob `digest` (idempotent: an existing blob wins)."""
         self.close()
         blobs.adopt(self.path, digest)
