@@ -104,8 +104,10 @@ class Builder:
         finally:
             if "context" in self.__dict__:
                 self.context.save()
+                self.context.close()
             for named in self._named_trees.values():
                 named.save()
+                named.close()
             for tree in self._trees.values():
                 tree.close()
         unused = [name for name in self.build_args.unused() if name != "BUILDKIT_DOCKERFILE_CHECK"]

@@ -10,11 +10,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from rootless_build.build import archive
 from rootless_build.build.copyplan import ArchiveSource, CopyPlan, Entry
@@ -23,6 +22,9 @@ from rootless_build.errors import LayerError
 from rootless_build.layers.sink import LayerSink
 from rootless_build.layers.tarwriter import LayerTarWriter
 from rootless_build.store.writeback import WritebackFile
+
+if TYPE_CHECKING:
+    from rootless_build.layers.tarreader import TarEntry
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,8 @@ def _write_archive(tar: LayerTarWriter, source: ArchiveSource, chown) -> None:
     hashing = _HashingReader(raw) if source.digest is None else None
     stream = archive.decompressor(hashing or raw, source.compression)
     try:
-        for info, archive_tar in archive.members(stream, f"/{source.src}"):
-            _write_member(tar, source.dest, info, archive_tar, chown)
+        for info, content in archive.members(stream, f"/{source.src}"):
+            _write_member(tar, source.dest, info, content, chown)
         if hashing is not None:
             while hashing.read(1 << 20):
                 pass  # the digest covers the whole file, trailing blocks included
@@ -158,7 +160,7 @@ def _write_archive(tar: LayerTarWriter, source: ArchiveSource, chown) -> None:
         raw.close()
 
 
-def _write_member(tar: LayerTarWriter, dest: str, info: tarfile.TarInfo, archive_tar, chown) -> None:
+def _write_member(tar: LayerTarWriter, dest: str, info: TarEntry, content: BinaryIO, chown) -> None:
     name = archive.rebase(dest, info.name)
     if not name or name.rpartition("/")[2].startswith(".wh."):
         return  # the destination itself, or a name a layer cannot hold
@@ -179,7 +181,4 @@ def _write_member(tar: LayerTarWriter, dest: str, info: tarfile.TarInfo, archive
     elif info.isfifo():
         tar.add_fifo(name, mode=mode, **owner)
     elif info.isreg():
-        data = archive_tar.extractfile(info)
-        if data is None:
-            raise LayerError(f"cannot read {info.name} from the archive")
-        tar.add_file(name, data, size=info.size, mode=mode, xattrs=xattrs, **owner)
+        tar.add_file(name, content, size=info.size, mode=mode, xattrs=xattrs, **owner)

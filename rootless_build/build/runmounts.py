@@ -36,7 +36,6 @@ from rootless_build.sandbox.spec import Mount as SandboxMount
 from rootless_build.sandbox.vfs import flatten_into
 
 CACHE_MOUNTS = "run-mounts"
-_MAX_LINKS = 40
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
@@ -274,30 +273,28 @@ def _bind_source(store, request, m, scratch: Path) -> Path:
     return scratch
 
 
+class _MergedView:
+    """Just enough of a fstree.Tree over lower dirs for fstree.resolve, the one resolver."""
+
+    def __init__(self, lowerdirs: list[Path]) -> None:
+        self.lowerdirs = lowerdirs
+        self._hosts: dict[str, str] = {}
+
+    def node(self, path: str) -> fstree.Node | None:
+        kind, host = merged_lookup(self.lowerdirs, path)
+        if kind != "symlink":
+            return None if kind == "absent" else fstree.Node(DIR if kind == "dir" else FILE, 0)
+        assert host is not None
+        self._hosts[path] = host
+        return fstree.Node(SYMLINK, 0o777)
+
+    def readlink(self, path: str, node: fstree.Node) -> str:
+        return os.readlink(self._hosts[path])
+
+
 def resolve_in_lowers(lowerdirs: list[Path], path: str) -> str:
     """`path` with symlinks resolved in the merged view, as if chrooted into it."""
-    pending = fstree.split_clean(path)
-    done: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        candidate = "/".join([*done, part])
-        kind, host = merged_lookup(lowerdirs, candidate)
-        if kind == "symlink":
-            hops += 1
-            if hops > _MAX_LINKS:
-                raise BuildError(f"too many levels of symbolic links: /{path}")
-            target = os.readlink(host)
-            if target.startswith("/"):
-                done = []
-            pending = fstree.split_clean(target) + pending
-            continue
-        done.append(part)
-    return "/".join(done)
+    return fstree.resolve(_MergedView(lowerdirs), path)  # type: ignore[arg-type]
 
 
 def dir_layers(lowerdirs: list[Path], rel: str) -> list[Path]:

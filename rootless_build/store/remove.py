@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from rootless_build.errors import ImageNotFound, RootlessBuildError
 from rootless_build.oci import digest as dg
+from rootless_build.oci.reference import looks_like_id
 from rootless_build.store import gc, layout, names
 from rootless_build.store.store import Store
 from rootless_build.store.trees import remove_tree
@@ -124,6 +125,8 @@ def _lookup(store: Store, entries: list[layout.Entry], text: str) -> tuple[str |
     try:
         wanted = names.normalize(text)
     except RootlessBuildError:
+        if not looks_like_id(text):
+            raise  # neither a name nor an ID: docker's "invalid reference format"
         wanted = None
     if wanted and "@" not in wanted:
         for entry in entries:
