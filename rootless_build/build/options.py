@@ -31,6 +31,8 @@ class BuildOptions(Record):
     cert_dir: str | None = None
     authfile: str | None = None
     creds: str | None = None  # USER[:PASSWORD]
+    signature_policy: str | None = None  # policy.json for pulled base images (--signature-policy)
+    registries_d: str | None = None      # where their signatures are stored (--registries.d)
     # Images FROM and --from found during this build: each is looked up (pulled) once.
     found_images: dict = field(factory=dict)
 
@@ -45,4 +47,4 @@ class BuildOptions(Record):
         from rootless_build.registry.options import RegistryOptions
 
         return RegistryOptions(self.tls_verify, self.cert_dir, self.authfile,
-                               RegistryOptions.parse_creds(self.creds))
+                               RegistryOptions.parse_creds(self.creds), self.signature_policy, self.registries_d)

@@ -71,10 +71,14 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--cert-dir", type=click.Path(file_okay=False), help="Directory with registry CA/client files.")
 @click.option("--authfile", type=click.Path(dir_okay=False), help="Registry auth file to use.")
 @click.option("--creds", metavar="USER[:PASSWORD]", help="Credentials for the registries.")
+@click.option("--signature-policy", type=click.Path(dir_okay=False),
+              help="Trust policy for pulled base images (default ~/.config/containers/policy.json).")
+@click.option("--registries.d", "registries_d", type=click.Path(file_okay=False),
+              help="Where base images' signature storage is configured.")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds) -> None:
+          authfile, creds, signature_policy, registries_d) -> None:
     """Build an image from a Dockerfile and a context directory."""
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
@@ -87,7 +91,7 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
         quiet=quiet, platform=platform, network=network, secrets=_secrets(secrets),
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
-        authfile=authfile, creds=creds)
+        authfile=authfile, creds=creds, signature_policy=signature_policy, registries_d=registries_d)
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here():

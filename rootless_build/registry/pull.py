@@ -22,6 +22,7 @@ from rootless_build.registry.errors import RegistryAuthError, RegistryNotFound
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import NoProgress, Progress
 from rootless_build.registry.resolve import Candidate, Source, pull_candidates
+from rootless_build.registry.signatures import enforce as enforce_policy
 from rootless_build.registry.transport import Connections
 from rootless_build.store import Image, Store
 from rootless_build.store.names import normalize
@@ -62,6 +63,7 @@ def pull(store: Store, text: str, *, options: RegistryOptions | None = None, pla
         progress.message("Using default tag: latest")
     found = find_manifest(candidates, connections)
     raw, digest = found.raw, found.digest
+    enforce_policy(found.repo, str(found.name), digest, options)
     if found.media_type in mt.INDEXES:
         index = parse_index(raw)
         choice = platforms.choose(index, wanted, str(found.name))

@@ -19,6 +19,7 @@ from rootless_build.registry.client import Repository
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import NoProgress, Progress
 from rootless_build.registry.resolve import push_target
+from rootless_build.registry.signatures import SignOptions, sign_pushed
 from rootless_build.registry.transport import Connections
 from rootless_build.registry.upload import blob_path, upload_blob
 from rootless_build.store import Image, Store
@@ -37,7 +38,7 @@ class PushResult:
 def push(store: Store, source: str, dest: str | None = None, *, options: RegistryOptions | None = None,
          compression: str = "gzip", progress: Progress | None = None,
          conf: registries_conf.RegistriesConf | None = None, connections: Connections | None = None,
-         chunk_size: int | None = None, jobs: int = JOBS) -> PushResult:
+         chunk_size: int | None = None, jobs: int = JOBS, sign: SignOptions | None = None) -> PushResult:
     """Push the stored image `source` to `dest` (default: its own name)."""
     if compression not in COMPRESSIONS:
         raise UsageError(f"unknown compression {compression!r} (choose gzip or zstd)")
@@ -57,6 +58,9 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
             digest = dg.of_bytes(raw)  # what we sent is what a pull by digest will verify
         locations.remember(store, [image.manifest.config.digest, *(l.digest for l in layers)],
                            ref.registry, ref.repository)
+    if sign:
+        progress.message("Signing manifest")
+        sign_pushed(repo, f"{ref.name}:{ref.tag or 'latest'}", digest, sign, options)
     progress.items_done()
     progress.message(f"{ref.tag}: digest: {digest} size: {len(raw)}")
     return PushResult(ref, digest, len(raw))
