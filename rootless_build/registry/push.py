@@ -19,7 +19,7 @@ from rootless_build.registry.client import Repository
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import NoProgress, Progress
 from rootless_build.registry.resolve import push_target
-from rootless_build.registry.signatures import SignOptions, sign_pushed
+from rootless_build.registry.signatures import SignOptions, Signer
 from rootless_build.registry.transport import Connections
 from rootless_build.registry.upload import blob_path, upload_blob
 from rootless_build.store import Image, Store
@@ -48,6 +48,7 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
     image = store.resolve(source)
     target = push_target(dest or source, conf)
     ref = target.ref
+    signer = Signer(sign, options, f"{ref.name}:{ref.tag or 'latest'}") if sign else None
     repo = Repository(connections.get(ref.registry, target.insecure), ref.repository, push=True)
     progress.message(f"The push refers to repository [{ref.name}]")
     with store.writing():
@@ -58,9 +59,9 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
             digest = dg.of_bytes(raw)  # what we sent is what a pull by digest will verify
         locations.remember(store, [image.manifest.config.digest, *(l.digest for l in layers)],
                            ref.registry, ref.repository)
-    if sign:
+    if signer is not None:
         progress.message("Signing manifest")
-        sign_pushed(repo, f"{ref.name}:{ref.tag or 'latest'}", digest, sign, options)
+        signer.sign_pushed(repo, digest)
     progress.items_done()
     progress.message(f"{ref.tag}: digest: {digest} size: {len(raw)}")
     return PushResult(ref, digest, len(raw))

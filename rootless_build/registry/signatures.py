@@ -100,30 +100,48 @@ def enforce(repo: Repository, identity: str, manifest_digest: str, options: Regi
     verify.check(policy, identity, manifest_digest, RegistrySignatures(repo, identity, manifest_digest, regd))
 
 
-def sign_pushed(repo: Repository, identity: str, manifest_digest: str, sign: SignOptions,
-                options: RegistryOptions | None) -> None:
-    """Sign the manifest just pushed as `identity` ("host/repo:tag") and store the signatures."""
-    from rootless_build.sign import payload as payloads
-    from rootless_build.sign import registries_d
+class Signer:
+    """Signing prepared before a push sends anything: the key is read and unlocked, and the
+    signature storage configured, so a wrong passphrase fails before any upload."""
 
-    regd = registries_d.load(getattr(options, "registries_d", None) if options else None)
-    if sign.sigstore_key:
-        from rootless_build.sign import sigstore_keys
+    def __init__(self, sign: SignOptions, options: RegistryOptions | None, identity: str):
+        from rootless_build.sign import registries_d
 
-        if not regd.use_sigstore_attachments(identity):
-            raise SignatureError(f"signing {identity} with a sigstore key needs `use-sigstore-attachments: true` "
-                                 f"for it in registries.d ({registries_d.find_dir(options and options.registries_d)})")
-        with open(sign.sigstore_key, "rb") as f:
-            pem = f.read()
-        key = sigstore_keys.load_private(pem, sigstore_keys.read_passphrase(sign.passphrase_file), sign.sigstore_key)
-        body = payloads.make(payloads.SIGSTORE_TYPE, manifest_digest, identity)
-        put_attachment(repo, manifest_digest, SigstoreSignature(body, sigstore_keys.sign(key, body)))
-    if sign.gpg_fingerprint:
-        from rootless_build.sign import gpg
+        self.sign, self.identity = sign, identity
+        self.regd = registries_d.load(options.registries_d if options else None)
+        self.sigstore_key = None
+        if sign.sigstore_key:
+            from rootless_build.sign import sigstore_keys
 
-        body = payloads.make(payloads.GPG_TYPE, manifest_digest, identity)
-        write_lookaside(regd.lookaside(identity, write=True), manifest_digest,
-                        gpg.sign(sign.gpg_fingerprint, body, sign.passphrase_file))
+            if not self.regd.use_sigstore_attachments(identity):
+                where = registries_d.find_dir(options.registries_d if options else None)
+                raise SignatureError(f"signing {identity} with a sigstore key needs `use-sigstore-attachments: true` "
+                                     f"for it in registries.d ({where})")
+            try:
+                with open(sign.sigstore_key, "rb") as f:
+                    pem = f.read()
+            except OSError as e:
+                raise SignatureError(f"{sign.sigstore_key}: {e.strerror}") from None
+            passphrase = sigstore_keys.read_passphrase(sign.passphrase_file)
+            self.sigstore_key = sigstore_keys.load_private(pem, passphrase, sign.sigstore_key)
+        if sign.gpg_fingerprint:
+            self.regd.lookaside(identity, write=True)
+
+    def sign_pushed(self, repo: Repository, manifest_digest: str) -> None:
+        """Sign the manifest just pushed and store the signatures."""
+        from rootless_build.sign import payload as payloads
+
+        if self.sigstore_key is not None:
+            from rootless_build.sign import sigstore_keys
+
+            body = payloads.make(payloads.SIGSTORE_TYPE, manifest_digest, self.identity)
+            put_attachment(repo, manifest_digest, SigstoreSignature(body, sigstore_keys.sign(self.sigstore_key, body)))
+        if self.sign.gpg_fingerprint:
+            from rootless_build.sign import gpg
+
+            body = payloads.make(payloads.GPG_TYPE, manifest_digest, self.identity)
+            write_lookaside(self.regd.lookaside(self.identity, write=True), manifest_digest,
+                            gpg.sign(self.sign.gpg_fingerprint, body, self.sign.passphrase_file))
 
 
 def attachment_manifest(repo: Repository, manifest_digest: str) -> dict | None:
