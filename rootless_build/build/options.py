@@ -33,6 +33,11 @@ class BuildOptions(Record):
     creds: str | None = None  # USER[:PASSWORD]
     signature_policy: str | None = None  # policy.json for pulled base images (--signature-policy)
     registries_d: str | None = None      # where their signatures are stored (--registries.d)
+    # Supply-chain attestations attached to the result: an SPDX SBOM (--sbom, written out
+    # too with --sbom-output) and SLSA provenance (--provenance mode=min|max).
+    sbom: bool = False
+    sbom_output: str | None = None
+    provenance: str | None = None
     # Images FROM and --from found during this build: each is looked up (pulled) once.
     found_images: dict = field(factory=dict)
 

@@ -75,10 +75,13 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
               help="Trust policy for pulled base images (default ~/.config/containers/policy.json).")
 @click.option("--registries.d", "registries_d", type=click.Path(file_okay=False),
               help="Where base images' signature storage is configured.")
+@click.option("--sbom", is_flag=True, help="Attach an SPDX 2.3 SBOM of the image (an OCI artifact).")
+@click.option("--sbom-output", metavar="FILE", help="Also write the SBOM to FILE (implies --sbom).")
+@click.option("--provenance", metavar="mode=min|max", help="Attach SLSA v1 provenance (an in-toto statement).")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds, signature_policy, registries_d) -> None:
+          authfile, creds, signature_policy, registries_d, sbom, sbom_output, provenance) -> None:
     """Build an image from a Dockerfile and a context directory."""
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
@@ -91,7 +94,9 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
         quiet=quiet, platform=platform, network=network, secrets=_secrets(secrets),
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
-        authfile=authfile, creds=creds, signature_policy=signature_policy, registries_d=registries_d)
+        authfile=authfile, creds=creds, signature_policy=signature_policy, registries_d=registries_d,
+        sbom=sbom or bool(sbom_output), sbom_output=os.path.abspath(sbom_output) if sbom_output else None,
+        provenance=_provenance_mode(provenance))
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here():
@@ -107,6 +112,19 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
     except NeedsUserNamespace:      # the first RUN that misses the cache: go on from inside
         os.environ[SHOWN_STEPS_ENV] = str(progress.current_step)
         sys.exit(_in_userns(options))
+
+
+def _provenance_mode(text: str | None) -> str | None:
+    """--provenance mode=min|max (BuildKit's spelling; a bare min/max or true is accepted)."""
+    if text is None:
+        return None
+    value = text.strip().lower()
+    value = {"true": "min", "1": "min"}.get(value, value).removeprefix("mode=")
+    if value in ("false", "0"):
+        return None
+    if value not in ("min", "max"):
+        raise UsageError(f"invalid --provenance {text!r}: expected mode=min or mode=max")
+    return value
 
 
 def _outside_userns() -> bool:

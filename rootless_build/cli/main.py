@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "search": ("registry_cmds", "search", "Search a registry's catalog"),
     "generate-key": ("sign_cmds", "generate_key", "Create a sigstore signing key pair"),
     "verify": ("sign_cmds", "verify", "Check a registry image's signature with a public key"),
+    "sbom": ("supply_cmds", "sbom", "Show the packages installed in an image (SPDX or CycloneDX)"),
     "unshare": ("sandbox_cmds", "unshare", "Run a command in the rootless user namespace"),
     "info": ("sandbox_cmds", "info", "Show what this machine offers for rootless builds"),
     "run": ("container_cmds", "run", "Run a command in a new container"),

@@ -23,7 +23,9 @@ def root_manifests(store: Store, *, include_cache: bool = True) -> set[str]:
     if include_cache:
         roots |= {rec["manifest"] for _, rec in store.records(BUILD_CACHE) if "manifest" in rec}
     roots |= set(container_images(store))
-    return roots
+    from rootless_build.store.referrers import roots as attached  # SBOMs, provenance: kept with their image
+
+    return roots | attached(store, roots)
 
 
 def container_images(store: Store) -> Iterator[str]:

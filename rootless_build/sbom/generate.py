@@ -1,0 +1,41 @@
+"""An image's SBOM: made from its layers, or the one already attached to it."""
+
+from __future__ import annotations
+
+from rootless_build.oci.models import sniff_media_type
+from rootless_build.sbom import document
+from rootless_build.store import Image, Store
+from rootless_build.store import referrers
+
+
+def subject(image: Image) -> dict:
+    """The descriptor of an image's manifest (an artifact's `subject`)."""
+    media_type = image.manifest.media_type or sniff_media_type(image.manifest_bytes)
+    return {"mediaType": media_type, "digest": image.manifest_digest, "size": len(image.manifest_bytes)}
+
+
+def make(store: Store, image: Image, fmt: str = "spdx-json") -> bytes:
+    from rootless_build.sbom.scan import find_packages, layer_openers
+
+    if fmt not in document.FORMATS:
+        document.render(fmt, "", "", [])  # raises the UsageError naming the formats
+    name = image.tags[0] if image.tags else image.manifest_digest
+    return document.render(fmt, name, image.manifest_digest, find_packages(layer_openers(store, image)))
+
+
+def attached(store: Store, image: Image, fmt: str = "spdx-json") -> bytes | None:
+    """The SBOM of this format attached to the image, if any."""
+    for entry in referrers.referrers(store, image.manifest_digest, document.MEDIA_TYPES[fmt]):
+        return referrers.read_artifact(store, entry)[1]
+    return None
+
+
+def ensure(store: Store, image: Image, fmt: str = "spdx-json") -> bytes:
+    """The attached SBOM, made and attached first when there is none (a rebuild that
+    changed nothing finds the one its first build attached)."""
+    data = attached(store, image, fmt)
+    if data is None:
+        data = make(store, image, fmt)
+        media_type = document.MEDIA_TYPES[fmt]
+        referrers.attach(store, subject(image), media_type, media_type, data)
+    return data

@@ -1,0 +1,142 @@
+"""Find the packages installed in a stored image: one pass over its layers (top first),
+picking the package databases and artifacts by path, each read as the layer streams by."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tarfile
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+from rootless_build.sbom import gobinary
+from rootless_build.sbom import packages as pk
+from rootless_build.sbom.flatten import walk
+from rootless_build.sbom.packages import Package
+
+DPKG_STATUS = "var/lib/dpkg/status"
+DPKG_STATUS_D = "var/lib/dpkg/status.d/"
+APK_DB = "lib/apk/db/installed"
+RPM_SQLITE = ("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite")
+OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
+JARS = (".jar", ".war", ".ear")
+MAX_DB = 256 << 20       # a package database read into memory (dpkg status is ~1 MiB)
+MIN_GO_BINARY = 512 << 10
+
+
+def _kind(path: str, member: tarfile.TarInfo) -> str | None:
+    if path == DPKG_STATUS or path.startswith(DPKG_STATUS_D):
+        return "dpkg"
+    if path == APK_DB:
+        return "apk"
+    if path in RPM_SQLITE:
+        return "rpm"
+    if path in OS_RELEASE:
+        return "os-release"
+    if path.endswith("/METADATA") and path[:-9].endswith(".dist-info"):
+        return "python"
+    if path.endswith(".egg-info/PKG-INFO") or (path.endswith(".egg-info") and member.isfile()):
+        return "python"
+    if path.endswith("/package.json") and _in_node_modules(path):
+        return "npm"
+    if path.endswith(JARS):
+        return "jar"
+    if member.mode & 0o111 and member.size >= MIN_GO_BINARY:
+        return "elf"
+    return None
+
+
+def _in_node_modules(path: str) -> bool:
+    """node_modules/NAME/package.json or node_modules/@SCOPE/NAME/package.json."""
+    parts = path.split("/")
+    return (len(parts) >= 3 and parts[-3] == "node_modules") or (
+        len(parts) >= 4 and parts[-4] == "node_modules" and parts[-3].startswith("@"))
+
+
+def _want(path: str, member: tarfile.TarInfo) -> bool:
+    return member.isfile() and _kind(path, member) is not None
+
+
+def find_packages(layer_openers: list[Callable[[], BinaryIO]]) -> list[Package]:
+    """Every package found, sorted by (type, name, version, location); openers top layer first."""
+    found: list[Package] = []
+    deferred: list[tuple[str, str, bytes]] = []  # dpkg/apk/rpm need the distribution's name
+    distro = {}
+    with contextlib.ExitStack() as temps:
+        for path, member, reader in walk(layer_openers, _want):
+            kind = _kind(path, member)
+            if kind == "os-release":
+                distro.setdefault("id", _os_id(reader.read(1 << 16)))
+            elif kind in ("dpkg", "apk"):
+                deferred.append((kind, path, reader.read(MAX_DB)))
+            elif kind == "rpm":
+                deferred.append((kind, path, _spill(temps, reader)))
+            elif kind == "python":
+                found += pk.python_metadata(reader.read(1 << 20), path)
+            elif kind == "npm":
+                found += pk.npm(reader.read(1 << 20), path)
+            elif kind == "jar":
+                found += pk.jar(_seekable(reader, member.size), path)
+            elif kind == "elf":
+                if reader.read(4) == b"\x7fELF":
+                    found += gobinary.scan(_seekable(reader, member.size, rewind=True), member.size, path)
+        name = distro.get("id") or ""
+        for kind, path, data in deferred:
+            if kind == "dpkg":
+                found += pk.dpkg(data, path, name or "debian")
+            elif kind == "apk":
+                found += pk.apk(data, path, name or "alpine")
+            else:
+                found += pk.rpm_sqlite(data.decode(), path, name)
+    unique = {(p.type, p.namespace, p.name, p.version, p.location): p for p in found}
+    return sorted(unique.values(), key=lambda p: (p.type, p.name, p.version, p.location))
+
+
+def _os_id(data: bytes) -> str:
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line.startswith("ID="):
+            return line[3:].strip().strip('"').lower()
+    return ""
+
+
+def _seekable(reader: BinaryIO, size: int, rewind: bool = False) -> BinaryIO:
+    """The member itself when the layer is a seekable file, else its bytes in memory."""
+    try:
+        reader.seek(0)
+        return reader
+    except (OSError, AttributeError, tarfile.StreamError, io.UnsupportedOperation):
+        pass
+    head = b"\x7fELF" if rewind else b""
+    return io.BytesIO(head + reader.read(min(size, MAX_DB)))
+
+
+def _spill(temps: contextlib.ExitStack, reader: BinaryIO) -> bytes:
+    """sqlite needs a file: copy the member to a temp file; returns its path (encoded)."""
+    import shutil
+    import tempfile
+
+    tmp = temps.enter_context(tempfile.NamedTemporaryFile(prefix="rb-rpmdb-", suffix=".sqlite"))
+    shutil.copyfileobj(reader, tmp)
+    tmp.flush()
+    return tmp.name.encode()
+
+
+def layer_openers(store, image) -> list[Callable[[], BinaryIO]]:
+    """Openers for the image's layers as uncompressed tars, top layer first; a plain blob
+    is opened as the file itself (seekable, so only the wanted members are read)."""
+    from rootless_build.layers.compression import open_uncompressed, sniff
+
+    def opener(digest: str) -> Callable[[], BinaryIO]:
+        @contextlib.contextmanager
+        def open_layer() -> Iterator[BinaryIO]:
+            with store.blobs.open(digest) as f:
+                head = f.read(4)
+                f.seek(0)
+                if not sniff(head):
+                    yield f
+                    return
+                with open_uncompressed(f) as stream:
+                    yield stream
+        return open_layer
+
+    return [opener(d.digest) for d in reversed(image.manifest.layers)]
