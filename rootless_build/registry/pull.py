@@ -21,6 +21,7 @@ from rootless_build.registry.download import Cancelled, download_blob
 from rootless_build.registry.errors import RegistryAuthError, RegistryNotFound
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import NoProgress, Progress
+from rootless_build.registry.referrers import pull_attached
 from rootless_build.registry.resolve import Candidate, Source, pull_candidates
 from rootless_build.registry.signatures import enforce as enforce_policy
 from rootless_build.registry.transport import Connections
@@ -92,6 +93,10 @@ def pull(store: Store, text: str, *, options: RegistryOptions | None = None, pla
             store.add_untagged(image)
         locations.remember(store, [manifest.config.digest, *(l.digest for l in manifest.layers)],
                            found.source.ref.registry, found.repo.name)
+        try:
+            pull_attached(store, found.repo, manifest_digest)  # its SBOM and provenance, if any
+        except RegistryError as e:
+            progress.message(f"Warning: attestations not pulled: {e}")
     progress.items_done()
     progress.message(f"Digest: {digest}")
     shown = normalize(text)

@@ -18,6 +18,7 @@ from rootless_build.registry import locations
 from rootless_build.registry.client import Repository
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import NoProgress, Progress
+from rootless_build.registry.referrers import push_attached
 from rootless_build.registry.resolve import push_target
 from rootless_build.registry.signatures import SignOptions, Signer
 from rootless_build.registry.transport import Connections
@@ -62,6 +63,8 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
     if signer is not None:
         progress.message("Signing manifest")
         signer.sign_pushed(repo, digest)
+    with store.writing():  # SBOM and provenance, re-pointed at the manifest as pushed
+        push_attached(store, repo, image.manifest_digest, {"mediaType": media_type, "digest": digest, "size": len(raw)})
     progress.items_done()
     progress.message(f"{ref.tag}: digest: {digest} size: {len(raw)}")
     return PushResult(ref, digest, len(raw))

@@ -19,6 +19,7 @@ from rootless_build.oci import mediatypes as mt
 from rootless_build.registry.client import Repository
 from rootless_build.registry.errors import RegistryNotFound
 from rootless_build.registry.options import RegistryOptions
+from rootless_build.registry.referrers import put_blob
 
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -167,12 +168,12 @@ def put_attachment(repo: Repository, manifest_digest: str, sig: SigstoreSignatur
              "annotations": {SIGNATURE_ANNOTATION: sig.signature}}
     if any(l == layer for l in layers):
         return
-    _put_small_blob(repo, sig.payload)
+    put_blob(repo, sig.payload)
     layers.append(layer)
     config = json.dumps({"architecture": "", "os": "", "config": {},
                          "rootfs": {"type": "layers", "diff_ids": [l["digest"] for l in layers]}},
                         separators=(",", ":")).encode()
-    _put_small_blob(repo, config)
+    put_blob(repo, config)
     doc = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
            "config": {"mediaType": mt.OCI_CONFIG, "digest": dg.of_bytes(config), "size": len(config)},
            "layers": layers}
@@ -243,35 +244,3 @@ def _small_blob(repo: Repository, digest: str, size: object) -> bytes:
     if len(data) != size or dg.of_bytes(data) != digest:
         raise RegistryError(f"{repo.display}: signature blob {digest} does not match its digest")
     return data
-
-
-def _put_small_blob(repo: Repository, data: bytes) -> None:
-    digest = dg.of_bytes(data)
-    if repo.has_blob(digest):
-        return
-    location = repo.start_upload()
-    if location is not None:
-        repo.finish_upload(location, digest, body=data, length=len(data))
-
-
-def verify_with_key(text: str, key_path: str, options: RegistryOptions | None = None) -> tuple[str, str]:
-    """Check that the registry image `text` carries a signature made by the key in
-    `key_path` (a PEM public key: sigstore attachments; else a GPG keyring: lookaside) for
-    its own repository, as `cosign verify --key` does. Returns (identity, manifest digest)."""
-    from rootless_build.registry import conf as registries_conf
-    from rootless_build.registry.pull import find_manifest
-    from rootless_build.registry.resolve import pull_candidates
-    from rootless_build.registry.transport import Connections
-    from rootless_build.sign import registries_d, verify
-    from rootless_build.sign.policy import Identity, Policy, Requirement
-
-    with open(key_path, "rb") as f:
-        key = f.read()
-    kind = "sigstoreSigned" if key.lstrip().startswith(b"-----BEGIN PUBLIC KEY") else "signedBy"
-    rule = Requirement(kind, f"--key {key_path} ({kind})", (key,), Identity("matchRepository"))
-    found = find_manifest(pull_candidates(text, registries_conf.load()), Connections(options))
-    identity = str(found.name)
-    regd = registries_d.load(options.registries_d if options else None)
-    sigs = RegistrySignatures(found.repo, identity, found.digest, regd, attachments=True)
-    verify.check(Policy(None, (rule,), {}), identity, found.digest, sigs)
-    return identity, found.digest

@@ -73,7 +73,10 @@ def spdx(image_name: str, manifest_digest: str, packages: list[Package]) -> byte
     # validate=False: the model is built from typed values here; the tests validate the
     # output against the SPDX 2.3 JSON schema (spdx-tools' validator costs ~0.2 s).
     write_document_to_stream(document, out, validate=False)
-    return out.getvalue().encode()
+    # spdx-tools spells the category as its enum member (PACKAGE_MANAGER); the SPDX 2.3 JSON
+    # schema (v2.3 tag) accepts only PACKAGE-MANAGER, which 2.3.1 keeps as the first spelling.
+    return out.getvalue().replace('"referenceCategory": "PACKAGE_MANAGER"',
+                                  '"referenceCategory": "PACKAGE-MANAGER"').encode()
 
 
 def cyclonedx(image_name: str, manifest_digest: str, packages: list[Package]) -> bytes:

@@ -75,15 +75,23 @@ def parse_buildinfo(section: bytes) -> tuple[str, str] | None:
     return version.decode("utf-8", "replace"), modinfo.decode("utf-8", "replace")
 
 
-def modules(modinfo: str, location: str) -> list[Package]:
-    """The main module and every dependency (replacements applied) of a build info text."""
+def modules(go_version: str, modinfo: str, location: str) -> list[Package]:
+    """The main module (or, for a binary built outside module mode, its main package path),
+    every dependency (replacements applied) and the Go standard library's version."""
     out: list[Package] = []
+    main_path = ""
     for line in modinfo.splitlines():
         parts = line.split("\t")
-        if parts[0] in ("mod", "dep") and len(parts) >= 3:
+        if parts[0] == "path" and len(parts) >= 2:
+            main_path = parts[1]
+        elif parts[0] in ("mod", "dep") and len(parts) >= 3:
             out.append(_module(parts[1], parts[2], location))
         elif parts[0] == "=>" and len(parts) >= 3 and out:
             out[-1] = _module(parts[1], parts[2], location)
+    if main_path and not any(l.startswith("mod\t") for l in modinfo.splitlines()):
+        out.insert(0, _module(main_path, "", location))
+    if go_version.startswith("go"):
+        out.append(Package("golang", "stdlib", go_version, location))
     return out
 
 
@@ -95,4 +103,4 @@ def _module(path: str, version: str, location: str) -> Package:
 def scan(f: BinaryIO, size: int, location: str) -> list[Package]:
     section = buildinfo_section(f, size)
     info = parse_buildinfo(section) if section else None
-    return modules(info[1], location) if info else []
+    return modules(info[0], info[1], location) if info else []
