@@ -1,0 +1,132 @@
+"""SBOM and provenance end to end, as the unprivileged user: the debian test image's SBOM
+lists exactly what dpkg-query prints inside it (run with our `run`), busybox's is empty
+but valid, and a build's attestations validate against their schemas and survive push and
+pull (skopeo sees the fallback tag)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+TESTDATA = Path(__file__).parents[3] / "testdata"
+pytestmark = [pytest.mark.registry]
+
+
+def ok(proc):
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def validator(schema_file: Path):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(schema_file.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+SPDX = TESTDATA / "sbom" / "spdx-2.3-schema.json"
+SLSA = TESTDATA / "provenance" / "slsa-provenance-v1.schema.json"
+
+
+def deb_packages(doc: dict) -> set[tuple[str, str]]:
+    out = set()
+    for p in doc["packages"]:
+        refs = [r["referenceLocator"] for r in p.get("externalRefs", [])]
+        if any(r.startswith("pkg:deb/") for r in refs):
+            out.add((p["name"], p["versionInfo"]))
+    return out
+
+
+@pytest.mark.rootless
+def test_debian_sbom_lists_what_dpkg_query_prints(rb, seeded_registry, tmp_path):
+    image = f"{seeded_registry}/debian:latest"
+    ok(rb("pull", "-q", image))
+    out = tmp_path / "debian.spdx.json"
+    ok(rb("sbom", image, "-o", out))
+    doc = json.loads(out.read_text())
+    validator(SPDX).validate(doc)
+    listed = ok(rb("run", "--rm", image, "dpkg-query", "-W")).stdout
+    # dpkg-query shows Multi-Arch: same packages as name:arch; SPDX names are the package names.
+    expected = {(line.split("\t")[0].split(":")[0], line.split("\t")[1]) for line in listed.splitlines() if line}
+    assert len(expected) > 50
+    assert deb_packages(doc) == expected
+
+
+def test_busybox_sbom_is_empty_but_valid(rb, seeded_registry, tmp_path):
+    image = f"{seeded_registry}/busybox:latest"
+    ok(rb("pull", "-q", image))
+    doc = json.loads(ok(rb("sbom", image)).stdout)
+    validator(SPDX).validate(doc)
+    assert [p["SPDXID"] for p in doc["packages"]] == ["SPDXRef-Image"]
+    cdx = json.loads(ok(rb("sbom", "--format", "cyclonedx-json", image)).stdout)
+    assert cdx["specVersion"] == "1.5" and cdx.get("components", []) == []
+
+
+def test_bad_format_is_one_line(rb, seeded_registry):
+    proc = rb("sbom", "--format", "xml", f"{seeded_registry}/busybox:latest")
+    assert proc.returncode != 0 and proc.stderr.count("\n") == 1
+
+
+@pytest.fixture
+def built(rb, busybox_tar, tmp_path):
+    ok(rb("import", "-c", 'CMD ["sh"]', busybox_tar, "sbom-src/busybox:1"))
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM sbom-src/busybox:1\nARG GREETING=hi\nARG DB_PASSWORD\n"
+                                    "COPY app /app/\nCOPY METADATA /usr/lib/python3/site-packages/demo-1.0.dist-info/\n")
+    (ctx / "app").write_text("hello\n")
+    (ctx / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    secret = tmp_path / "secret"
+    secret.write_text("s3cr3t-never-anywhere")
+    sbom_out = tmp_path / "out.spdx.json"
+    ok(rb("build", "-q", "--sbom-output", sbom_out, "--provenance", "mode=max", "--build-arg", "GREETING=hello",
+          "--build-arg", "DB_PASSWORD=hunter2", "--secret", f"id=tok,src={secret}", "-t", "sbom-app:1", ctx))
+    return ctx, sbom_out
+
+
+def test_build_attaches_sbom_and_provenance(rb, built):
+    ctx, sbom_out = built
+    sbom = json.loads(sbom_out.read_text())
+    validator(SPDX).validate(sbom)
+    assert {(p["name"], p.get("versionInfo")) for p in sbom["packages"]} >= {("demo", "1.0")}
+    assert json.loads(ok(rb("sbom", "sbom-app:1")).stdout) == sbom  # the attached one
+    (statement,) = json.loads(ok(rb("inspect", "--provenance", "sbom-app:1")).stdout)
+    validator(SLSA).validate(statement)
+    definition = statement["predicate"]["buildDefinition"]
+    assert definition["externalParameters"]["request"]["args"] == {"GREETING": "hello", "DB_PASSWORD": "<redacted>"}
+    import hashlib
+
+    assert definition["externalParameters"]["configSource"]["digest"]["sha256"] == \
+        hashlib.sha256((ctx / "Dockerfile").read_bytes()).hexdigest()
+    base = json.loads(ok(rb("inspect", "sbom-src/busybox:1")).stdout)[0]
+    deps = definition["resolvedDependencies"]
+    assert any(d.get("name") == "sbom-src/busybox:1" for d in deps)
+    assert any(d.get("uri") == "context" for d in deps)
+    image = json.loads(ok(rb("inspect", "sbom-app:1")).stdout)[0]
+    assert statement["subject"][0]["digest"]["sha256"] in json.dumps(image) or statement["subject"][0]["name"]
+    for text in (json.dumps(statement), json.dumps(sbom)):
+        assert "s3cr3t-never-anywhere" not in text and "hunter2" not in text
+    assert base["Id"]
+
+
+def test_attestations_survive_push_and_pull(rb, tool, built, registry, tmp_path):
+    ref = f"{registry}/sbom-e2e/app:1"
+    ok(rb("tag", "sbom-app:1", ref))
+    ok(rb("push", "-q", ref))
+    digest = json.loads(tool("skopeo", "inspect", "--tls-verify=false", f"docker://{ref}").stdout)["Digest"]
+    raw = tool("skopeo", "inspect", "--raw", "--tls-verify=false",
+               f"docker://{registry}/sbom-e2e/app:sha256-{digest.split(':')[1]}").stdout
+    index = json.loads(raw)
+    types = sorted(m["artifactType"] for m in index["manifests"])
+    assert types == ["application/spdx+json", "application/vnd.in-toto+json"]
+    artifact = json.loads(tool("skopeo", "inspect", "--raw", "--tls-verify=false",
+                               f"docker://{registry}/sbom-e2e/app@{index['manifests'][0]['digest']}").stdout)
+    assert artifact["subject"]["digest"] == digest
+    other_root = tmp_path / "fresh-store"
+    ok(rb("--root", other_root, "pull", "-q", ref))
+    pulled = json.loads(ok(rb("--root", other_root, "sbom", ref)).stdout)
+    assert pulled == json.loads(ok(rb("sbom", "sbom-app:1")).stdout)
+    (statement,) = json.loads(ok(rb("--root", other_root, "inspect", "--provenance", ref)).stdout)
+    validator(SLSA).validate(statement)
