@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from rootless_build.oci.models import sniff_media_type
 from rootless_build.sbom import document
 from rootless_build.store import Image, Store
 from rootless_build.store import referrers
 
 
-def subject(image: Image) -> dict:
-    """The descriptor of an image's manifest (an artifact's `subject`)."""
-    media_type = image.manifest.media_type or sniff_media_type(image.manifest_bytes)
-    return {"mediaType": media_type, "digest": image.manifest_digest, "size": len(image.manifest_bytes)}
+subject = referrers.subject_of
 
 
 def make(store: Store, image: Image, fmt: str = "spdx-json") -> bytes:

@@ -16,6 +16,14 @@ REFERRERS = "referrers"
 EMPTY_CONFIG = b"{}"
 
 
+def subject_of(image) -> dict:
+    """The descriptor of a stored image's manifest (an artifact's `subject`)."""
+    from rootless_build.oci.models import sniff_media_type
+
+    media_type = image.manifest.media_type or sniff_media_type(image.manifest_bytes)
+    return {"mediaType": media_type, "digest": image.manifest_digest, "size": len(image.manifest_bytes)}
+
+
 def artifact_manifest(subject: dict, artifact_type: str, layer_media_type: str, data: bytes,
                       annotations: dict[str, str] | None = None) -> bytes:
     """An OCI 1.1 artifact manifest carrying `data` as its one layer, for `subject`

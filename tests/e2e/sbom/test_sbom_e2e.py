@@ -130,3 +130,19 @@ def test_attestations_survive_push_and_pull(rb, tool, built, registry, tmp_path)
     assert pulled == json.loads(ok(rb("sbom", "sbom-app:1")).stdout)
     (statement,) = json.loads(ok(rb("--root", other_root, "inspect", "--provenance", ref)).stdout)
     validator(SLSA).validate(statement)
+
+
+@pytest.mark.parametrize("fmt", ["oci-archive", "oci-dir"])
+def test_attestations_survive_save_and_load(rb, tool, built, tmp_path, fmt):
+    out = tmp_path / ("saved.tar" if fmt == "oci-archive" else "saved-dir")
+    ok(rb("save", "--format", fmt, "-o", out, "sbom-app:1"))
+    source = f"{fmt}:{out}:sbom-app:1" if fmt == "oci-archive" else f"oci:{out}:sbom-app:1"
+    tool("skopeo", "inspect", source)  # the layout still reads as the image for skopeo
+    other_root = tmp_path / "loaded-store"
+    ok(rb("--root", other_root, "load", "-i", out))
+    assert json.loads(ok(rb("--root", other_root, "sbom", "sbom-app:1")).stdout) == \
+        json.loads(ok(rb("sbom", "sbom-app:1")).stdout)
+    (statement,) = json.loads(ok(rb("--root", other_root, "inspect", "--provenance", "sbom-app:1")).stdout)
+    assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
+    images = ok(rb("--root", other_root, "images")).stdout.splitlines()
+    assert len(images) == 2, images  # the header and the image: attestations are no images
