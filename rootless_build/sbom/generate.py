@@ -11,12 +11,12 @@ subject = referrers.subject_of
 
 
 def make(store: Store, image: Image, fmt: str = "spdx-json") -> bytes:
-    from rootless_build.sbom.scan import find_packages, layer_openers
+    from rootless_build.sbom.scan import LayerCache, find_packages, layer_openers
 
     if fmt not in document.FORMATS:
         document.render(fmt, "", "", [])  # raises the UsageError naming the formats
     name = image.tags[0] if image.tags else image.manifest_digest
-    return document.render(fmt, name, image.manifest_digest, find_packages(layer_openers(store, image)))
+    return document.render(fmt, name, image.manifest_digest, find_packages(layer_openers(store, image), LayerCache(store)))
 
 
 def attached(store: Store, image: Image, fmt: str = "spdx-json") -> bytes | None:

@@ -4,6 +4,7 @@ picking the package databases and artifacts by path, each read as the layer stre
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import tarfile
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from typing import BinaryIO
 
 from rootless_build.sbom import gobinary
 from rootless_build.sbom import packages as pk
-from rootless_build.sbom.flatten import walk
+from rootless_build.sbom.flatten import summarize, visible
 from rootless_build.sbom.packages import Package
 
 DPKG_STATUS = "var/lib/dpkg/status"
@@ -22,6 +23,7 @@ OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
 JARS = (".jar", ".war", ".ear")
 MAX_DB = 256 << 20       # a package database read into memory (dpkg status is ~1 MiB)
 MIN_GO_BINARY = 512 << 10
+SUMMARY_VERSION = 1      # bump when what a layer summary holds changes
 
 
 def _kind(path: str, member: tarfile.TarInfo) -> str | None:
@@ -57,37 +59,57 @@ def _want(path: str, member: tarfile.TarInfo) -> bool:
     return member.isfile() and _kind(path, member) is not None
 
 
-def find_packages(layer_openers: list[Callable[[], BinaryIO]]) -> list[Package]:
-    """Every package found, sorted by (type, name, version, location); openers top layer first."""
-    found: list[Package] = []
-    deferred: list[tuple[str, str, bytes]] = []  # dpkg/apk/rpm need the distribution's name
-    distro = {}
-    with contextlib.ExitStack() as temps:
-        for path, member, reader in walk(layer_openers, _want):
-            kind = _kind(path, member)
-            if kind == "os-release":
-                distro.setdefault("id", _os_id(reader.read(1 << 16)))
-            elif kind in ("dpkg", "apk"):
-                deferred.append((kind, path, reader.read(MAX_DB)))
-            elif kind == "rpm":
-                deferred.append((kind, path, _spill(temps, reader)))
-            elif kind == "python":
-                found += pk.python_metadata(reader.read(1 << 20), path)
-            elif kind == "npm":
-                found += pk.npm(reader.read(1 << 20), path)
-            elif kind == "jar":
-                found += pk.jar(_seekable(reader, member.size), path)
-            elif kind == "elf":
-                if reader.read(4) == b"\x7fELF":
-                    found += gobinary.scan(_seekable(reader, member.size, rewind=True), member.size, path)
-        name = distro.get("id") or ""
-        for kind, path, data in deferred:
-            if kind == "dpkg":
-                found += pk.dpkg(data, path, name or "debian")
-            elif kind == "apk":
-                found += pk.apk(data, path, name or "alpine")
-            else:
-                found += pk.rpm_sqlite(data.decode(), path, name)
+def _read(path: str, member: tarfile.TarInfo, reader: BinaryIO) -> dict | None:
+    """What one wanted member holds, as JSON: {"os": ID} or {"packages": [...]}. The
+    distribution of dpkg/apk/rpm packages is filled in later (os-release may be elsewhere)."""
+    kind = _kind(path, member)
+    if kind == "os-release":
+        return {"os": _os_id(reader.read(1 << 16))}
+    if kind == "dpkg":
+        found = pk.dpkg(reader.read(MAX_DB), path, "")
+    elif kind == "apk":
+        found = pk.apk(reader.read(MAX_DB), path, "")
+    elif kind == "rpm":
+        with _spilled(reader) as tmp:
+            found = pk.rpm_sqlite(tmp, path, "")
+    elif kind == "python":
+        found = pk.python_metadata(reader.read(1 << 20), path)
+    elif kind == "npm":
+        found = pk.npm(reader.read(1 << 20), path)
+    elif kind == "jar":
+        found = pk.jar(_seekable(reader, member.size), path)
+    elif kind == "elf" and reader.read(4) == b"\x7fELF":
+        found = gobinary.scan(_seekable(reader, member.size, rewind=True), member.size, path)
+    else:
+        return None
+    return {"packages": [dataclasses.asdict(p) for p in found]} if found else None
+
+
+LayerSource = tuple[str, Callable[[], BinaryIO]]  # (layer digest, opener of its uncompressed tar)
+
+
+def find_packages(layers: list[LayerSource], cache=None) -> list[Package]:
+    """Every package the flattened image shows, sorted by (type, name, version, location);
+    `layers` top layer first. `cache` (get(key) -> dict | None, put(key, dict)) keeps each
+    layer's summary by digest, so a layer is read once per store."""
+    summaries = []
+    for digest, open_layer in layers:
+        summary = cache.get(digest) if cache is not None else None
+        if summary is None or summary.get("version") != SUMMARY_VERSION:
+            with open_layer() as stream:
+                summary = summarize(stream, _want, _read)
+            summary["version"] = SUMMARY_VERSION
+            if cache is not None:
+                cache.put(digest, summary)
+        summaries.append(summary)
+    distro, found = "", []
+    for path, result in visible(summaries):
+        if "os" in result:
+            distro = distro or result["os"]
+        found += [Package(**p) for p in result.get("packages", ())]
+    defaults = {"deb": distro or "debian", "apk": distro or "alpine", "rpm": distro}
+    found = [dataclasses.replace(p, namespace=defaults[p.type]) if p.type in defaults and not p.namespace else p
+             for p in found]
     unique = {(p.type, p.namespace, p.name, p.version, p.location): p for p in found}
     return sorted(unique.values(), key=lambda p: (p.type, p.name, p.version, p.location))
 
@@ -110,15 +132,16 @@ def _seekable(reader: BinaryIO, size: int, rewind: bool = False) -> BinaryIO:
     return io.BytesIO(head + reader.read(min(size, MAX_DB)))
 
 
-def _spill(temps: contextlib.ExitStack, reader: BinaryIO) -> bytes:
-    """sqlite needs a file: copy the member to a temp file; returns its path (encoded)."""
+@contextlib.contextmanager
+def _spilled(reader: BinaryIO) -> Iterator[str]:
+    """sqlite needs a file: the member copied to a temp file, removed afterwards."""
     import shutil
     import tempfile
 
-    tmp = temps.enter_context(tempfile.NamedTemporaryFile(prefix="rb-rpmdb-", suffix=".sqlite"))
-    shutil.copyfileobj(reader, tmp)
-    tmp.flush()
-    return tmp.name.encode()
+    with tempfile.NamedTemporaryFile(prefix="rb-rpmdb-", suffix=".sqlite") as tmp:
+        shutil.copyfileobj(reader, tmp)
+        tmp.flush()
+        yield tmp.name
 
 
 def layer_openers(store, image) -> list[Callable[[], BinaryIO]]:
@@ -139,4 +162,19 @@ def layer_openers(store, image) -> list[Callable[[], BinaryIO]]:
                     yield stream
         return open_layer
 
-    return [opener(d.digest) for d in reversed(image.manifest.layers)]
+    return [(d["digest"], opener(d["digest"])) for d in reversed(image.manifest_json.get("layers") or [])]
+
+
+class LayerCache:
+    """Layer summaries as store records (kind "sbom-layer", dropped by gc with the blob)."""
+
+    KIND = "sbom-layer"
+
+    def __init__(self, store):
+        self.store = store
+
+    def get(self, digest: str) -> dict | None:
+        return self.store.get_record(self.KIND, digest)
+
+    def put(self, digest: str, summary: dict) -> None:
+        self.store.put_record(self.KIND, digest, summary)

@@ -18,9 +18,9 @@ EMPTY_CONFIG = b"{}"
 
 def subject_of(image) -> dict:
     """The descriptor of a stored image's manifest (an artifact's `subject`)."""
-    from rootless_build.oci.models import sniff_media_type
-
-    media_type = image.manifest.media_type or sniff_media_type(image.manifest_bytes)
+    doc = image.manifest_json  # not the pydantic model: `build --sbom` should not load pydantic
+    media_type = doc.get("mediaType") or (
+        mt.DOCKER_MANIFEST if (doc.get("config") or {}).get("mediaType") == mt.DOCKER_CONFIG else mt.OCI_MANIFEST)
     return {"mediaType": media_type, "digest": image.manifest_digest, "size": len(image.manifest_bytes)}
 
 

@@ -65,7 +65,7 @@ def openers(*layers_top_first: bytes):
             else:
                 yield stream
         return open_layer
-    return [opener(d) for d in layers_top_first]
+    return [(f"layer{i}", opener(d)) for i, d in enumerate(layers_top_first)]
 
 
 def names(pkgs):
@@ -180,3 +180,22 @@ def test_cyclonedx_document_is_valid():
     doc = json.loads(raw)
     assert doc["specVersion"] == "1.5"
     assert sorted(c["name"] for c in doc["components"]) == ["conffiles-left", "libc6"]
+
+
+def test_layer_summaries_are_cached_by_digest():
+    class Cache(dict):
+        def put(self, key, value):
+            self[key] = json.loads(json.dumps(value))  # what a JSON record gives back
+
+    cache = Cache()
+    base = layer({"etc/os-release": b"ID=debian\n", "var/lib/dpkg/status": DPKG})
+    first = find_packages(openers(base), cache)
+    assert set(cache) == {"layer0"}
+
+    def refuse():
+        raise AssertionError("a cached layer was read again")
+
+    assert find_packages([("layer0", refuse)], cache) == first
+    # A path of an upper layer shadows the lower one even when the upper file is not a database.
+    upper = layer({"var/lib/dpkg/status": b""})
+    assert find_packages(openers(upper, base), Cache()) == []
