@@ -146,3 +146,37 @@ def test_attestations_survive_save_and_load(rb, tool, built, tmp_path, fmt):
     assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
     images = ok(rb("--root", other_root, "images")).stdout.splitlines()
     assert len(images) == 2, images  # the header and the image: attestations are no images
+
+
+def test_provenance_records_add_urls_with_their_digest(rb, busybox_tar, tmp_path):
+    """ADD of an http URL (a real server on loopback): the URL and the sha256 of what was
+    downloaded are among the resolved dependencies; min mode has no context digest."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "tool.txt").write_text("downloaded content\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/tool.txt"
+        ok(rb("import", busybox_tar, "prov-src/busybox:1"))
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(f"FROM prov-src/busybox:1\nADD {url} /opt/tool.txt\n")
+        ok(rb("build", "-q", "--provenance", "mode=min", "-t", "prov-app:1", ctx))
+    finally:
+        server.shutdown()
+        server.server_close()
+    (statement,) = json.loads(ok(rb("inspect", "--provenance", "prov-app:1")).stdout)
+    validator(SLSA).validate(statement)
+    deps = statement["predicate"]["buildDefinition"]["resolvedDependencies"]
+    expected = hashlib.sha256(b"downloaded content\n").hexdigest()
+    assert {"uri": url, "digest": {"sha256": expected}} in deps
+    assert not any(d.get("uri") == "context" for d in deps)
+    assert "dockerfile" not in statement["predicate"]["buildDefinition"]["externalParameters"]["configSource"]
