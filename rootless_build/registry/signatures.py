@@ -91,13 +91,13 @@ def enforce(repo: Repository, identity: str, manifest_digest: str, options: Regi
     from rootless_build.sign import policy as policies
 
     options = options or RegistryOptions()
-    policy = policies.load(getattr(options, "signature_policy", None))
-    scope, requirements = policy.requirements(identity)
+    policy = policies.load(options.signature_policy)
+    _, requirements = policy.requirements(identity)
     if all(r.type in ("insecureAcceptAnything", "signedBaseLayer") for r in requirements):
         return  # the common case: no signature to fetch
     from rootless_build.sign import registries_d, verify
 
-    regd = registries_d.load(getattr(options, "registries_d", None))
+    regd = registries_d.load(options.registries_d)
     verify.check(policy, identity, manifest_digest, RegistrySignatures(repo, identity, manifest_digest, regd))
 
 

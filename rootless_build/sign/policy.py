@@ -58,12 +58,6 @@ class Policy:
             return "", self.docker[""]
         return "default", self.default
 
-    @property
-    def accepts_anything(self) -> bool:
-        """No requirement anywhere needs a signature (the common default): skip fetching them."""
-        everything = [*self.default, *(r for reqs in self.docker.values() for r in reqs)]
-        return all(r.type in ("insecureAcceptAnything", "signedBaseLayer") for r in everything)
-
 
 ACCEPT_ANYTHING = Policy(None, (Requirement("insecureAcceptAnything", "no policy.json"),), {})
 

@@ -28,7 +28,7 @@ class Signatures(Protocol):
 def check(policy: Policy, identity: str, manifest_digest: str, signatures: Signatures) -> None:
     """Return when `policy` accepts the image `identity` ("host/repo:tag" or "host/repo@digest")
     whose top-level manifest has `manifest_digest`; else SignatureError in one line."""
-    scope, requirements = policy.requirements(identity)
+    _, requirements = policy.requirements(identity)
     for req in requirements:
         reason = _unmet(req, identity, manifest_digest, signatures)
         if reason:

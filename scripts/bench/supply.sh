@@ -38,6 +38,7 @@ cleanup() {
     gpgconf --homedir "$work/gnupg" --kill all >/dev/null 2>&1 || true
     "$repo/scripts/test-registry.sh" stop "$port" "$work/registry" >/dev/null 2>&1 || true
     $cli unshare rm -rf "$work/store" >/dev/null 2>&1 || true
+    chmod -R u+w "$work" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -49,7 +50,7 @@ rb="$cli --root $store"
 median() { jq -r '.results[] | "\(.command)\t\(.median)"' "$1"; }
 
 # --- SBOM on build ---------------------------------------------------------------------------
-cp -r "$cases/debian-apt" "$work/ctx"
+cp -r --no-preserve=mode "$cases/debian-apt" "$work/ctx"
 build="$rb build -q --build-arg REGISTRY=$reg -t bench:debian-apt $work/ctx"
 $build >/dev/null                       # the cold build (apt-get from the mirror): not timed
 start=$(date +%s.%N)
