@@ -16,7 +16,8 @@ VARIANTS = "variants"
 LAYER_INDEX = "layer-index"  # the entries of a layer tar (build.layerindex)
 BLOB_SOURCES = "blob-sources"  # registry repositories known to hold it (registry.locations)
 SBOM_LAYER = "sbom-layer"  # what an SBOM scan found in a layer (sbom.scan)
-BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES, SBOM_LAYER)
+REFERRERS = "referrers"  # the artifacts attached to an image manifest (store.referrers)
+BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES, SBOM_LAYER, REFERRERS)
 
 
 def root_manifests(store: Store, *, include_cache: bool = True) -> set[str]:

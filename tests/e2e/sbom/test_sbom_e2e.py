@@ -180,3 +180,19 @@ def test_provenance_records_add_urls_with_their_digest(rb, busybox_tar, tmp_path
     assert {"uri": url, "digest": {"sha256": expected}} in deps
     assert not any(d.get("uri") == "context" for d in deps)
     assert "dockerfile" not in statement["predicate"]["buildDefinition"]["externalParameters"]["configSource"]
+
+
+def test_gc_keeps_attestations_with_their_image_and_drops_them_after(rb, built):
+    image = json.loads(ok(rb("inspect", "sbom-app:1")).stdout)[0]
+    record = Path(rb.root) / "cache" / "referrers" / image["Digest"].replace(":", "-")
+    assert record.is_file()
+    entries = json.loads(record.read_text())["manifests"]
+    artifact_blobs = [Path(rb.root) / "blobs" / "sha256" / e["digest"].split(":")[1] for e in entries]
+    ok(rb("prune", "-f"))
+    assert all(p.is_file() for p in artifact_blobs) and record.is_file()
+    assert ok(rb("sbom", "sbom-app:1")).stdout
+    ok(rb("rmi", "sbom-app:1"))
+    ok(rb("prune", "-f"))  # the build cache still holds the image's manifest, so its attestations stay
+    assert record.is_file()
+    ok(rb("prune", "-a", "-f"))
+    assert not record.exists() and not any(p.exists() for p in artifact_blobs)
