@@ -17,7 +17,9 @@ from rootless_build.store import Store
 from rootless_build.store import referrers as stored
 
 KNOWN_TYPES = ("application/spdx+json", "application/vnd.cyclonedx+json", "application/vnd.in-toto+json")
-MAX_ARTIFACT = 64 << 20
+MAX_ARTIFACT = 64 << 20   # one SBOM or provenance document
+MAX_INDEX = 4 << 20       # a referrers listing, as a manifest
+MAX_REFERRERS = 64        # attestations fetched per pulled image
 
 
 def fallback_tag(subject_digest: str) -> str:
@@ -69,14 +71,16 @@ def list_referrers(repo: Repository, subject_digest: str) -> list[dict]:
     """The artifact descriptors the registry lists for `subject_digest` (API, then tag)."""
     what = f"listing referrers of {subject_digest} in {repo.display}"
     resp = repo.transport.request("GET", f"/v2/{repo.name}/referrers/{subject_digest}", what=what, ok=(200, 404),
-                                  headers={"Accept": mt.OCI_INDEX})
+                                  headers={"Accept": mt.OCI_INDEX}, stream=True)
     doc = None
-    if resp.status_code == 200 and resp.headers.get("Content-Type", "").startswith(mt.OCI_INDEX):
-        try:
-            doc = json.loads(resp.content[:MAX_ARTIFACT])
-        except ValueError:
-            doc = None
-    resp.close()
+    try:
+        if resp.status_code == 200 and resp.headers.get("Content-Type", "").startswith(mt.OCI_INDEX):
+            body = resp.raw.read(MAX_INDEX + 1, decode_content=True)
+            doc = json.loads(body) if len(body) <= MAX_INDEX else None
+    except ValueError:
+        doc = None
+    finally:
+        resp.close()
     if doc is None:
         try:
             raw, _, _ = repo.get_manifest(fallback_tag(subject_digest))
@@ -93,10 +97,17 @@ def pull_attached(store: Store, repo: Repository, subject_digest: str) -> int:
     for entry in list_referrers(repo, subject_digest):
         if entry.get("artifactType") not in KNOWN_TYPES:
             continue
+        if count >= MAX_REFERRERS:
+            break
         raw, _, digest = repo.get_manifest(entry["digest"])
-        doc = json.loads(raw)
-        layers = doc.get("layers") or []
-        if (doc.get("subject") or {}).get("digest") != subject_digest or len(layers) != 1:
+        try:
+            doc = json.loads(raw)
+            layers = doc.get("layers") or []
+            subject = (doc.get("subject") or {}).get("digest")
+        except (ValueError, AttributeError):
+            continue  # not a JSON object: no attestation of ours
+        if subject != subject_digest or not isinstance(layers, list) or len(layers) != 1 \
+                or not isinstance(layers[0], dict) or not isinstance(doc.get("config"), dict):
             continue  # not an attestation of this image
         for desc in (doc.get("config") or {}, layers[0]):
             _fetch_blob(store, repo, desc)
