@@ -196,3 +196,25 @@ def test_gc_keeps_attestations_with_their_image_and_drops_them_after(rb, built):
     assert record.is_file()
     ok(rb("prune", "-a", "-f"))
     assert not record.exists() and not any(p.exists() for p in artifact_blobs)
+
+
+def test_a_fallback_index_naming_foreign_manifests_is_ignored_on_pull(rb, tool, busybox_tar, registry, tmp_path):
+    """A `sha256-<hex>` index listing a manifest that is no attestation of the image (here
+    the image itself, dressed as an SBOM): pull succeeds and attaches nothing."""
+    import urllib.request
+
+    ok(rb("import", busybox_tar, "sbom-src/plain:1"))
+    ref = f"{registry}/sbom-e2e/foreign:1"
+    ok(rb("tag", "sbom-src/plain:1", ref))
+    ok(rb("push", "-q", ref))
+    digest = json.loads(tool("skopeo", "inspect", "--tls-verify=false", f"docker://{ref}").stdout)["Digest"]
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest,
+                            "size": 1, "artifactType": "application/spdx+json"}]}
+    put = urllib.request.Request(f"http://{registry}/v2/sbom-e2e/foreign/manifests/sha256-{digest.split(':')[1]}",
+                                 data=json.dumps(index).encode(), method="PUT",
+                                 headers={"Content-Type": "application/vnd.oci.image.index.v1+json"})
+    urllib.request.urlopen(put).close()
+    other_root = tmp_path / "fresh"
+    ok(rb("--root", other_root, "pull", "-q", ref))
+    assert not (other_root / "cache" / "referrers").exists() or not any((other_root / "cache" / "referrers").iterdir())

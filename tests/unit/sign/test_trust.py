@@ -193,3 +193,22 @@ def test_registries_d_duplicate_namespace_is_an_error(tmp_path):
     (tmp_path / "b.yaml").write_text("docker:\n  reg.io:\n    lookaside: file:///b\n")
     with pytest.raises(SignatureError, match="defined both in"):
         registries_d.load(str(tmp_path))
+
+
+def test_policy_file_precedence(tmp_path, monkeypatch):
+    """--signature-policy, then the environment, then the user's file, then the system's."""
+    user = tmp_path / "config" / "containers" / "policy.json"
+    user.parent.mkdir(parents=True)
+    user.write_text('{"default": [{"type": "reject"}]}')
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv(policies.ENV, raising=False)
+    assert policies.find_file() == user
+    env_file = tmp_path / "env.json"
+    monkeypatch.setenv(policies.ENV, str(env_file))
+    assert policies.find_file() == env_file
+    assert policies.find_file("/explicit.json") == Path("/explicit.json")
+    with pytest.raises(SignatureError, match="no such file"):
+        policies.load()
+    monkeypatch.delenv(policies.ENV)
+    user.unlink()
+    assert policies.find_file() in (policies.SYSTEM_FILE, None)
