@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 TESTDATA = Path(__file__).parents[3] / "testdata"
-pytestmark = [pytest.mark.registry]
+pytestmark = [pytest.mark.registry, pytest.mark.rootless]  # the builds RUN steps
 
 
 def ok(proc):
@@ -39,7 +39,6 @@ def deb_packages(doc: dict) -> set[tuple[str, str]]:
     return out
 
 
-@pytest.mark.rootless
 def test_debian_sbom_lists_what_dpkg_query_prints(rb, seeded_registry, tmp_path):
     image = f"{seeded_registry}/debian:latest"
     ok(rb("pull", "-q", image))
@@ -75,7 +74,8 @@ def built(rb, busybox_tar, tmp_path):
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text("FROM sbom-src/busybox:1\nARG GREETING=hi\nARG DB_PASSWORD\n"
-                                    "COPY app /app/\nCOPY METADATA /usr/lib/python3/site-packages/demo-1.0.dist-info/\n")
+                                    "COPY app /app/\nRUN echo \"$GREETING\" > /app/greeting\n"
+                                    "COPY METADATA /usr/lib/python3/site-packages/demo-1.0.dist-info/\n")
     (ctx / "app").write_text("hello\n")
     (ctx / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
     secret = tmp_path / "secret"
