@@ -170,9 +170,20 @@ def rpm_sqlite(path: str, location: str, distro: str = "") -> list[Package]:
             con.close()
     except sqlite3.Error:
         return []
+    return _rpm_packages((bytes(blob) for (blob,) in rows), location, distro)
+
+
+def rpm_bdb(f, location: str, distro: str = "") -> list[Package]:
+    """var/lib/rpm/Packages, the Berkeley DB hash of RHEL/CentOS <= 8 (see sbom.rpmbdb)."""
+    from rootless_build.sbom.rpmbdb import header_blobs
+
+    return _rpm_packages(header_blobs(f), location, distro)
+
+
+def _rpm_packages(blobs, location: str, distro: str) -> list[Package]:
     out = []
-    for (blob,) in rows:
-        h = rpm_header(bytes(blob))
+    for blob in blobs:
+        h = rpm_header(blob)
         if not h.get("name"):
             continue
         version = f"{h.get('version', '')}-{h['release']}" if h.get("release") else h.get("version", "")

@@ -19,11 +19,12 @@ DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_D = "var/lib/dpkg/status.d/"
 APK_DB = "lib/apk/db/installed"
 RPM_SQLITE = ("var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite")
+RPM_BDB = ("var/lib/rpm/Packages", "usr/lib/sysimage/rpm/Packages")
 OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
 JARS = (".jar", ".war", ".ear")
 MAX_DB = 256 << 20       # a package database read into memory (dpkg status is ~1 MiB)
 MIN_GO_BINARY = 512 << 10
-SUMMARY_VERSION = 1      # bump when what a layer summary holds changes
+SUMMARY_VERSION = 2      # bump when what a layer summary holds changes
 
 
 def _kind(path: str, member: tarfile.TarInfo) -> str | None:
@@ -33,6 +34,8 @@ def _kind(path: str, member: tarfile.TarInfo) -> str | None:
         return "apk"
     if path in RPM_SQLITE:
         return "rpm"
+    if path in RPM_BDB:
+        return "rpm-bdb"
     if path in OS_RELEASE:
         return "os-release"
     if path.endswith("/METADATA") and path[:-9].endswith(".dist-info"):
@@ -72,6 +75,8 @@ def _read(path: str, member: tarfile.TarInfo, reader: BinaryIO) -> dict | None:
     elif kind == "rpm":
         with _spilled(reader) as tmp:
             found = pk.rpm_sqlite(tmp, path, "")
+    elif kind == "rpm-bdb":
+        found = pk.rpm_bdb(_seekable(reader, member.size), path, "")
     elif kind == "python":
         found = pk.python_metadata(reader.read(1 << 20), path)
     elif kind == "npm":

@@ -199,3 +199,28 @@ def test_layer_summaries_are_cached_by_digest():
     # A path of an upper layer shadows the lower one even when the upper file is not a database.
     upper = layer({"var/lib/dpkg/status": b""})
     assert find_packages(openers(upper, base), Cache()) == []
+
+
+def test_rpm_berkeley_db(tmp_path):
+    """A Packages hash database made by libdb's own db_load (header blobs of 10+ KB, so on
+    overflow pages as rpm's are), read without libdb."""
+    import binascii
+    import subprocess
+
+    db_load = shutil.which("db5.3_load") or shutil.which("db_load")
+    if db_load is None:
+        pytest.skip("db_load not installed (db5.3-util; make setup)")
+    blobs = [_rpm_header({1000: (6, name + b"\0"), 1001: (6, b"1.0\0"), 1002: (6, b"1.el8\0"),
+                          1022: (6, b"x86_64\0"), 1014: (6, b"MIT\0" + b"x" * 12000)})
+             for name in (b"zlib", b"openssl-libs", b"bash")]
+    dump = ["VERSION=3", "format=bytevalue", "type=hash", "db_pagesize=4096", "HEADER=END"]
+    for i, blob in enumerate(blobs, 1):
+        dump += [" " + i.to_bytes(4, "little").hex(), " " + binascii.hexlify(blob).decode()]
+    dump.append("DATA=END")
+    (tmp_path / "dump").write_text("\n".join(dump) + "\n")
+    subprocess.run([db_load, "-f", tmp_path / "dump", tmp_path / "Packages"], check=True)
+    pkgs = find_packages(openers(layer({"etc/os-release": b'ID="centos"\n',
+                                        "var/lib/rpm/Packages": (tmp_path / "Packages").read_bytes()})))
+    assert names(pkgs) == [("rpm", "bash", "1.0-1.el8"), ("rpm", "openssl-libs", "1.0-1.el8"),
+                           ("rpm", "zlib", "1.0-1.el8")]
+    assert pkgs[0].purl == "pkg:rpm/centos/bash@1.0-1.el8?arch=x86_64"
