@@ -55,7 +55,7 @@ def provenance(builder, image, bases: dict, mode: str) -> dict:
     for ref, base in bases.values():
         if base is not None and ref.kind == "image":
             dependencies.append(_image_dependency(ref.name, base))
-    dependencies += _downloads(builder)
+    dependencies += _downloads(builder, set(bases))
     if mode == "max":
         dependencies.append({"uri": "context", "digest": {"sha256": context_digest(builder.context)},
                              "name": "build context"})
@@ -103,19 +103,21 @@ def _image_dependency(name: str, base) -> dict:
     return {"uri": uri, "digest": {"sha256": base.manifest_digest.split(":", 1)[1]}, "name": name}
 
 
-def _downloads(builder) -> list[dict]:
-    """ADD URLs of the built stages, with the digest of their last download (recorded by
-    build.remote); git sources by URL (their commit is not recorded)."""
-    from rootless_build.build.remote import DOWNLOADS, _record_key, is_git, is_url
+def _downloads(builder, built: set[int]) -> list[dict]:
+    """ADD URLs of the built stages (as written: a URL made of variables is not expanded),
+    with the digest of their last download, recorded by build.remote."""
+    from rootless_build.build.remote import DOWNLOADS, _record_key, is_git, is_url  # (ADD of git is refused)
     from rootless_build.dockerfile.copy_instructions import Add
 
     out, seen = [], set()
     for stage in builder.dockerfile.stages:
+        if stage.index not in built:
+            continue
         for instruction in stage.instructions:
             if not isinstance(instruction, Add):
                 continue
             for source in instruction.sources:
-                if source in seen or not (is_url(source) or is_git(source)):
+                if source in seen or not is_url(source) or is_git(source):
                     continue
                 seen.add(source)
                 record = builder.store.get_record(DOWNLOADS, _record_key(source)) or {}
