@@ -55,6 +55,8 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
     with store.writing():
         layers = _push_blobs(store, repo, image, compression, progress, chunk_size, jobs)
         raw, media_type = manifest_for(image, layers, compression)
+        if signer is not None:
+            signer.ready()  # the key unlocked while the blobs went up (or the push stops here)
         digest = repo.put_manifest(ref.tag or "latest", raw, media_type)
         if dg.of_bytes(raw) != digest:
             digest = dg.of_bytes(raw)  # what we sent is what a pull by digest will verify

@@ -102,47 +102,65 @@ def enforce(repo: Repository, identity: str, manifest_digest: str, options: Regi
 
 
 class Signer:
-    """Signing prepared before a push sends anything: the key is read and unlocked, and the
-    signature storage configured, so a wrong passphrase fails before any upload."""
+    """Signing prepared as a push starts: the signature storage is configured and the key
+    file read at once; the key is unlocked (scrypt: ~0.1-0.2 s by design of the cosign key
+    format) on a helper thread while the blobs go up, and `ready()`, called before the
+    manifest is pushed, fails the push there on a wrong passphrase."""
 
     def __init__(self, sign: SignOptions, options: RegistryOptions | None, identity: str):
         from rootless_build.sign import registries_d
 
         self.sign, self.identity = sign, identity
         self.regd = registries_d.load(options.registries_d if options else None)
-        self.sigstore_key = None
+        self._unlocking = None
         if sign.sigstore_key:
-            from rootless_build.sign import sigstore_keys
-
             if not self.regd.use_sigstore_attachments(identity):
                 where = registries_d.find_dir(options.registries_d if options else None)
                 raise SignatureError(f"signing {identity} with a sigstore key needs `use-sigstore-attachments: true` "
                                      f"for it in registries.d ({where})")
-            try:
-                with open(sign.sigstore_key, "rb") as f:
-                    pem = f.read()
-            except OSError as e:
-                raise SignatureError(f"{sign.sigstore_key}: {e.strerror}") from None
-            passphrase = sigstore_keys.read_passphrase(sign.passphrase_file)
-            self.sigstore_key = sigstore_keys.load_private(pem, passphrase, sign.sigstore_key)
+            self._unlocking = _unlock_in_background(sign.sigstore_key, sign.passphrase_file)
         if sign.gpg_fingerprint:
             self.regd.lookaside(identity, write=True)
+
+    def ready(self):
+        """The unlocked sigstore key (None without one); SignatureError if it cannot be."""
+        return self._unlocking.result() if self._unlocking is not None else None
 
     def sign_pushed(self, repo: Repository, manifest_digest: str) -> None:
         """Sign the manifest just pushed and store the signatures."""
         from rootless_build.sign import payload as payloads
 
-        if self.sigstore_key is not None:
+        key = self.ready()
+        if key is not None:
             from rootless_build.sign import sigstore_keys
 
             body = payloads.make(payloads.SIGSTORE_TYPE, manifest_digest, self.identity)
-            put_attachment(repo, manifest_digest, SigstoreSignature(body, sigstore_keys.sign(self.sigstore_key, body)))
+            put_attachment(repo, manifest_digest, SigstoreSignature(body, sigstore_keys.sign(key, body)))
         if self.sign.gpg_fingerprint:
             from rootless_build.sign import gpg
 
             body = payloads.make(payloads.GPG_TYPE, manifest_digest, self.identity)
             write_lookaside(self.regd.lookaside(self.identity, write=True), manifest_digest,
                             gpg.sign(self.sign.gpg_fingerprint, body, self.sign.passphrase_file))
+
+
+def _unlock_in_background(key_path: str, passphrase_file: str | None):
+    """A future of the unlocked key; the files are read here, so a missing one fails now."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rootless_build.sign import sigstore_keys
+
+    try:
+        with open(key_path, "rb") as f:
+            pem = f.read()
+        passphrase = sigstore_keys.read_passphrase(passphrase_file)
+    except OSError as e:
+        raise SignatureError(f"{e.filename or key_path}: {e.strerror}") from None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unlock")
+    try:
+        return pool.submit(sigstore_keys.load_private, pem, passphrase, key_path)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def attachment_manifest(repo: Repository, manifest_digest: str) -> dict | None:
