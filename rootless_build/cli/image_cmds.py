@@ -9,7 +9,7 @@ import sys
 import click
 
 from rootless_build.cli.common import human_ago, human_size, open_store, print_table
-from rootless_build.errors import RootlessBuildError, UsageError
+from rootless_build.errors import ImageNotFound, RootlessBuildError, UsageError
 
 
 @click.command()
@@ -111,9 +111,10 @@ def prune(ctx, all_, force):
 
 @click.command()
 @click.option("-f", "--format", "fmt", default=None, help="A Go template, e.g. '{{.Id}}' or '{{json .Config}}'.")
+@click.option("--provenance", is_flag=True, help="Show the SLSA provenance attached by build --provenance.")
 @click.argument("names", nargs=-1, required=True)
 @click.pass_context
-def inspect(ctx, fmt, names):
+def inspect(ctx, fmt, provenance, names):
     """Show images' details as a JSON array (docker's shape)."""
     from rootless_build.store.describe import inspect_doc
 
@@ -121,6 +122,14 @@ def inspect(ctx, fmt, names):
     docs, failed = [], False
     for name in names:
         try:
+            if provenance:
+                from rootless_build.build.attest import attached_provenance
+
+                doc = attached_provenance(store, store.resolve(name))
+                if doc is None:
+                    raise ImageNotFound(f"{name}: no provenance attached (build --provenance mode=min|max)")
+                docs.append(doc)
+                continue
             docs.append(inspect_doc(store.resolve(name)))
         except RootlessBuildError as e:
             click.echo(f"Error: {e}", err=True)

@@ -16,7 +16,9 @@ VARIANTS = "variants"
 LAYER_INDEX = "layer-index"  # the entries of a layer tar (build.layerindex)
 BLOB_SOURCES = "blob-sources"  # registry repositories known to hold it (registry.locations)
 DIFF_ID = "diff-id"  # the digest of its uncompressed content, checked once (registry.pull)
-BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES, DIFF_ID)
+SBOM_LAYER = "sbom-layer"  # what an SBOM scan found in a layer (sbom.scan)
+REFERRERS = "referrers"  # the artifacts attached to an image manifest (store.referrers)
+BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES, DIFF_ID, SBOM_LAYER, REFERRERS)
 
 
 def root_manifests(store: Store, *, include_cache: bool = True) -> set[str]:
@@ -24,7 +26,9 @@ def root_manifests(store: Store, *, include_cache: bool = True) -> set[str]:
     if include_cache:
         roots |= {rec["manifest"] for _, rec in store.records(BUILD_CACHE) if "manifest" in rec}
     roots |= set(container_images(store))
-    return roots
+    from rootless_build.store.referrers import roots as attached  # SBOMs, provenance: kept with their image
+
+    return roots | attached(store, roots)
 
 
 def container_images(store: Store) -> Iterator[str]:
