@@ -33,6 +33,8 @@ class FoundImage:
     config_bytes: bytes
     layers: tuple[Staged, ...]  # uncompressed content, in order
     manifest_bytes: bytes | None  # kept as is when the layers need no rewriting
+    # Artifacts whose subject is this image (SBOM, provenance): (artifact manifest, its layer).
+    attestations: tuple[tuple[dict, bytes], ...] = ()
 
     @property
     def id(self) -> str:
@@ -72,7 +74,11 @@ def _oci_images(members: Members) -> list[FoundImage]:
     try:
         index = validate.index(_document(members, "index.json", "index.json"), "index.json")
         found: dict[str, tuple[list[str], Manifest, bytes]] = {}
+        attached: dict[str, list[tuple[dict, bytes]]] = {}
         for desc in index.manifests:
+            if desc.artifact_type:
+                _collect_artifact(members, desc, attached)
+                continue
             annotations = desc.annotations or {}
             name = annotations.get(_CONTAINERD_NAME) or annotations.get(mt.ANNOTATION_REF_NAME)
             image = f"image {name or desc.digest}"
@@ -81,8 +87,8 @@ def _oci_images(members: Members) -> list[FoundImage]:
             entry = found.setdefault(manifest_desc.digest, ([], validate.manifest(raw, image), raw))
             if name and name not in entry[0]:
                 entry[0].append(name)
-        return [_image_from_manifest(members, manifest, raw, tuple(names))
-                for names, manifest, raw in found.values()]
+        return [_image_from_manifest(members, manifest, raw, tuple(names), tuple(attached.get(digest, ())))
+                for digest, (names, manifest, raw) in found.items()]
     except RootlessBuildError as e:
         if isinstance(e, ArchiveError):
             raise
@@ -107,7 +113,22 @@ def _platform_manifest(members: Members, desc, depth: int = 0):
     raise ArchiveError(f"{members.label}: no image for {wanted} in the archive (it has: {offered or 'none'})")
 
 
-def _image_from_manifest(members: Members, manifest: Manifest, raw: bytes, names: tuple[str, ...]) -> FoundImage:
+def _collect_artifact(members: Members, desc, attached: dict[str, list[tuple[dict, bytes]]]) -> None:
+    """An attestation entry (save writes them beside their image): kept for its subject."""
+    raw = read_document(_blob(members, desc.digest, desc.size, "artifact manifest"), "artifact manifest")
+    try:
+        doc = json.loads(raw)
+        layers, subject = doc.get("layers"), (doc.get("subject") or {}).get("digest")
+    except (ValueError, AttributeError):
+        raise ArchiveError(f"{members.label}: artifact manifest {desc.digest} is not a JSON object") from None
+    if not subject or not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict):
+        return  # an artifact that is no attestation of ours: not an image either
+    data = read_document(_blob(members, layers[0].get("digest", ""), layers[0].get("size"), "artifact"), "artifact")
+    attached.setdefault(subject, []).append((doc, data))
+
+
+def _image_from_manifest(members: Members, manifest: Manifest, raw: bytes, names: tuple[str, ...],
+                         attestations: tuple[tuple[dict, bytes], ...] = ()) -> FoundImage:
     if sniff_media_type(raw) not in mt.MANIFESTS:
         raise ArchiveError(f"{members.label}: {dg.of_bytes(raw)} is not an image manifest")
     config = read_document(_blob(members, manifest.config.digest, manifest.config.size, "config"), "config")
@@ -116,7 +137,7 @@ def _image_from_manifest(members: Members, manifest: Manifest, raw: bytes, names
     # The manifest stays byte-identical when the layers are already what the store keeps.
     keep = all(not staged.compression and not mt.layer_compression(desc.media_type)
                for staged, desc in zip(layers, manifest.layers, strict=True))
-    return FoundImage(names, config, layers, raw if keep else None)
+    return FoundImage(names, config, layers, raw if keep else None, attestations)
 
 
 # -- docker save -----------------------------------------------------------------------

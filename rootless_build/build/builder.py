@@ -101,6 +101,10 @@ class Builder:
                                                                        last=stage is target)
                 self.step_cache.export()
                 image = self._finish(self.stage_images[target.index])
+                if self.options.sbom or self.options.sbom_output or self.options.provenance:
+                    from rootless_build.build.attest import attest
+
+                    attest(self, image, bases)
         finally:
             if "context" in self.__dict__:
                 self.context.save()

@@ -59,6 +59,13 @@ class BuildOptions(Record):
     unset_labels: list[str] = field(factory=list)
     inherit_labels: bool = True
     metadata_file: str | None = None
+    signature_policy: str | None = None  # policy.json for pulled base images (--signature-policy)
+    registries_d: str | None = None      # where their signatures are stored (--registries.d)
+    # Supply-chain attestations attached to the result: an SPDX SBOM (--sbom, written out
+    # too with --sbom-output) and SLSA provenance (--provenance mode=min|max).
+    sbom: bool = False
+    sbom_output: str | None = None
+    provenance: str | None = None
     # Images FROM and --from found during this build: each is looked up (pulled) once.
     found_images: dict = field(factory=dict)
 
@@ -73,4 +80,4 @@ class BuildOptions(Record):
         from rootless_build.registry.options import RegistryOptions
 
         return RegistryOptions(self.tls_verify, self.cert_dir, self.authfile,
-                               RegistryOptions.parse_creds(self.creds))
+                               RegistryOptions.parse_creds(self.creds), self.signature_policy, self.registries_d)

@@ -73,11 +73,19 @@ from rootless_build.errors import UsageError
 @click.option("--call", metavar="build|check[,format=json]",
               help="buildx's spelling: --call check is --check; format=json prints the lint result as JSON.")
 @click.option("--list-rules", is_flag=True, help="List the lint rules and exit.")
+@click.option("--signature-policy", type=click.Path(dir_okay=False),
+              help="Trust policy for pulled base images (default ~/.config/containers/policy.json).")
+@click.option("--registries.d", "registries_d", type=click.Path(file_okay=False),
+              help="Where base images' signature storage is configured.")
+@click.option("--sbom", is_flag=True, help="Attach an SPDX 2.3 SBOM of the image (an OCI artifact).")
+@click.option("--sbom-output", metavar="FILE", help="Also write the SBOM to FILE (implies --sbom).")
+@click.option("--provenance", metavar="mode=min|max", help="Attach SLSA v1 provenance (an in-toto statement).")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
           authfile, creds, outputs, image_format, squash, squash_all, annotations, unset_env, unset_labels,
-          inherit_labels, metadata_file, check, call, list_rules, ssh, build_contexts, **run_flags) -> None:
+          inherit_labels, metadata_file, check, call, list_rules, signature_policy, registries_d, sbom, sbom_output,
+          provenance, ssh, build_contexts, **run_flags) -> None:
     """Build an image from a Dockerfile and a context: a directory, '-' (a tar or a Dockerfile
     on stdin), or a URL (a git repository URL[#REF[:DIR]], a tar or a Dockerfile)."""
     if list_rules:
@@ -94,7 +102,10 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
     image_format = image_format if image_format in ("oci", "docker") else "oci"
     result = {"format": image_format, "squash": "all" if squash_all else ("new" if squash else None),
               "outputs": list(outputs), "annotations": _annotations(annotations), "unset_env": list(unset_env),
-              "unset_labels": list(unset_labels), "inherit_labels": inherit_labels, "metadata_file": metadata_file}
+              "unset_labels": list(unset_labels), "inherit_labels": inherit_labels, "metadata_file": metadata_file,
+              "signature_policy": signature_policy, "registries_d": registries_d, "sbom": sbom or bool(sbom_output),
+              "sbom_output": os.path.abspath(sbom_output) if sbom_output else None,
+              "provenance": _provenance_mode(provenance)}
     with BuildInputs() as inputs:  # what they received or started goes when the command ends
         context, dockerfile = inputs.main_context(context, dockerfile)
         fields = inputs.fields(secrets, ssh, build_contexts, **run_flags)
@@ -227,6 +238,19 @@ def _call(call: str | None, check: bool, fmt: str) -> tuple[bool, str]:
             raise UsageError(f"--call {call!r}: expected format=text or format=json")
         fmt = value
     return check or method == "check", fmt
+
+
+def _provenance_mode(text: str | None) -> str | None:
+    """--provenance mode=min|max (BuildKit's spelling; a bare min/max or true is accepted)."""
+    if text is None:
+        return None
+    value = text.strip().lower()
+    value = {"true": "min", "1": "min"}.get(value, value).removeprefix("mode=")
+    if value in ("false", "0"):
+        return None
+    if value not in ("min", "max"):
+        raise UsageError(f"invalid --provenance {text!r}: expected mode=min or mode=max")
+    return value
 
 
 def _outside_userns() -> bool:

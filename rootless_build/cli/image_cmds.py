@@ -9,7 +9,7 @@ import click
 
 from rootless_build.cli.common import human_ago, human_size, open_store, print_table
 from rootless_build.cli.gotemplate import compile_template, render_template  # noqa: F401 (re-exported)
-from rootless_build.errors import RootlessBuildError
+from rootless_build.errors import ImageNotFound, RootlessBuildError
 
 
 @click.command()
@@ -140,9 +140,10 @@ def _warn_leftovers(paths: list[str]) -> None:
 
 @click.command()
 @click.option("-f", "--format", "fmt", default=None, help="A Go template, e.g. '{{.Id}}' or '{{json .Config}}'.")
+@click.option("--provenance", is_flag=True, help="Show the SLSA provenance attached by build --provenance.")
 @click.argument("names", nargs=-1, required=True)
 @click.pass_context
-def inspect(ctx, fmt, names):
+def inspect(ctx, fmt, provenance, names):
     """Show images' details as a JSON array (docker's shape)."""
     from rootless_build.store.describe import inspect_doc
 
@@ -151,6 +152,14 @@ def inspect(ctx, fmt, names):
     docs, failed = [], False
     for name in names:
         try:
+            if provenance:
+                from rootless_build.build.attest import attached_provenance
+
+                doc = attached_provenance(store, store.resolve(name))
+                if doc is None:
+                    raise ImageNotFound(f"{name}: no provenance attached (build --provenance mode=min|max)")
+                docs.append(doc)
+                continue
             docs.append(inspect_doc(store.resolve(name)))
         except RootlessBuildError as e:
             click.echo(f"Error: {e}", err=True)

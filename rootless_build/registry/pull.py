@@ -22,7 +22,9 @@ from rootless_build.registry.download import Cancelled, download_blob
 from rootless_build.registry.errors import RegistryAuthError, RegistryNotFound
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import NoProgress, Progress
+from rootless_build.registry.referrers import pull_attached
 from rootless_build.registry.resolve import Candidate, Source, pull_candidates
+from rootless_build.registry.signatures import enforce as enforce_policy
 from rootless_build.registry.transport import Connections
 from rootless_build.store import Image, Store
 from rootless_build.store.names import normalize
@@ -64,6 +66,7 @@ def pull(store: Store, text: str, *, options: RegistryOptions | None = None, pla
     found = find_manifest(candidates, connections)
     raw, digest = found.raw, found.digest
     image_name = str(found.name)
+    enforce_policy(found.repo, str(found.name), digest, options)
     if found.media_type in mt.INDEXES:
         index = validate.index(raw, image_name)
         choice = platforms.choose(index, wanted, image_name)
@@ -96,6 +99,10 @@ def pull(store: Store, text: str, *, options: RegistryOptions | None = None, pla
             store.add_untagged(image)
         locations.remember(store, [manifest.config.digest, *(layer.digest for layer in manifest.layers)],
                            found.source.ref.registry, found.repo.name)
+        try:
+            pull_attached(store, found.repo, manifest_digest)  # its SBOM and provenance, if any
+        except RegistryError as e:
+            progress.message(f"Warning: attestations not pulled: {e}")
     progress.items_done()
     progress.message(f"Digest: {digest}")
     shown = normalize(text)

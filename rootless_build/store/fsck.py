@@ -47,7 +47,10 @@ def fsck(store: Store, in_use: Iterable[str] = ()) -> FsckReport:
         report.index_damaged = True
         entries = []
     names = {e["digest"]: layout.ref_name(e) for e in entries}
-    for digest in sorted(set(names) | cache_manifests(store) | set(in_use)):
+    from rootless_build.store.referrers import roots as attached
+
+    roots = set(names) | cache_manifests(store) | set(in_use)
+    for digest in sorted(roots | attached(store, roots)):
         report.images_checked += 1
         label = names.get(digest) or digest
         _check_manifest(store, digest, label, corrupt, report)

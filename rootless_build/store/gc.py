@@ -51,8 +51,11 @@ def collect(store: Store, report: PruneReport | None = None, *, in_use: Collecti
     exclusive gc lock held. `remove` removes a tree; the default works as the user, and
     callers that can enter the user namespace pass one that also removes what sub-ids own."""
     report = report or PruneReport()
-    images = root_manifests(store, in_use, include_cache=False)
+    from rootless_build.store.referrers import roots as attached
+
+    images = root_manifests(store, in_use, include_cache=False)  # with their attached artifacts
     cache_only = cache_manifests(store) - images
+    cache_only |= attached(store, cache_only) - images
     live_blobs, live_chains = reachable(store, images | cache_only, cached=cache_only)
     for digest in list(store.blobs.list()):
         if digest not in live_blobs:

@@ -91,8 +91,9 @@ def _merge(store: Store, sources: list[list[layout.Entry]], repair: Repair) -> l
 
 
 def _image_manifests(store: Store) -> list[tuple[str, str, int]]:
-    """(digest, media type, size) of every stored image manifest. Image indexes are left
-    out: index.json lists images only (a pull keeps the list it chose from, untagged)."""
+    """(digest, media type, size) of every stored image manifest. Image indexes and
+    artifacts are left out: index.json lists images only (a pull keeps the list it chose
+    from; SBOMs and provenance hang off their image in `referrers` records)."""
     found: list[tuple[str, str, int]] = []
     for digest in sorted(store.blobs.list()):
         try:
@@ -103,6 +104,7 @@ def _image_manifests(store: Store) -> list[tuple[str, str, int]]:
         except Exception:  # noqa: BLE001 - a layer, a damaged blob, a file named like no digest
             continue
         if (isinstance(doc, dict) and doc.get("mediaType") not in mt.INDEXES
-                and isinstance(doc.get("config"), dict) and isinstance(doc.get("layers"), list)):
+                and isinstance(doc.get("config"), dict) and isinstance(doc.get("layers"), list)
+                and "subject" not in doc and "artifactType" not in doc):  # attestations are no images
             found.append((digest, doc.get("mediaType") or mt.OCI_MANIFEST, len(raw)))
     return found

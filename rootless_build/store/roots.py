@@ -18,17 +18,22 @@ VARIANTS = "variants"
 LAYER_INDEX = "layer-index"  # the entries of a layer tar (build.layerindex)
 BLOB_SOURCES = "blob-sources"  # registry repositories known to hold it (registry.locations)
 DIFF_ID = "diff-id"  # the digest of its uncompressed content, checked once (registry.pull)
-BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES, DIFF_ID)
+SBOM_LAYER = "sbom-layer"  # what an SBOM scan found in a layer (sbom.scan)
+REFERRERS = "referrers"  # the artifacts attached to an image manifest (store.referrers)
+BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES, DIFF_ID, SBOM_LAYER, REFERRERS)
 
 
 def root_manifests(store: Store, in_use: Iterable[str], *, include_cache: bool = True) -> set[str]:
     """Images that must keep their blobs: the index's (an unreadable index raises, it is
     never taken for an empty one), the build cache's, and `in_use`, those containers stand
     on (read from their records by the caller: containers.usage)."""
+    from rootless_build.store.referrers import roots as attached  # (referrers imports this module)
+
     roots = {entry["digest"] for entry in store.entries()}
     if include_cache:
         roots |= cache_manifests(store)
-    return roots | set(in_use)
+    roots |= set(in_use)
+    return roots | attached(store, roots)  # SBOMs, provenance: kept with their image
 
 
 def cache_manifests(store: Store) -> set[str]:
