@@ -157,7 +157,7 @@ def layer_openers(store, image) -> list[Callable[[], BinaryIO]]:
     def opener(digest: str) -> Callable[[], BinaryIO]:
         @contextlib.contextmanager
         def open_layer() -> Iterator[BinaryIO]:
-            with store.blobs.open(digest) as f:
+            with store.blobs.open_raw(digest) as f:  # seekable (unverified): read in parts
                 head = f.read(4)
                 f.seek(0)
                 if not sniff(head):
