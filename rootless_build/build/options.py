@@ -50,6 +50,10 @@ class BuildOptions(Record):
     # The result: "oci" or "docker" media types; squash None, "new" (the final stage's
     # layers into one) or "all"; outputs as -o gave them (build.outputs parses them).
     format: str = "oci"
+    # Stages built at once: 0 as many as the machine has cores, 1 one after another.
+    jobs: int = 0
+    # False for a stage built by a child of a parallel build: no tag, no dangling entry.
+    record_result: bool = True
     squash: str | None = None
     outputs: list[str] = field(factory=list)
     # Edits of the result (buildah's flags): manifest annotations, variables and labels to

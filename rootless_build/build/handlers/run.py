@@ -122,11 +122,24 @@ def cache_inputs(request: RunRequest, step) -> dict:
 
 
 def _output(quiet: bool) -> Callable[[bytes], None]:
+    prefix = os.environ.get("ROOTLESS_BUILD_PROGRESS_PREFIX", "").encode()
+    at_line_start = [True]
+
     def show(chunk: bytes) -> None:
         sys.stdout.buffer.write(chunk)
         sys.stdout.buffer.flush()
 
-    return (lambda chunk: None) if quiet else show
+    def show_prefixed(chunk: bytes) -> None:
+        # A stage built beside others: each line of its output names the stage.
+        lines = chunk.split(b"\n")
+        out = [(prefix if at_line_start[0] and lines[0] else b"") + lines[0]]
+        out += [prefix + line if line else line for line in lines[1:]]
+        at_line_start[0] = chunk.endswith(b"\n")
+        show(b"\n".join(out))
+
+    if quiet:
+        return lambda chunk: None
+    return show_prefixed if prefix else show
 
 
 def _failure(exit_code: int, last_lines: list[str]) -> str:
