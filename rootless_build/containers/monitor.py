@@ -41,6 +41,7 @@ class Launched:
 
     pid: int
     init_pid: int
+    init_start: int             # its start time (/proc/PID/stat), read before it could be reaped
 
 
 Launch = Callable[[tuple[int, int, int]], Launched]
@@ -126,7 +127,7 @@ class Monitor:
         def running(c: Container) -> None:
             s = c.state
             s.status, s.exit_code, s.finished_at, s.error = RUNNING, None, "", ""
-            s.pid, s.pid_start = launched.init_pid, procs.start_time(launched.init_pid) or 0
+            s.pid, s.pid_start = launched.init_pid, launched.init_start
             s.monitor_pid, s.monitor_start = me, procs.start_time(me) or 0
             s.boot_id, s.started_at = procs.boot_id(), now_iso()
 

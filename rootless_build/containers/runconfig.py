@@ -37,6 +37,11 @@ class RunOptions:
     detach: bool = False
     auto_remove: bool = False
     stop_timeout: int | None = None
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    security_opt: list[str] = field(default_factory=list)
+    init: bool = False
 
 
 def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> RunConfig:
@@ -64,7 +69,7 @@ def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> R
     workdir = opts.workdir or img.get("WorkingDir") or "/"
     if not workdir.startswith("/"):
         raise UsageError(f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
-    return RunConfig(
+    config = RunConfig(
         argv=argv, env=env, working_dir=workdir,
         user=opts.user if opts.user is not None else (img.get("User") or ""),
         hostname=hostname, tty=opts.tty, open_stdin=opts.interactive,
@@ -74,6 +79,10 @@ def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> R
         stop_timeout=10 if opts.stop_timeout is None else opts.stop_timeout,
         auto_remove=opts.auto_remove, entrypoint=entrypoint, cmd=cmd,
     )
+    from rootless_build.containers import security
+    security.apply_options(config, opts.cap_add, opts.cap_drop, opts.privileged, opts.security_opt,
+                           opts.init)
+    return config
 
 
 def parse_entrypoint(text: str) -> list[str]:
