@@ -22,6 +22,7 @@ class BuildOptions(Record):
     platform: str | None = None
     network: str | None = None  # default for RUN: host network unless "none"
     secrets: dict[str, str] = field(factory=dict)  # id -> file, for RUN --mount=type=secret
+    allow: list[str] = field(factory=list)  # entitlements, as buildx: security.insecure
     storage_driver: str | None = None
     # A build cache shared through registries: REGISTRY/REPO[:TAG] (tag "buildcache").
     cache_from: list[str] = field(factory=list)

@@ -59,6 +59,8 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 @click.option("--platform", help="Target platform (only this machine's is buildable).")
 @click.option("--network", type=click.Choice(["default", "host", "none"]), help="Network for RUN steps.")
+@click.option("--allow", "allow", multiple=True, type=click.Choice(["security.insecure"]),
+              help="Allow an entitlement (security.insecure: RUN --security=insecure).")
 @click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE",
               help="A secret for RUN --mount=type=secret.")
 @click.option("--layers/--no-layers", default=True, hidden=True, help="Accepted for buildah compatibility.")
@@ -73,7 +75,7 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--creds", metavar="USER[:PASSWORD]", help="Credentials for the registries.")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
-          iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
+          iidfile, quiet, platform, network, allow, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
           authfile, creds) -> None:
     """Build an image from a Dockerfile and a context directory."""
     from rootless_build.build.dockerfilesource import has_run
@@ -84,7 +86,7 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
         dockerfile_text=click.get_text_stream("stdin").read() if dockerfile == "-" else None,
         tags=list(tags), build_args=_pairs(build_args, "--build-arg", from_env=True), target=target,
         no_cache=no_cache, pull=pull, labels=_pairs(labels, "--label", from_env=False), iidfile=iidfile,
-        quiet=quiet, platform=platform, network=network, secrets=_secrets(secrets),
+        quiet=quiet, platform=platform, network=network, allow=list(allow), secrets=_secrets(secrets),
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds)
