@@ -92,7 +92,8 @@ def test_stop_of_a_process_ignoring_sigterm_kills_after_the_timeout(rb, busybox,
 
 
 def test_stop_of_an_ordinary_process_is_quick(rb, busybox, store_root) -> None:
-    cid = _run_detached(rb, busybox, "sleep", "100")
+    # as with docker, a pid 1 without a SIGTERM handler ignores it: --init forwards it
+    cid = _run_detached(rb, "--init", busybox, "sleep", "100")
     began = time.monotonic()
     assert rb("stop", cid).returncode == 0
     assert time.monotonic() - began < 5
