@@ -37,12 +37,12 @@ class CommandNotRunnable(ContainerError):
 
 
 def launcher(store, catalog: Catalog, container: Container, prefer_driver: str | None = None) -> Launch:
-    def launch(stdio: tuple[int, int, int]) -> Launched:
+    def launch(stdio: tuple[int, int, int], console: int | None) -> Launched:
         report_r, report_w = os.pipe()
         pid = fork_in_userns()
         if pid == 0:
             os.close(report_r)
-            _runner(store, catalog, container, prefer_driver, stdio, report_w)
+            _runner(store, catalog, container, prefer_driver, stdio, console, report_w)
         os.close(report_w)
         return _await_init(pid, report_r, catalog, container)
     return launch
@@ -74,7 +74,7 @@ def _await_init(pid: int, report_r: int, catalog: Catalog, container: Container)
 
 
 def _runner(store, catalog: Catalog, container: Container, prefer_driver: str | None,
-            stdio: tuple[int, int, int], report_w: int) -> None:
+            stdio: tuple[int, int, int], console: int | None, report_w: int) -> None:
     code = EXIT_OWN_ERROR
     started = []
     try:
@@ -82,9 +82,11 @@ def _runner(store, catalog: Catalog, container: Container, prefer_driver: str | 
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
         # The monitor's ends (stdin's write end above all) must not stay open in here.
-        os.closerange(3, report_w)
-        os.closerange(report_w + 1, 1 << 16)
+        keep = sorted(fd for fd in (report_w, console) if fd is not None)
+        for low, high in zip([2, *keep], [*keep, 1 << 16]):
+            os.closerange(low + 1, high)
         spec = _step_spec(store, catalog, container, prefer_driver, report_w, started)
+        spec.console = console
         from rootless_build.sandbox.step import run_step
 
         result = run_step(spec)

@@ -103,7 +103,7 @@ def _prepare(spec: StepSpec, scratch: Path, report_w: int, out_w: int | None) ->
         upperdir=spec.upperdir, driver_workdir=scratch / "ovl", rootfs=rootfs, argv=argv,
         env=list(spec.env), cwd=spec.cwd, user=spec.user, hostname=spec.hostname,
         network=spec.network, interactive=spec.interactive, report_w=report_w, out_w=out_w,
-        volatile=spec.volatile, hardening=spec.hardening,
+        volatile=spec.volatile, hardening=spec.hardening, console=spec.console,
         seccomp_bpf=hardening.filter_for(spec.hardening))
     wanted = list(FIXED) + _mount_plan(spec, scratch, plan)
     if spec.init is not None:

@@ -37,6 +37,7 @@ from rootless_build.sandbox.users import home_dir, resolve_user
 SETUP_FAILED = 125
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+TIOCSPTLCK, TIOCGPTPEER = 0x40045431, 0x5441
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class StepperPlan:
     volatile: bool = False
     hardening: hardening.Hardening = hardening.Hardening()
     seccomp_bpf: bytes | None = None        # compiled by the builder, once per process
+    console: int | None = None              # socket for the pty's master (see StepSpec)
 
 
 def _report(fd: int, kind: str, text: str) -> None:
@@ -232,10 +234,28 @@ def _init_main(plan: StepperPlan, exec_w: int) -> NoReturn:
         else:
             uid, gid, groups = plan.user
         env = _environment(plan.env, uid)
+        if plan.console is not None:
+            _console(plan.console, uid)
     except BaseException as e:  # noqa: BLE001
         _report(plan.report_w, "E", _describe(e))
         os._exit(SETUP_FAILED)
     _exec_command(plan, uid, gid, groups, env, exec_w)
+
+
+def _console(sock_fd: int, uid: int) -> None:
+    """A pty of the step's own devpts on fds 0-2 (the user's, as runc makes it); its master
+    goes to whoever holds the other end of sock_fd."""
+    master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+    slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    os.fchown(slave, uid, -1)
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    os.close(slave)
+    with socket.socket(fileno=sock_fd) as sock:
+        socket.send_fds(sock, [b"m"], [master])
+    os.close(master)
 
 
 def _environment(env: list[str], uid: int) -> dict[str, str]:

@@ -146,3 +146,20 @@ def test_missing_command_exits_127_with_dockers_message(rb, busybox, detach) -> 
     assert done.stderr.count("\n") == 1 and done.stdout == ""
     not_exec = rb("run", *(["-d"] if detach else []), "--rm", busybox, "/etc/passwd")
     assert not_exec.returncode == 126 and "permission denied" in not_exec.stderr
+
+
+def test_tty_names_the_containers_own_pty(cli_argv, busybox) -> None:
+    import pexpect
+
+    from ctrhelp import pexpect_env
+
+    child = pexpect.spawn(cli_argv[0], [*cli_argv[1:], "run", "-it", "--rm", busybox, "sh", "-c",
+                                        "tty; ls -l $(tty); stty size"],
+                          timeout=60, env=pexpect_env(), encoding="utf-8", dimensions=(40, 160))
+    child.expect(pexpect.EOF)
+    child.close()
+    lines = child.before.replace("\r", "").splitlines()
+    assert child.exitstatus == 0, child.before
+    assert lines[0] == "/dev/pts/0"                 # the container's devpts, not the host's
+    assert lines[1].startswith("crw--w----") and lines[1].split()[2] == "root"
+    assert lines[2] == "40 160"                     # the client's window size reached it
