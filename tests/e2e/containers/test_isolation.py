@@ -56,6 +56,11 @@ def test_pid1_of_a_detached_container_seen_through_exec(rb, busybox) -> None:
     assert seen.returncode == 0, seen.stderr
     _assert_no_host_leak(seen.stdout)
     assert seen.stdout.split("cmdline:", 1)[1].split() == ["sleep", "300"]
+    # exec'd processes get the container's hardening too, as with docker exec
+    status = _caps(rb("exec", cid, "cat", "/proc/self/status").stdout)
+    assert (status["CapEff"], status["CapBnd"], status["NoNewPrivs"], status["Seccomp"]) == \
+        (DOCKER_CAPS, DOCKER_CAPS, "1", "2")
+    assert rb("exec", cid, "unshare", "-U", "true").returncode != 0
 
 
 def test_default_capabilities_no_new_privs_and_seccomp(rb, busybox) -> None:
