@@ -1,4 +1,5 @@
-"""Seccomp profiles in moby's JSON format (docker's default ships as seccomp-default.json),
+"""Seccomp profiles in moby's JSON format (docker's default ships as seccomp-default.json:
+github.com/moby/profiles/seccomp/default.json as vendored by moby/moby b985e23, Apache-2.0),
 compiled to a BPF program once per process and installed by the process that execs.
 
 Conditions are honoured as moby's setupSeccomp does: `includes`/`excludes` on caps (the
