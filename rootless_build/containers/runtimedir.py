@@ -29,7 +29,7 @@ def _check(path: Path, private: bool) -> None:
 
 def _own_dir(path: Path, private: bool) -> Path:
     try:
-        os.mkdir(path, 0o700)
+        os.makedirs(path, 0o700)    # the session's dir too, should it be missing
     except FileExistsError:
         pass
     except OSError as e:

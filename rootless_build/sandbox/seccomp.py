@@ -16,9 +16,9 @@ import json
 import os
 import platform
 from functools import lru_cache
-from importlib import resources
 
 from rootless_build.errors import SandboxError
+from rootless_build.sandbox import libseccomp as ls
 
 DEFAULT = "default"
 UNCONFINED = "unconfined"
@@ -32,16 +32,19 @@ _ARCHES = {"x86_64": ("amd64", "SCMP_ARCH_X86_64"), "aarch64": ("arm64", "SCMP_A
 
 
 def default_profile() -> str:
-    return resources.files("rootless_build.sandbox").joinpath("seccomp-default.json").read_text()
+    # beside this module (package data); importlib.resources would cost more than the read
+    with open(os.path.join(os.path.dirname(__file__), "seccomp-default.json"), encoding="utf-8") as f:
+        return f.read()
+
+
+_SIMPLE_ACTIONS = {"SCMP_ACT_ALLOW": ls.ACT_ALLOW, "SCMP_ACT_KILL": ls.ACT_KILL_THREAD,
+                   "SCMP_ACT_KILL_THREAD": ls.ACT_KILL_THREAD, "SCMP_ACT_KILL_PROCESS": ls.ACT_KILL_PROCESS,
+                   "SCMP_ACT_TRAP": ls.ACT_TRAP, "SCMP_ACT_LOG": ls.ACT_LOG}
 
 
 def _action(name: object, errno_ret: object, default_errno: int) -> int:
-    from rootless_build.sandbox import libseccomp as ls
-    simple = {"SCMP_ACT_ALLOW": ls.ACT_ALLOW, "SCMP_ACT_KILL": ls.ACT_KILL_THREAD,
-              "SCMP_ACT_KILL_THREAD": ls.ACT_KILL_THREAD, "SCMP_ACT_KILL_PROCESS": ls.ACT_KILL_PROCESS,
-              "SCMP_ACT_TRAP": ls.ACT_TRAP, "SCMP_ACT_LOG": ls.ACT_LOG}
-    if name in simple:
-        return simple[name]
+    if name in _SIMPLE_ACTIONS:
+        return _SIMPLE_ACTIONS[name]
     number = errno_ret if isinstance(errno_ret, int) else default_errno
     if name == "SCMP_ACT_ERRNO":
         return ls.ACT_ERRNO | (number & 0xFFFF)
@@ -77,10 +80,9 @@ def _applies(call: dict, caps: frozenset[str], arch: str) -> bool:
 
 def _conditions(call: dict) -> list[list[tuple[int, int, int, int]]]:
     """The argument conditions of one entry as rules (each a list of ArgCmp tuples)."""
-    from rootless_build.sandbox.libseccomp import CMP
     conds = []
     for arg in call.get("args") or ():
-        op = CMP.get(arg.get("op"))
+        op = ls.CMP.get(arg.get("op"))
         index = arg.get("index")
         if op is None or not isinstance(index, int) or not 0 <= index < 6:
             raise SandboxError(f"seccomp profile: bad argument condition {arg}")
@@ -93,7 +95,6 @@ def _conditions(call: dict) -> list[list[tuple[int, int, int, int]]]:
 @lru_cache(maxsize=8)
 def compile_profile(profile: str, caps: frozenset[str]) -> bytes:
     """The BPF program (struct sock_filter[]) for a profile's JSON text and a bounding set."""
-    from rootless_build.sandbox import libseccomp
     try:
         data = json.loads(profile)
         if not isinstance(data, dict) or not isinstance(data.get("syscalls", []), list):
@@ -103,7 +104,7 @@ def compile_profile(profile: str, caps: frozenset[str]) -> bytes:
     goarch, native = _ARCHES.get(platform.machine(), ("", ""))
     default_errno = data.get("defaultErrnoRet") if isinstance(data.get("defaultErrnoRet"), int) else 1
     default = _action(data.get("defaultAction"), default_errno, 1)
-    flt = libseccomp.Filter(default)
+    flt = ls.Filter(default)
     try:
         arches = list(data.get("architectures") or ())
         for entry in data.get("archMap") or ():
@@ -120,7 +121,7 @@ def compile_profile(profile: str, caps: frozenset[str]) -> bytes:
             names = call.get("names") or ([call["name"]] if call.get("name") else [])
             for name in names:
                 number = flt.syscall(str(name))
-                if number == libseccomp.NR_SCMP_ERROR:
+                if number == ls.NR_SCMP_ERROR:
                     continue
                 for rule in _conditions(call):
                     flt.add_rule(action, number, rule)
