@@ -58,7 +58,10 @@ def test_kill_9_of_the_run_client_leaves_the_container_running(cli_argv, rb, bus
                         busybox, "sh", "-c", "sleep 3; echo done")
     _wait_for(lambda: _containers(store_root), 30, "the container's record")
     folder = _containers(store_root)[0]
-    if not detach:
+    if detach:      # the monitor listens, and starts the container: the CLI still waits
+        sock = Path(os.environ["XDG_RUNTIME_DIR"]) / "rootless-build" / "containers" / folder.name / "attach.sock"
+        _wait_for(sock.exists, 30, "the monitor's socket")
+    else:
         _wait_for(lambda: _state(folder).get("status") == "running", 30, "the container to run")
     client.kill()
     client.wait()
