@@ -20,7 +20,7 @@ say() { echo "setup-host: $*" >&2; }
 packages=(
     uidmap fuse-overlayfs slirp4netns runc podman buildah skopeo umoci docker-registry
     busybox-static debootstrap hyperfine python3-venv pigz zstd tmux apache2-utils
-    openssl jq rsync curl catatonit
+    openssl jq rsync curl docker.io sudo catatonit
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -82,6 +82,27 @@ for f in /etc/subuid /etc/subgid; do
     fi
     if grep -q '^rbnosub:' "$f"; then sed -i '/^rbnosub:/d' "$f"; fi
 done
+
+# --- The reference dockerd for tests (never used by the product) -------------------------------
+# The test user starts a private dockerd through sudo, on a root-owned copy of the script
+# (the synced tree is rbuild's and must not be what root executes).
+libexec=/usr/local/libexec/rootless-build
+install -d -m 0755 "$libexec"
+if ! cmp -s "$repo/scripts/test-dockerd.sh" "$libexec/test-dockerd"; then
+    install -o root -g root -m 0755 "$repo/scripts/test-dockerd.sh" "$libexec/test-dockerd"
+fi
+sudoers_rule="rbuild ALL=(root) NOPASSWD: $libexec/test-dockerd"
+if [ ! -f /etc/sudoers.d/rootless-build-test ] ||
+    [ "$(cat /etc/sudoers.d/rootless-build-test)" != "$sudoers_rule" ]; then
+    printf '%s\n' "$sudoers_rule" >/etc/sudoers.d/rootless-build-test.tmp
+    chmod 0440 /etc/sudoers.d/rootless-build-test.tmp
+    visudo -cqf /etc/sudoers.d/rootless-build-test.tmp
+    mv -f /etc/sudoers.d/rootless-build-test.tmp /etc/sudoers.d/rootless-build-test
+fi
+# docker.io's package enables a system dockerd; tests run private ones only.
+if [ -d /run/systemd/system ] && systemctl is-enabled docker >/dev/null 2>&1; then
+    systemctl disable --now docker docker.socket >/dev/null 2>&1 || true
+fi
 
 # --- Per-user configuration of podman/buildah (the reference tools in tests and benchmarks) -
 # Written only when the content differs, so an unchanged config keeps its mtime.

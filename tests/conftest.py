@@ -252,3 +252,69 @@ def seeded_registry() -> str:
     if not seeded:
         missing_prerequisite(f"no seeded registry at {SEEDED_REGISTRY} (make test starts one)")
     return SEEDED_REGISTRY
+
+
+# --- the reference dockerd (tests only) ---------------------------------------------------
+
+DOCKERD_HELPER = "/usr/local/libexec/rootless-build/test-dockerd"
+DOCKER_CLI = "/usr/bin/docker"  # Debian's docker.io client; /usr/local/bin may hold another
+
+
+@dataclass(frozen=True)
+class Dockerd:
+    """A private dockerd started as root for this test session: Debian's docker.io, its own
+    socket, data root and exec root under the session's temp dir, no bridge, no iptables.
+    `docker(*args)` runs its client; `host` is the socket URL (`unix://...`)."""
+
+    directory: Path
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.directory}/docker.sock"
+
+    def docker(
+        self, *args: str | os.PathLike[str], check: bool = True, timeout: float = 300,
+        env: dict[str, str] | None = None, input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, "DOCKER_HOST": self.host,
+                    "DOCKER_CONFIG": str(self.directory / "client"), **(env or {})}
+        proc = subprocess.run(
+            [DOCKER_CLI, *map(str, args)], capture_output=True, text=True, check=False,
+            env=full_env, timeout=timeout, input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"docker {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    def tag_from(self, registry: str, *names: str) -> None:
+        """Pull `registry/NAME` (the test registry, never the internet) and tag it `NAME`."""
+        for name in names:
+            self.docker("pull", "-q", f"{registry}/{name}")
+            self.docker("tag", f"{registry}/{name}", name)
+
+
+def _dockerd_helper(action: str, directory: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [DOCKERD_HELPER, action, str(directory)]
+    if os.getuid() != 0:
+        cmd = ["sudo", "-n", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="session")
+def dockerd(tmp_path_factory: pytest.TempPathFactory, seeded_registry: str) -> Iterator[Dockerd]:
+    """The session's reference dockerd, with busybox:latest and debian:latest tagged from
+    the seeded test registry. Stopped, and its state removed, at the end of the session."""
+    if not (Path(DOCKERD_HELPER).is_file() and Path(DOCKER_CLI).is_file()):
+        missing_prerequisite(f"{DOCKERD_HELPER} or {DOCKER_CLI} missing (make setup)")
+    directory = Path(os.path.realpath(tmp_path_factory.mktemp("dockerd")))
+    started = _dockerd_helper("start", directory)
+    if started.returncode != 0:
+        missing_prerequisite(f"the test dockerd did not start: {started.stderr.strip()}")
+    try:
+        daemon = Dockerd(directory)
+        daemon.tag_from(seeded_registry, "busybox:latest", "debian:latest")
+        yield daemon
+    finally:
+        _dockerd_helper("stop", directory)

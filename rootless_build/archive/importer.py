@@ -19,7 +19,7 @@ from rootless_build.errors import LayerError
 from rootless_build.layers.sink import LayerSink
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.models import Descriptor
-from rootless_build.registry import platform
+from rootless_build.oci import platform
 from rootless_build.store import Image, Store, names
 from rootless_build.store.writeback import WritebackFile
 
@@ -30,8 +30,7 @@ def import_tarball(store: Store, source: str, stream: BinaryIO | None = None, *,
                    message: str | None = None, changes: list[str] | None = None) -> Image:
     """Import `source` (a path, or "-" with `stream`) and tag it `name` if given."""
     name = names.normalize(name) if name else None  # a bad name fails before any work
-    config: dict = {}
-    apply_changes(config, changes or [])
+    config = apply_changes({}, changes or [])
     with store.writing():
         if source == "-":
             layer = _store_layer(store, stream, "stdin")

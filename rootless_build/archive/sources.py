@@ -13,7 +13,7 @@ from rootless_build.errors import RootlessBuildError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.models import Index, Manifest, parse_as, parse_config, sniff_media_type
-from rootless_build.registry import platform
+from rootless_build.oci import platform
 
 # containerd and docker 25 put the full name here; ref.name may then be only the tag
 _CONTAINERD_NAME = "io.containerd.image.name"

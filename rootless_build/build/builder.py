@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from rootless_build.build import imageconfig as ic
+from rootless_build.oci import config as ic
 from rootless_build.build.args import BuildArgs, StageArgs
 from rootless_build.build.cache import StepCache
 from rootless_build.build.dockerfilesource import read_dockerfile
@@ -134,6 +134,9 @@ class Builder:
         ref, image = base
         self._announce(stage.from_.original)
         state = self._start(ref, image)
+        if last:
+            self.target_base_layers = len(state.layers)  # what --squash keeps
+            self.target_base_labels = dict(ic.container(state.config).get("Labels") or {})
         steps = [*self._trigger_instructions(stage, base), *stage.instructions]
         for position, instruction in enumerate(steps):
             self._announce(instruction.original)
@@ -186,9 +189,43 @@ class Builder:
 
     # -- services for steps ----------------------------------------------------------------
 
-    def write_image(self, config: dict, layers: list[dict]):
+    def write_image(self, config: dict[str, Any], layers: list[dict[str, Any]], *, docker: bool = False) -> Any:
         # Descriptors we made or read from a stored manifest: no model (pydantic) needed.
-        return self.store.write_image(ic.to_bytes(config), layers)
+        return self.store.write_image(ic.to_bytes(config), layers, docker=docker)
+
+    def _final_config(self, image: Any) -> Any:
+        """--label, --inherit-labels=false, --unsetenv, --unsetlabel and --annotation: edits
+        of the result only, so they never change a step's cache key."""
+        options = self.options
+        if not (options.labels or not options.inherit_labels or options.unset_env or options.unset_labels
+                or options.annotations):
+            return image
+        config, layers = ic.from_image(image)
+        inner = ic.container(config)
+        labels = dict(inner.get("Labels") or {})
+        if not options.inherit_labels:
+            for key, value in self.target_base_labels.items():
+                if labels.get(key) == value:
+                    del labels[key]
+        labels.update(options.labels)
+        for key in options.unset_labels:
+            labels.pop(key, None)
+        if labels or "Labels" in inner:
+            inner["Labels"] = labels
+        if options.unset_env:
+            inner["Env"] = [item for item in ic.env_list(config) if item.partition("=")[0] not in options.unset_env]
+        return self.store.write_image(ic.to_bytes(config), layers, annotations=options.annotations or None)
+
+    def _as_docker(self, image: Any) -> Any:
+        """`--format docker`: Docker schema 2 media types for the manifest, config and layers
+        (the config itself is the same: HEALTHCHECK, ONBUILD and SHELL are in both)."""
+        from rootless_build.oci import mediatypes as mt
+
+        config, layers = ic.from_image(image)
+        for layer in layers:
+            layer["mediaType"] = mt.docker_layer_type(mt.layer_compression(layer["mediaType"]))
+        annotations = image.manifest_json.get("annotations")
+        return self.store.write_image(ic.to_bytes(config), layers, docker=True, annotations=annotations)
 
     def source_image(self, ref: str):
         """What `--from=ref` names: an earlier stage (by name or index) or an image."""
@@ -214,12 +251,13 @@ class Builder:
     # -- the result ------------------------------------------------------------------------
 
     def _finish(self, image):
-        if self.options.labels:
-            config, layers = ic.from_image(image)
-            labels = dict(ic.container(config).get("Labels") or {})
-            labels.update(self.options.labels)
-            ic.container(config)["Labels"] = labels
-            image = self.write_image(config, layers)
+        image = self._final_config(image)
+        if self.options.squash:
+            from rootless_build.build.squash import squash
+
+            image = squash(self, image, base_layers=0 if self.options.squash == "all" else self.target_base_layers)
+        if self.options.format == "docker":
+            image = self._as_docker(image)
         names = self.tags
         self.progress.commit(names)
         already = set(self.store.tags_by_digest().get(image.manifest_digest, ()))
@@ -233,6 +271,8 @@ class Builder:
             self.progress.tagged(name)
         if self.options.iidfile:
             _write_iidfile(self.options.iidfile, image.id)
+        if self.options.metadata_file:
+            _write_metadata(self.options.metadata_file, image, names)
         self.progress.image_id(image.id)
         return self.store.load_image(image.manifest_digest, tuple(names))
 
@@ -244,6 +284,27 @@ def _normalize(tag: str) -> str:
         return names.normalize(tag)
     except RootlessBuildError as e:
         raise UsageError(f"invalid tag {tag!r}: {e}") from None
+
+
+def _write_metadata(path: str, image: Any, names: list[str]) -> None:
+    """--metadata-file: the keys BuildKit writes for an image result."""
+    import json
+
+    raw = image.manifest_bytes
+    metadata: dict[str, Any] = {
+        "containerimage.config.digest": image.id,
+        "containerimage.descriptor": {"mediaType": image.manifest_json.get("mediaType"),
+                                      "digest": image.manifest_digest, "size": len(raw)},
+        "containerimage.digest": image.manifest_digest,
+    }
+    if names:
+        metadata["image.name"] = ",".join(names)
+    try:
+        with open(path, "w") as f:
+            json.dump(metadata, f, indent=2, sort_keys=True)
+            f.write("\n")
+    except OSError as e:
+        raise UsageError(f"cannot write --metadata-file {path}: {e.strerror}") from None
 
 
 def _write_iidfile(path: str, image_id: str) -> None:

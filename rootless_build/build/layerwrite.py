@@ -11,8 +11,10 @@ import hashlib
 import io
 import os
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rootless_build.build import archive
 from rootless_build.build.copyplan import ArchiveSource, CopyPlan, Entry
@@ -56,15 +58,23 @@ class _HashingReader:
 
 def write_layer(store, plan: CopyPlan, *, chown: tuple[int, int] | None = None,
                 epoch: int | None = None) -> WrittenLayer:
+    def fill(tar: LayerTarWriter) -> None:
+        for entry in plan.entries:
+            _write_entry(tar, entry)
+        for source in plan.archives:
+            _write_archive(tar, source, chown)
+
+    return write_with(store, fill, epoch=epoch)
+
+
+def write_with(store: Any, fill: Callable[[LayerTarWriter], None], *, epoch: int | None = None) -> WrittenLayer:
+    """A layer blob in the store's tmp dir holding what `fill` writes; `keep` it or `discard` it."""
     fd, temp = store.blobs.new_temp(prefix="layer-")
     try:
         out = WritebackFile(fd)
         with LayerSink(out) as sink:
             tar = LayerTarWriter(sink, source_date_epoch=epoch)
-            for entry in plan.entries:
-                _write_entry(tar, entry)
-            for source in plan.archives:
-                _write_archive(tar, source, chown)
+            fill(tar)
             tar.close()
             result = sink.finish()
     except BaseException:

@@ -32,6 +32,18 @@ class BuildOptions(Record):
     cert_dir: str | None = None
     authfile: str | None = None
     creds: str | None = None  # USER[:PASSWORD]
+    # The result: "oci" or "docker" media types; squash None, "new" (the final stage's
+    # layers into one) or "all"; outputs as -o gave them (build.outputs parses them).
+    format: str = "oci"
+    squash: str | None = None
+    outputs: list[str] = field(factory=list)
+    # Edits of the result (buildah's flags): manifest annotations, variables and labels to
+    # drop, and whether the final stage keeps its base image's labels.
+    annotations: dict[str, str] = field(factory=dict)
+    unset_env: list[str] = field(factory=list)
+    unset_labels: list[str] = field(factory=list)
+    inherit_labels: bool = True
+    metadata_file: str | None = None
     # Images FROM and --from found during this build: each is looked up (pulled) once.
     found_images: dict = field(factory=dict)
 

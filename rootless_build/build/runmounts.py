@@ -29,7 +29,7 @@ from rootless_build.build import fstree
 from rootless_build.build.fstree import DIR, FILE, SYMLINK
 from rootless_build.errors import BuildError, RootlessBuildError
 from rootless_build.sandbox.idmap import lchown_mapped
-from rootless_build.sandbox.layercache import lower_dirs
+from rootless_build.store.unpacked import lower_dirs
 from rootless_build.sandbox.lowerview import (OPAQUE_MARKER, WHITEOUT_PREFIX, is_opaque, is_whiteout,
                                               merged_lookup)
 from rootless_build.sandbox.spec import Mount as SandboxMount

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rootless_build.build import cache, imageconfig
+from rootless_build.build import cache
 from rootless_build.build.args import StageArgs
-from rootless_build.build.history import now_ns, rfc3339
+from rootless_build.build.history import now_ns
+from rootless_build.oci import config as ic
 from rootless_build.dockerfile.expanded import expanded
 from rootless_build.dockerfile.serialize import to_json
 from rootless_build.errors import BuildError
@@ -35,10 +36,10 @@ class StageState(Record):
 
     def env(self) -> dict[str, str]:
         """What `$VAR` expands to: the stage's ARGs overridden by the image's ENV."""
-        return {**self.args.env(), **imageconfig.env_map(self.config)}
+        return {**self.args.env(), **ic.env_map(self.config)}
 
     def adopt(self, image) -> None:
-        self.config, self.layers = imageconfig.from_image(image)
+        self.config, self.layers = ic.from_image(image)
         self.image = image
         self.parent = image.manifest_digest
 
@@ -104,13 +105,13 @@ class Step:
         return now_ns(self.build.epoch)
 
     def add_layer(self, diff_id: str, size: int) -> None:
-        imageconfig.add_layer(self.state.config, self.state.layers, diff_id, size)
+        ic.add_layer(self.state.config, self.state.layers, diff_id, size)
 
     def commit(self, created_by: str, *, empty_layer: bool, author: str | None = None) -> None:
         """Record the history entry, store the step's image and its cache record."""
-        created = rfc3339(self.now())
+        created = ic.rfc3339(self.now())
         config = self.state.config
-        imageconfig.add_history(config, created, created_by, empty_layer=empty_layer, author=author)
+        ic.add_history(config, created, created_by, empty_layer=empty_layer, author=author)
         config["created"] = created
         image = self.build.write_image(config, self.state.layers)
         if self.key is not None:

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import click
 
@@ -73,13 +74,34 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--cert-dir", type=click.Path(file_okay=False), help="Directory with registry CA/client files.")
 @click.option("--authfile", type=click.Path(dir_okay=False), help="Registry auth file to use.")
 @click.option("--creds", metavar="USER[:PASSWORD]", help="Credentials for the registries.")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="type=TYPE[,KEY=VALUE...]|DIR|-",
+              help="Also write the result: type=local,dest=DIR | type=tar,dest=FILE|- | "
+                   "type=oci,dest=FILE[,tar=false] | type=docker,dest=FILE | type=image,name=REF[,push=true].")
+@click.option("--format", "image_format", type=click.Choice(["oci", "docker"]), envvar="BUILDAH_FORMAT",
+              default="oci", show_default=True, help="Media types of the image (docker: Docker schema 2).")
+@click.option("--squash", is_flag=True, help="Merge the final stage's new layers into one.")
+@click.option("--squash-all", is_flag=True, help="Merge every layer of the image into one.")
+@click.option("--annotation", "annotations", multiple=True, metavar="[manifest:]KEY=VALUE",
+              help="Add an annotation to the image manifest.")
+@click.option("--unsetenv", "unset_env", multiple=True, metavar="NAME", help="Drop a variable from the image.")
+@click.option("--unsetlabel", "unset_labels", multiple=True, metavar="NAME", help="Drop a label from the image.")
+@click.option("--inherit-labels", type=click.BOOL, default=True, show_default=True,
+              help="Keep the labels of the final stage's base image.")
+@click.option("--metadata-file", metavar="FILE", help="Write the result's digests and names to FILE (JSON).")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, allow, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds) -> None:
+          authfile, creds, outputs, image_format, squash, squash_all, annotations, unset_env, unset_labels,
+          inherit_labels, metadata_file) -> None:
     """Build an image from a Dockerfile and a context directory."""
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
+
+    if squash and squash_all:
+        raise UsageError("--squash and --squash-all cannot be used together")
+    wanted = _outputs(outputs, tags)
+    if any(output.dest == "-" for output in wanted) and not os.environ.get(RESULT_ENV):
+        _take_stdout_for_tar()
 
     options = BuildOptions(
         context_dir=context, dockerfile=dockerfile,
@@ -89,22 +111,92 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
         quiet=quiet, platform=platform, network=network, allow=list(allow), secrets=_secrets(secrets),
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
-        authfile=authfile, creds=creds)
+        authfile=authfile, creds=creds, format=image_format,
+        squash="all" if squash_all else ("new" if squash else None), outputs=list(outputs),
+        annotations=_annotations(annotations), unset_env=list(unset_env), unset_labels=list(unset_labels),
+        inherit_labels=inherit_labels, metadata_file=metadata_file)
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here():
-        sys.exit(_in_userns(options))
+        sys.exit(_finish_in_userns(ctx, options, wanted))
     from rootless_build.build.builder import build as run_build
     from rootless_build.build.handlers.run import NeedsUserNamespace
     from rootless_build.build.progress import SHOWN_STEPS_ENV, Progress
 
     signal.signal(signal.SIGTERM, _terminated)
     progress = Progress(quiet)
+    store = common.open_store(ctx)
     try:
-        run_build(common.open_store(ctx), options, progress)
+        image = run_build(store, options, progress)
     except NeedsUserNamespace:      # the first RUN that misses the cache: go on from inside
         os.environ[SHOWN_STEPS_ENV] = str(progress.current_step)
-        sys.exit(_in_userns(options))
+        sys.exit(_finish_in_userns(ctx, options, wanted))
+    result_file = os.environ.get(RESULT_ENV)
+    if result_file:                 # the re-executed build: the outer process exports
+        Path(result_file).write_text(image.manifest_digest)
+    elif wanted:
+        _export(store, image, wanted, options)
+
+
+# The re-executed build (inside the user namespace) names its image here, so that the
+# outer process, which holds the real stdout, writes the outputs.
+RESULT_ENV = "ROOTLESS_BUILD_RESULT_FILE"
+
+
+def _finish_in_userns(ctx: click.Context, options: Any, wanted: list[Any]) -> int:
+    if not wanted:
+        return _in_userns(options)
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r", prefix="rootless-build-result-") as result:
+        os.environ[RESULT_ENV] = result.name
+        status = _in_userns(options)
+        del os.environ[RESULT_ENV]
+        digest = result.read().strip()
+    if status == 0 and digest:
+        store = common.open_store(ctx)
+        _export(store, store.load_image(digest, tuple(store.tags_by_digest().get(digest, ()))), wanted, options)
+    return status
+
+
+def _export(store: Any, image: Any, wanted: list[Any], options: Any) -> None:
+    from rootless_build.build.outputs import export
+
+    export(store, image, wanted, tags=list(image.tags), registry_options=options.registry_options(),
+           stdout=_TAR_STDOUT[0] if _TAR_STDOUT else None)
+
+
+# `-o -`: the tar owns the real stdout; everything else printed goes to stderr.
+_TAR_STDOUT: list[BinaryIO] = []
+
+
+def _take_stdout_for_tar() -> None:
+    sys.stdout.flush()
+    _TAR_STDOUT.append(os.fdopen(os.dup(1), "wb"))
+    os.dup2(2, 1)
+
+
+def _annotations(values: tuple[str, ...]) -> dict[str, str]:
+    """buildah's KEY=VALUE, or BuildKit's `manifest:KEY=VALUE` (the manifest is all we annotate)."""
+    plain = []
+    for value in values:
+        where, colon, rest = value.partition(":")
+        if colon and "=" not in where:
+            if where != "manifest":
+                raise UsageError(f"invalid --annotation {value!r}: only manifest annotations are supported")
+            value = rest
+        plain.append(value)
+    return _pairs(tuple(plain), "--annotation", from_env=False)
+
+
+def _outputs(values: tuple[str, ...], tags: tuple[str, ...]) -> list[Any]:
+    if not values:
+        return []
+    from rootless_build.build.outputs import check_outputs, parse_output
+
+    outputs = [parse_output(value) for value in values]
+    check_outputs(outputs, list(tags))
+    return outputs
 
 
 def _outside_userns() -> bool:

@@ -7,6 +7,7 @@ bytes written or read (see `dump` and `Raw`), never of a model serialised again.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -71,11 +72,11 @@ class HealthConfig(_Model):
 
 class ContainerConfig(_Model):
     user: str | None = Field(default=None, alias="User")
-    exposed_ports: dict[str, dict] | None = Field(default=None, alias="ExposedPorts")
+    exposed_ports: dict[str, dict[str, Any]] | None = Field(default=None, alias="ExposedPorts")
     env: list[str] | None = Field(default=None, alias="Env")
     entrypoint: list[str] | None = Field(default=None, alias="Entrypoint")
     cmd: list[str] | None = Field(default=None, alias="Cmd")
-    volumes: dict[str, dict] | None = Field(default=None, alias="Volumes")
+    volumes: dict[str, dict[str, Any]] | None = Field(default=None, alias="Volumes")
     working_dir: str | None = Field(default=None, alias="WorkingDir")
     labels: dict[str, str] | None = Field(default=None, alias="Labels")
     stop_signal: str | None = Field(default=None, alias="StopSignal")

@@ -94,7 +94,7 @@ def export_cache(store: Store, ref_text: str, steps: dict[str, Image], *, compre
                  connections: Connections | None = None) -> str:
     """Push each step's image under its cache key, merged into what the cache already
     holds; returns the cache manifest's digest."""
-    from rootless_build.archive.variants import compressed_layer
+    from rootless_build.store.variants import compressed_layer
 
     progress = progress or NoProgress()
     remote = _Remote(ref_text, options, conf, connections)
@@ -199,7 +199,7 @@ class RemoteCache:
 def _decompress_into_store(store: Store, compressed: Descriptor, layer: Descriptor) -> None:
     """Store the uncompressed tar the step manifest names (checked against its digest and
     size), and remember the compressed blob as its variant so a push need not recompress."""
-    from rootless_build.archive.variants import variant_key
+    from rootless_build.store.variants import variant_key
     from rootless_build.errors import BlobCorrupt
     from rootless_build.layers.compression import open_uncompressed
     from rootless_build.store.roots import VARIANTS

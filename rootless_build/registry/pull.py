@@ -15,7 +15,7 @@ from rootless_build.oci.models import Descriptor, parse_index, parse_manifest, s
 from rootless_build.oci.reference import Reference
 from rootless_build.registry import conf as registries_conf
 from rootless_build.registry import locations
-from rootless_build.registry import platform as platforms
+from rootless_build.oci import platform as platforms
 from rootless_build.registry.client import Repository
 from rootless_build.registry.download import Cancelled, download_blob
 from rootless_build.registry.errors import RegistryAuthError, RegistryNotFound

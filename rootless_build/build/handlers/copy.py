@@ -20,7 +20,7 @@ from rootless_build.build import fstree
 from rootless_build.build.copyplan import CopyError, CopyPlan, CopyRequest, Source, plan_copy
 from rootless_build.build.fstree import DIR
 from rootless_build.build.history import copy_created_by
-from rootless_build.build.imageconfig import workdir
+from rootless_build.oci.config import workdir
 from rootless_build.build.modes import parse_chmod
 from rootless_build.build.patterns import go_clean
 from rootless_build.build.users import resolve_chown

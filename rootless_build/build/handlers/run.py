@@ -18,7 +18,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from rootless_build.build import imageconfig as ic
+from rootless_build.oci import config as ic
 from rootless_build.build.history import run_created_by
 from rootless_build.dockerfile.heredoc import parse_heredoc_word
 from rootless_build.dockerfile.mounts import parse_mount
@@ -167,11 +167,12 @@ def execute_run(store, request: RunRequest):
     from rootless_build.build.runmounts import prepare_mounts
     from rootless_build.sandbox.drivers import detect_driver
     from rootless_build.sandbox.hardening import PRIVILEGED, Hardening
-    from rootless_build.sandbox.layercache import ensure_unpacked
+    from rootless_build.store.unpacked import ensure_unpacked
     from rootless_build.sandbox.spec import Mount as SandboxMount
     from rootless_build.sandbox.step import StepSpec, run_step
-    from rootless_build.sandbox.upperlayer import adopt_as_unpacked, discard, write_upper_layer
     from rootless_build.sandbox.userns import enter_here, in_userns
+    from rootless_build.sandbox.vfs import flatten_into
+    from rootless_build.store.upperlayer import adopt_as_unpacked, discard, write_upper_layer
 
     # (enter_here says what a single-id namespace limits, once, as the re-executing path does)
     if not in_userns() and os.getuid() != 0 and not enter_here():
@@ -199,7 +200,8 @@ def execute_run(store, request: RunRequest):
                 hardening=PRIVILEGED if request.security == "insecure" else Hardening()))
         if result.exit_code != 0:
             raise BuildError(_failure(result.exit_code, result.last_lines))
-        layer = write_upper_layer(store, upper, driver, lowerdirs=lowers, source_date_epoch=request.epoch)
+        layer = write_upper_layer(store, upper, driver, lowerdirs=lowers, flatten=flatten_into,
+                                  source_date_epoch=request.epoch)
         if layer.entries == 0:
             discard(layer)
             return None

@@ -8,9 +8,10 @@ import os
 import tempfile
 from pathlib import Path
 
-from rootless_build.errors import SandboxError
+from rootless_build.errors import StoreError
 from rootless_build.layers.extract import extract_layer
-from rootless_build.store import Image, Store
+from rootless_build.store.image import Image
+from rootless_build.store.store import Store
 from rootless_build.store.gc import remove_tree
 from rootless_build.store.lock import locked
 
@@ -24,7 +25,7 @@ def ensure_unpacked(store: Store, chain_ids: list[str], blob_digests: list[str],
     """Unpacked dirs bottom-up for the given chain; extraction is locked per chain id and
     done into a temp dir renamed into place, so concurrent builds never see half a layer."""
     if len(chain_ids) != len(blob_digests):
-        raise SandboxError("image config and manifest disagree on the number of layers")
+        raise StoreError("image config and manifest disagree on the number of layers")
     dirs: list[Path] = []
     for chain_id, blob in zip(chain_ids, blob_digests):
         path = store.unpacked_path(chain_id)

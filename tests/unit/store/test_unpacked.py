@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from rootless_build.sandbox.layercache import ensure_unpacked
+from rootless_build.store.unpacked import ensure_unpacked
 from rootless_build.store import Store
 from rootless_build.store.boot import boot_id
 

@@ -27,15 +27,20 @@ from pathlib import Path
 
 from rootless_build.layers.diff import write_diff
 from rootless_build.layers.sink import LayerSink
-from rootless_build.store.writeback import WritebackFile
 from rootless_build.layers.tree import write_tree
 from rootless_build.layers.whiteouts import FUSE_OPAQUE_DEVICE, WH_META_PREFIX, WH_OPAQUE, WH_PREFIX
-from rootless_build.sandbox import fuse_overlay, overlay, vfs
 from rootless_build.store.gc import remove_tree
 from rootless_build.store.lock import locked
+from rootless_build.store.writeback import WritebackFile
 
-# The whiteout format of each driver's upper dir.
-_FORMATS = {overlay.NAME: "overlay", fuse_overlay.NAME: "fuse-overlayfs"}
+# The storage drivers by name (the sandbox's), and the whiteout format of each one's upper
+# dir; vfs leaves a full copy instead.
+VFS = "vfs"
+FUSE_OVERLAY = "fuse-overlayfs"
+_FORMATS = {"overlay": "overlay", FUSE_OVERLAY: "fuse-overlayfs"}
+
+# Flattens lower dirs (top-most first) into one tree: the sandbox's, for vfs diffs.
+Flatten = Callable[[Sequence[Path], Path], None]
 
 
 @dataclass(frozen=True)
@@ -48,15 +53,17 @@ class UpperLayer:
 
 
 def write_upper_layer(store, upperdir: Path, driver: str, *, lowerdirs: Sequence[Path] = (),
-                      source_date_epoch: int | None = None,
+                      flatten: Flatten | None = None, source_date_epoch: int | None = None,
                       skip: Callable[[str], bool] | None = None) -> UpperLayer:
     """Write the layer of `upperdir` (made by `driver` over `lowerdirs`, top-most first;
-    those matter only for vfs) to a temp file in the store's tmp dir."""
+    those and `flatten` matter only for vfs) to a temp file in the store's tmp dir."""
     fd, temp = store.blobs.new_temp(prefix="layer-")
     try:
         with LayerSink(WritebackFile(fd)) as sink:
-            if driver == vfs.NAME:
-                entries = _write_vfs_diff(store, upperdir, lowerdirs, sink, source_date_epoch, skip)
+            if driver == VFS:
+                if flatten is None:
+                    raise ValueError("a vfs layer needs the sandbox's flatten")
+                entries = _write_vfs_diff(store, upperdir, lowerdirs, flatten, sink, source_date_epoch, skip)
             else:
                 entries = write_tree(upperdir, sink, whiteout_format=_FORMATS[driver],
                                      source_date_epoch=source_date_epoch, skip=skip)
@@ -68,11 +75,11 @@ def write_upper_layer(store, upperdir: Path, driver: str, *, lowerdirs: Sequence
     return UpperLayer(result.diff_id, result.size, entries, temp, fd)
 
 
-def _write_vfs_diff(store, full: Path, lowerdirs: Sequence[Path], sink, epoch, skip) -> int:
+def _write_vfs_diff(store, full: Path, lowerdirs: Sequence[Path], flatten: Flatten, sink, epoch, skip) -> int:
     lower = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix="vfs-lower-"))
     try:
         if lowerdirs:       # else a stage from scratch: the diff against an empty tree
-            vfs.flatten_into(lowerdirs, lower)
+            flatten(lowerdirs, lower)
         return write_diff(lower, full, sink, source_date_epoch=epoch, skip=skip)
     finally:
         shutil.rmtree(lower, ignore_errors=True)
@@ -97,13 +104,13 @@ def adopt_as_unpacked(store, upperdir: Path, driver: str, chain_id: str) -> bool
     """Move an overlay upper dir into the store as the unpacked dir of `chain_id` (the chain
     of the layer just written from it). False when it cannot serve (vfs: a full copy) or
     the layer is unpacked already; the caller then removes upperdir itself."""
-    if driver == vfs.NAME:
+    if driver == VFS:
         return False
-    if driver == fuse_overlay.NAME:
+    if driver == FUSE_OVERLAY:
         _kernel_markers(upperdir)
     final = store.unpacked_path(chain_id)
     final.parent.mkdir(parents=True, exist_ok=True)
-    # The lock layercache takes to extract a layer: the two never race for one chain id.
+    # The lock store/unpacked.py takes to extract a layer: the two never race for one chain id.
     with locked(final.parent / "lock"):
         if store.is_unpacked(chain_id):
             return False
@@ -116,7 +123,7 @@ def adopt_as_unpacked(store, upperdir: Path, driver: str, chain_id: str) -> bool
 
 def _kernel_markers(upperdir: Path) -> None:
     """fuse-overlayfs's own whiteout and opaque markers, rewritten the way kernel overlay
-    (and layercache's extraction) writes them, so every driver can stack the dir."""
+    (and store/unpacked.py's extraction) writes them, so every driver can stack the dir."""
     for dirpath, dirnames, filenames in os.walk(upperdir):
         for name in filenames:
             path = os.path.join(dirpath, name)

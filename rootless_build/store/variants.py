@@ -17,7 +17,7 @@ from rootless_build.layers.compression import READ_SIZE, open_uncompressed
 from rootless_build.layers.sink import LayerDigests, LayerSink
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.models import Descriptor
-from rootless_build.store import Store
+from rootless_build.store.store import Store
 from rootless_build.store.roots import VARIANTS
 from rootless_build.store.writeback import WritebackFile
 
