@@ -83,7 +83,7 @@ def _runner(store, catalog: Catalog, container: Container, prefer_driver: str | 
             os.dup2(fd, target)
         # The monitor's ends (stdin's write end above all) must not stay open in here.
         keep = sorted(fd for fd in (report_w, console) if fd is not None)
-        for low, high in zip([2, *keep], [*keep, 1 << 16]):
+        for low, high in zip([2, *keep], [*keep, 1 << 16], strict=True):
             os.closerange(low + 1, high)
         spec = _step_spec(store, catalog, container, prefer_driver, report_w, started)
         spec.console = console
@@ -116,8 +116,8 @@ def _step_spec(store, catalog: Catalog, container: Container, prefer_driver: str
                report_w: int, started: list[int]):
     from rootless_build.containers import security
     from rootless_build.sandbox.drivers import detect_driver
-    from rootless_build.store.unpacked import lower_dirs
     from rootless_build.sandbox.spec import Mount, StepSpec
+    from rootless_build.store.unpacked import lower_dirs
 
     image = store.load_image(container.manifest_digest)
     lowerdirs = lower_dirs(store, image, warn=lambda message: os.write(2, f"warning: {message}\n".encode()))

@@ -113,7 +113,7 @@ def _mask_paths() -> None:
                 continue
             fd = _new_fs("tmpfs", readonly=True) if is_dir else _detached("/dev/null", True)
         except OSError as e:
-            raise SandboxError(f"masking {path}: {os.strerror(e.errno)}") from None
+            raise SandboxError(f"masking {path}: {e.strerror}") from None
         _attach(fd, path, f"a mask on {path}", optional=True)
     for path in READONLY_PATHS:
         try:
@@ -121,7 +121,7 @@ def _mask_paths() -> None:
         except FileNotFoundError:
             continue
         except OSError as e:
-            raise SandboxError(f"making {path} read-only: {os.strerror(e.errno)}") from None
+            raise SandboxError(f"making {path} read-only: {e.strerror}") from None
         _attach(fd, path, f"a read-only {path}", optional=True)
 
 

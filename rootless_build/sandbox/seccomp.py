@@ -102,7 +102,8 @@ def compile_profile(profile: str, caps: frozenset[str]) -> bytes:
     except ValueError as e:
         raise SandboxError(f"seccomp profile: not valid JSON: {e}") from None
     goarch, native = _ARCHES.get(platform.machine(), ("", ""))
-    default_errno = data.get("defaultErrnoRet") if isinstance(data.get("defaultErrnoRet"), int) else 1
+    errno_ret = data.get("defaultErrnoRet")
+    default_errno = errno_ret if isinstance(errno_ret, int) else 1
     default = _action(data.get("defaultAction"), default_errno, 1)
     flt = ls.Filter(default)
     try:

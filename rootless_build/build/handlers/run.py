@@ -99,7 +99,8 @@ def run_request(step, instr) -> RunRequest:
     return RunRequest(
         command=command, env=env, workdir=ic.workdir(config), user=ic.container(config).get("User") or "",
         argv=argv, script=script, mounts=mounts, network=instr.network or build.options.network or "default",
-        security=security, heredocs=tuple(instr.heredocs), diff_ids=diff_ids, chain_ids=tuple(chain_ids(list(diff_ids))),
+        security=security, heredocs=tuple(instr.heredocs), diff_ids=diff_ids,
+        chain_ids=tuple(chain_ids(list(diff_ids))),
         layers=tuple(state.layers), secrets=dict(build.options.secrets), build_args=args,
         storage_driver=build.options.storage_driver,
         context=build.context if any(m.type == "bind" and not m.from_ for m in mounts) else None,
@@ -167,11 +168,11 @@ def execute_run(store, request: RunRequest):
     from rootless_build.build.runmounts import prepare_mounts
     from rootless_build.sandbox.drivers import detect_driver
     from rootless_build.sandbox.hardening import PRIVILEGED, Hardening
-    from rootless_build.store.unpacked import ensure_unpacked
     from rootless_build.sandbox.spec import Mount as SandboxMount
     from rootless_build.sandbox.step import StepSpec, run_step
     from rootless_build.sandbox.userns import enter_here, in_userns
     from rootless_build.sandbox.vfs import flatten_into
+    from rootless_build.store.unpacked import ensure_unpacked
     from rootless_build.store.upperlayer import adopt_as_unpacked, discard, write_upper_layer
 
     # (enter_here says what a single-id namespace limits, once, as the re-executing path does)

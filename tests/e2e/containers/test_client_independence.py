@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-
 from ctrhelp import record
 
 pytestmark = pytest.mark.rootless

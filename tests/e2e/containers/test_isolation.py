@@ -9,7 +9,6 @@ import json
 import time
 
 import pytest
-
 from ctrhelp import record
 
 pytestmark = pytest.mark.rootless
@@ -155,7 +154,6 @@ def test_missing_command_exits_127_with_dockers_message(rb, busybox, detach) -> 
 
 def test_tty_names_the_containers_own_pty(cli_argv, busybox) -> None:
     import pexpect
-
     from ctrhelp import pexpect_env
 
     child = pexpect.spawn(cli_argv[0], [*cli_argv[1:], "run", "-it", "--rm", busybox, "sh", "-c",
