@@ -41,6 +41,14 @@ def _warn_about_id_mapping() -> None:
         click.echo(f"rootless-build: warning: {warning}", err=True)
 
 
+def _terminal_size() -> list[int]:
+    """The local terminal's rows and cols: a `run -t` pty starts with them, as docker's."""
+    from rootless_build.containers.terminal import window_size
+
+    size = window_size(0) or window_size(1)
+    return list(size) if size else []
+
+
 def _as_125(e: RootlessBuildError) -> RootlessBuildError:
     """Our own failures in run/exec exit 125, so they never pass for the command's status;
     a command that cannot be executed keeps docker's 126/127."""
@@ -121,7 +129,8 @@ def run(ctx, interactive, tty, detach, auto_remove, name, env, env_file, volume,
                           volumes=list(volume), workdir=workdir, user=user, hostname=hostname, network=network,
                           tty=tty, interactive=interactive, detach=detach, auto_remove=auto_remove,
                           stop_timeout=stop_timeout, cap_add=list(cap_add), cap_drop=list(cap_drop),
-                          privileged=privileged, security_opt=list(security_opt), init=init)
+                          privileged=privileged, security_opt=list(security_opt), init=init,
+                          console_size=_terminal_size() if tty else [])
         container = lifecycle.create(store, catalog, image, opts, name=name, driver=None)
         _warn_about_id_mapping()
         try:

@@ -87,6 +87,8 @@ def _runner(store, catalog: Catalog, container: Container, prefer_driver: str | 
             os.closerange(low + 1, high)
         spec = _step_spec(store, catalog, container, prefer_driver, report_w, started)
         spec.console = console
+        if console is not None and len(container.config.console_size) == 2:
+            spec.console_size = (container.config.console_size[0], container.config.console_size[1])
         from rootless_build.sandbox.step import run_step
 
         result = run_step(spec)

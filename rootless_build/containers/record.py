@@ -57,6 +57,7 @@ class RunConfig:
     seccomp: str = ""               # "" docker's profile, "unconfined", or a profile's JSON text
     no_new_privileges: bool = False  # asked for explicitly (it is on unless --privileged)
     init: bool = False              # catatonit as pid 1, the command its child
+    console_size: list[int] = field(default_factory=list)   # [rows, cols] of run -t's terminal
 
 
 @dataclass

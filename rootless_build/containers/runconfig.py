@@ -42,6 +42,7 @@ class RunOptions:
     privileged: bool = False
     security_opt: list[str] = field(default_factory=list)
     init: bool = False
+    console_size: list[int] = field(default_factory=list)   # rows, cols: the pty starts so
 
 
 def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> RunConfig:
@@ -78,6 +79,7 @@ def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> R
         stop_signal=stop_signal,
         stop_timeout=10 if opts.stop_timeout is None else opts.stop_timeout,
         auto_remove=opts.auto_remove, entrypoint=entrypoint, cmd=cmd,
+        console_size=list(opts.console_size) if opts.tty else [],
     )
     from rootless_build.containers import security
     security.apply_options(config, opts.cap_add, opts.cap_drop, opts.privileged, opts.security_opt,

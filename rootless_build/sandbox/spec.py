@@ -71,6 +71,7 @@ class StepSpec:
     # A unix socket: pid 1 opens a pty in the step's devpts, makes it its stdio and sends the
     # master over it (SCM_RIGHTS), as runc's --console-socket.
     console: int | None = None
+    console_size: tuple[int, int] = (24, 80)    # rows, cols of that pty at first
     # A host init binary (catatonit) run as pid 1 with argv after `--` (`run --init`).
     init: Path | None = None
 

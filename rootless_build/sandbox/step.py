@@ -104,6 +104,7 @@ def _prepare(spec: StepSpec, scratch: Path, report_w: int, out_w: int | None) ->
         env=list(spec.env), cwd=spec.cwd, user=spec.user, hostname=spec.hostname,
         network=spec.network, interactive=spec.interactive, report_w=report_w, out_w=out_w,
         volatile=spec.volatile, hardening=spec.hardening, console=spec.console,
+        console_size=spec.console_size,
         seccomp_bpf=hardening.filter_for(spec.hardening))
     wanted = list(FIXED) + _mount_plan(spec, scratch, plan)
     if spec.init is not None:

@@ -81,6 +81,7 @@ class StepperPlan:
     hardening: hardening.Hardening = hardening.Hardening()
     seccomp_bpf: bytes | None = None        # compiled by the builder, once per process
     console: int | None = None              # socket for the pty's master (see StepSpec)
+    console_size: tuple[int, int] = (24, 80)
 
 
 def _report(fd: int, kind: str, text: str) -> None:
@@ -235,20 +236,20 @@ def _init_main(plan: StepperPlan, exec_w: int) -> NoReturn:
             uid, gid, groups = plan.user
         env = _environment(plan.env, uid)
         if plan.console is not None:
-            _console(plan.console, uid)
+            _console(plan.console, uid, plan.console_size)
     except BaseException as e:  # noqa: BLE001
         _report(plan.report_w, "E", _describe(e))
         os._exit(SETUP_FAILED)
     _exec_command(plan, uid, gid, groups, env, exec_w)
 
 
-def _console(sock_fd: int, uid: int) -> None:
+def _console(sock_fd: int, uid: int, size: tuple[int, int]) -> None:
     """A pty of the step's own devpts on fds 0-2 (the user's, as runc makes it); its master
     goes to whoever holds the other end of sock_fd."""
     master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
     slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
-    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
     os.fchown(slave, uid, -1)
     for target in (0, 1, 2):
         os.dup2(slave, target)
