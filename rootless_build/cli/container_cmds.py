@@ -312,7 +312,7 @@ def exec_(ctx, interactive, tty, env, user, workdir, container, command):
     from rootless_build.containers.status import is_running, refresh
 
     try:
-        _, catalog = _catalog(ctx)
+        store, catalog = _catalog(ctx)
         c = refresh(catalog, catalog.lookup(container))
         if not is_running(c):
             raise ContainerError(f"container {c.name} is not running")
@@ -321,7 +321,7 @@ def exec_(ctx, interactive, tty, env, user, workdir, container, command):
     except RootlessBuildError as e:
         raise _as_125(e) from None
     code, message = run_exec(c, ExecOptions(list(command), tty=tty, interactive=interactive, env=list(env),
-                                            user=user, workdir=workdir))
+                                            user=user, workdir=workdir), store.cache_dir / "seccomp")
     if message:
         sys.stdout.flush()
         click.echo(f"Error: {message}", err=True)

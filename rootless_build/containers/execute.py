@@ -33,8 +33,9 @@ class ExecOptions:
     workdir: str | None = None
 
 
-def run_exec(container: Container, opts: ExecOptions) -> tuple[int, str]:
-    """(exit status, message for stderr when the command could not start)."""
+def run_exec(container: Container, opts: ExecOptions, cache_dir: Path | None = None) -> tuple[int, str]:
+    """(exit status, message for stderr when the command could not start); cache_dir keeps
+    compiled seccomp programs."""
     env = process_env(container.config, opts.env, tty=opts.tty)
     user = opts.user if opts.user is not None else container.config.user
     workdir = opts.workdir or container.config.working_dir or "/"
@@ -48,7 +49,7 @@ def run_exec(container: Container, opts: ExecOptions) -> tuple[int, str]:
     from rootless_build.sandbox.hardening import filter_for
 
     secure = hardening_of(container.config)     # docker exec: the container's own defaults
-    bpf = filter_for(secure)        # compiled here: nothing can be imported once inside
+    bpf = filter_for(secure, cache_dir)     # here: nothing can be imported once inside
     err_r, err_w = os.pipe()
     pid = os.fork()
     if pid == 0:

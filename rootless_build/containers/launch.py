@@ -137,4 +137,5 @@ def _step_spec(store, catalog: Catalog, container: Container, prefer_driver: str
                     workdir=catalog.work_dir(container.id), argv=list(cfg.argv), driver=driver,
                     env=process_env(cfg), cwd=cfg.working_dir, user=cfg.user, hostname=cfg.hostname,
                     network=cfg.network, mounts=mounts, interactive=True, on_start=on_start,
-                    hardening=security.hardening_of(cfg), init=security.init_binary() if cfg.init else None)
+                    hardening=security.hardening_of(cfg), init=security.init_binary() if cfg.init else None,
+                    seccomp_cache=store.cache_dir / "seccomp")

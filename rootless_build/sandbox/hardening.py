@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from rootless_build.errors import UsageError
 
@@ -118,10 +119,11 @@ def finish(h: Hardening, uid: int, bpf: bytes | None) -> None:
         install(bpf)
 
 
-def filter_for(h: Hardening) -> bytes | None:
-    """The compiled seccomp program for h (once per process), None when unconfined."""
+def filter_for(h: Hardening, cache_dir: Path | None = None) -> bytes | None:
+    """The compiled seccomp program for h (once per process, and kept in cache_dir when
+    given), None when unconfined."""
     if h.seccomp == "unconfined":
         return None
     from rootless_build.sandbox import seccomp
     profile = seccomp.default_profile() if h.seccomp == "default" else h.seccomp
-    return seccomp.compile_profile(profile, h.cap_names)
+    return seccomp.compile_cached(profile, h.cap_names, cache_dir)

@@ -28,6 +28,15 @@ NR_SCMP_ERROR = -1
 FLTATR_CTL_NNP = 3          # libseccomp must not set no_new_privs itself: we decide
 
 
+class _Version(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
+
+
+def version() -> str:
+    v = lib().seccomp_version().contents
+    return f"{v.major}.{v.minor}.{v.micro}"
+
+
 class ArgCmp(ctypes.Structure):
     _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
                 ("datum_a", ctypes.c_uint64), ("datum_b", ctypes.c_uint64)]
@@ -51,6 +60,7 @@ def _load() -> ctypes.CDLL:
     lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
                                            ctypes.c_uint, ctypes.POINTER(ArgCmp)]
     lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.seccomp_version.restype = ctypes.POINTER(_Version)
     return lib
 
 

@@ -12,10 +12,12 @@ conditions on one argument more than once become one rule per condition.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import os
 import platform
 from functools import lru_cache
+from pathlib import Path
 
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import libseccomp as ls
@@ -131,6 +133,31 @@ def compile_profile(profile: str, caps: frozenset[str]) -> bytes:
         raise SandboxError(f"seccomp profile: malformed entry: {e}") from None
     finally:
         flt.release()
+
+
+def compile_cached(profile: str, caps: frozenset[str], cache_dir: Path | None) -> bytes:
+    """compile_profile, its result kept in cache_dir (~10-20 ms a container start saved):
+    keyed by everything the program depends on, and checked against its digest on read."""
+    if cache_dir is None:
+        return compile_profile(profile, caps)
+    key = hashlib.sha256("\0".join([profile, *sorted(caps), platform.machine(), os.uname().release,
+                                     ls.version()]).encode()).hexdigest()
+    path = cache_dir / f"{key}.bpf"
+    try:
+        data = path.read_bytes()
+        if len(data) > 32 and hashlib.sha256(data[32:]).digest() == data[:32]:
+            return data[32:]
+    except OSError:
+        pass
+    bpf = compile_profile(profile, caps)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache_dir / f".{key}.{os.getpid()}"
+        tmp.write_bytes(hashlib.sha256(bpf).digest() + bpf)
+        os.replace(tmp, path)
+    except OSError:
+        pass                    # a cache that cannot be written costs a compile, nothing else
+    return bpf
 
 
 class _SockFprog(ctypes.Structure):

@@ -68,6 +68,7 @@ class StepSpec:
     volatile: bool = False
     # Capabilities, no_new_privs, seccomp, masked paths: docker's defaults unless said.
     hardening: Hardening = Hardening()
+    seccomp_cache: Path | None = None      # where compiled seccomp programs are kept
     # A unix socket: pid 1 opens a pty in the step's devpts, makes it its stdio and sends the
     # master over it (SCM_RIGHTS), as runc's --console-socket.
     console: int | None = None

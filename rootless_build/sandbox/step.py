@@ -105,7 +105,7 @@ def _prepare(spec: StepSpec, scratch: Path, report_w: int, out_w: int | None) ->
         network=spec.network, interactive=spec.interactive, report_w=report_w, out_w=out_w,
         volatile=spec.volatile, hardening=spec.hardening, console=spec.console,
         console_size=spec.console_size,
-        seccomp_bpf=hardening.filter_for(spec.hardening))
+        seccomp_bpf=hardening.filter_for(spec.hardening, spec.seccomp_cache))
     wanted = list(FIXED) + _mount_plan(spec, scratch, plan)
     if spec.init is not None:
         wanted.append((INIT_TARGET, "file"))

@@ -198,7 +198,8 @@ def execute_run(store, request: RunRequest):
                 driver=driver, env=[*request.env, *secret_env], cwd=request.workdir, user=request.user,
                 network="none" if request.network == "none" else "host", mounts=mounts,
                 output=_output(request.quiet), tail_lines=TAIL_LINES, volatile=True,
-                hardening=PRIVILEGED if request.security == "insecure" else Hardening()))
+                hardening=PRIVILEGED if request.security == "insecure" else Hardening(),
+                seccomp_cache=store.cache_dir / "seccomp"))
         if result.exit_code != 0:
             raise BuildError(_failure(result.exit_code, result.last_lines))
         layer = write_upper_layer(store, upper, driver, lowerdirs=lowers, flatten=flatten_into,

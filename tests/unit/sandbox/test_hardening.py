@@ -79,3 +79,16 @@ def test_bad_profiles_are_refused_in_one_line(text) -> None:
     with pytest.raises(SandboxError) as info:
         seccomp.compile_profile(text, frozenset())
     assert "\n" not in str(info.value) and "seccomp profile" in str(info.value)
+
+
+def test_compiled_programs_are_kept_and_checked(tmp_path) -> None:
+    caps = frozenset(f"CAP_{c}" for c in hardening.DEFAULT_CAPS)
+    profile = seccomp.default_profile()
+    first = seccomp.compile_cached(profile, caps, tmp_path)
+    (kept,) = tmp_path.iterdir()
+    assert kept.read_bytes()[32:] == first == seccomp.compile_profile(profile, caps)
+    kept.write_bytes(kept.read_bytes()[:-8])          # truncated: not trusted, compiled again
+    assert seccomp.compile_cached(profile, caps, tmp_path) == first
+    assert kept.read_bytes()[32:] == first
+    other = seccomp.compile_cached(profile, caps | {"CAP_SYS_ADMIN"}, tmp_path)
+    assert other != first and len(list(tmp_path.iterdir())) == 2
