@@ -112,7 +112,7 @@ def _grandchild(opts: ExecOptions, env: list[str], uid: int, gid: int, groups: l
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.close(null)
-        hardening.drop_bounding(secure[0])
+        hardening.drop_bounding(secure[0], secure[1])
         try:
             os.setgroups(groups)
         except PermissionError:     # single-id mapping: setgroups is denied, keep none

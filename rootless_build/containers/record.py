@@ -55,7 +55,7 @@ class RunConfig:
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
     seccomp: str = ""               # "" docker's profile, "unconfined", or a profile's JSON text
-    no_new_privileges: bool = False  # asked for explicitly (it is on unless --privileged)
+    no_new_privileges: str = ""     # "true"/"false" when asked; "": on unless --privileged
     init: bool = False              # catatonit as pid 1, the command its child
     console_size: list[int] = field(default_factory=list)   # [rows, cols] of run -t's terminal
 

@@ -24,11 +24,11 @@ def apply_options(config: RunConfig, cap_add: list[str], cap_drop: list[str], pr
     config.cap_add, config.cap_drop = list(cap_add), list(cap_drop)
     config.privileged, config.init = privileged, init
     for option in security_opt:
-        key, sep, value = option.replace(":", "=", 1).partition("=")
+        key, _, value = option.partition("=" if "=" in option else ":")   # docker takes both
         if key == "seccomp" and value:
             config.seccomp = "unconfined" if value == "unconfined" else _read_profile(value)
         elif key == "no-new-privileges" and value in ("", "true", "false"):
-            config.no_new_privileges = value != "false"
+            config.no_new_privileges = value or "true"
         elif key in ("label", "apparmor") and value:
             pass        # no SELinux or AppArmor confinement here; accepted as podman does
         else:
@@ -60,7 +60,7 @@ def hardening_of(config: RunConfig) -> hardening.Hardening:
         caps = hardening.resolve_caps(config.cap_add, config.cap_drop)
     return hardening.Hardening(
         caps=caps,
-        no_new_privs=base.no_new_privs or config.no_new_privileges,
+        no_new_privs=config.no_new_privileges == "true" if config.no_new_privileges else base.no_new_privs,
         seccomp=config.seccomp or base.seccomp,
         mask_paths=base.mask_paths)
 

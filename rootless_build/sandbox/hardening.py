@@ -88,8 +88,13 @@ def _last_cap() -> int:
         return len(CAPS) - 1
 
 
-def drop_bounding(h: Hardening) -> None:
-    """Before the change of user: the bounding set, and keep caps over setuid."""
+def drop_bounding(h: Hardening, bpf: bytes | None) -> None:
+    """Before the change of user: the bounding set, and keep caps over setuid. Without
+    no_new_privs a seccomp filter needs CAP_SYS_ADMIN: then it is installed here, while we
+    have it (as runc does), and the calls up to the execve go through it."""
+    if bpf is not None and not h.no_new_privs:
+        from rootless_build.sandbox.seccomp import install
+        install(bpf)
     keep = _mask(h.caps)
     for bit in range(_last_cap() + 1):
         if not keep & (1 << bit):
@@ -114,7 +119,7 @@ def finish(h: Hardening, uid: int, bpf: bytes | None) -> None:
         pass                        # a kernel before 4.3: no ambient set to clear
     if h.no_new_privs:
         _prctl(PR_SET_NO_NEW_PRIVS, 1)
-    if bpf is not None:
+    if bpf is not None and h.no_new_privs:
         from rootless_build.sandbox.seccomp import install
         install(bpf)
 

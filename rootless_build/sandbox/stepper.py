@@ -304,7 +304,7 @@ def _exec_command(plan: StepperPlan, uid: int, gid: int, groups: list[int], env:
         os.umask(0o022)
         if not os.path.isdir(plan.cwd):
             os.makedirs(plan.cwd, 0o755)     # as root, like runc
-        hardening.drop_bounding(plan.hardening)
+        hardening.drop_bounding(plan.hardening, plan.seccomp_bpf)
         try:
             if _setgroups_allowed():
                 os.setgroups(groups)

@@ -105,6 +105,15 @@ def test_seccomp_profile_file(rb, busybox, tmp_path) -> None:
     path.write_text("{not json")
     bad = rb("run", "--rm", "--security-opt", f"seccomp={path}", busybox, "true")
     assert bad.returncode == 125 and bad.stderr.count("\n") == 1 and "seccomp" in bad.stderr
+    # without no_new_privs the filter is installed while pid 1 still has CAP_SYS_ADMIN (runc's order)
+    path.write_text(json.dumps(profile))
+    no_nnp = rb("run", "--rm", "--security-opt", f"seccomp={path}", "--security-opt", "no-new-privileges=false",
+                busybox, "sh", "-c", "grep -e NoNewPrivs -e Seccomp: /proc/self/status; mkdir /newdir")
+    assert no_nnp.returncode == 1 and "Permission denied" in no_nnp.stderr
+    assert _caps(no_nnp.stdout) == {"NoNewPrivs": "0", "Seccomp": "2"}
+    default_no_nnp = rb("run", "--rm", "--security-opt", "no-new-privileges:false", "-u", "1000", busybox,
+                        "grep", "-e", "NoNewPrivs", "-e", "Seccomp:", "/proc/self/status")
+    assert _caps(default_no_nnp.stdout) == {"NoNewPrivs": "0", "Seccomp": "2"}, default_no_nnp.stderr
     unknown = rb("run", "--rm", "--security-opt", "bogus=1", busybox, "true")
     assert unknown.returncode == 125 and unknown.stderr.count("\n") == 1
 
