@@ -38,6 +38,7 @@ class BuildOptions(Record):
     # --build-context NAME=...: ("image", REF) for docker-image://, ("dir", PATH) for a directory
     # (URLs were received into one); used by FROM NAME and COPY/RUN --mount from=NAME.
     build_contexts: dict[str, tuple[str, str]] = field(factory=dict)
+    allow: list[str] = field(factory=list)  # entitlements, as buildx: security.insecure
     storage_driver: str | None = None
     # A build cache shared through registries: REGISTRY/REPO[:TAG] (tag "buildcache").
     cache_from: list[str] = field(factory=list)
