@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,7 @@ class Builder:
         self._dockerfile_path: Path | None = None
         self.filename = "Dockerfile"
         self.dockerfile: Dockerfile | None = None
+        self._prefetch: Any = None
 
     # -- the whole build ---------------------------------------------------------------
 
@@ -94,18 +96,29 @@ class Builder:
         self.total = sum(1 + len(stage.instructions) + len(self._triggers(bases[stage.index]))
                          for stage in stages)
         self.number = 0
+        self._prefetch = self._prefetcher(stages, target)
         try:
             with self.store.writing():
                 for stage in stages:
+                    prebuilt = self._prefetch is not None and self._prefetch.before_stage(stage.index)
                     self.stage_images[stage.index] = self._build_stage(stage, bases[stage.index],
-                                                                       last=stage is target)
+                                                                       last=stage is target, prebuilt=prebuilt)
+                    if self._prefetch is not None:
+                        self._prefetch.built.add(stage.index)
                 self.step_cache.export()
                 image = self._finish(self.stage_images[target.index])
                 if self.options.sbom or self.options.sbom_output or self.options.provenance:
                     from rootless_build.build.attest import attest
 
                     attest(self, image, bases)
+        except BaseException:    # (a failed child stops this build with a SIGTERM to itself)
+            failure = self._prefetch.failure if self._prefetch is not None else None
+            if failure is None:
+                raise
+            raise BuildError(failure) from None   # a stage built beside this one failed
         finally:
+            if self._prefetch is not None:
+                self._prefetch.stop()
             if "context" in self.__dict__:
                 self.context.save()
                 self.context.close()
@@ -168,7 +181,24 @@ class Builder:
             return [t for t in triggers if isinstance(t, str)] if isinstance(triggers, list) else []
         return []
 
-    def _build_stage(self, stage: Stage, base: tuple[BaseRef, object], *, last: bool):
+    def _prefetcher(self, stages: list[Stage], target: Stage) -> Any:
+        """Independent stages built at once (--jobs), when the graph allows any."""
+        jobs = self.options.jobs or os.cpu_count() or 1
+        if jobs == 1 or len(stages) < 3:      # two stages: the second needs the first
+            return None
+        from rootless_build.build.prefetch import StagePrefetcher
+        from rootless_build.build.stages import stage_dependencies
+
+        deps = stage_dependencies(self.dockerfile, stages, self.build_args.global_env())
+        prefetch = StagePrefetcher(str(self.store.root), self.options, stages, deps, target.index, jobs)
+        return prefetch if prefetch.worth_it() else None
+
+    def work_ahead(self) -> None:
+        """A step misses the cache: work starts, so other ready stages may start beside it."""
+        if self._prefetch is not None:
+            self._prefetch.kick()
+
+    def _build_stage(self, stage: Stage, base: tuple[BaseRef, object], *, last: bool, prebuilt: bool = False):
         ref, image = base
         self._announce(stage.from_.original)
         state = self._start(ref, image)
@@ -176,6 +206,7 @@ class Builder:
             self.target_base_layers = len(state.layers)  # what --squash keeps
             self.target_base_labels = dict(ic.container(state.config).get("Labels") or {})
         state.no_cache = _named_in(stage, self.options.no_cache_stages)
+        state.prebuilt = prebuilt
         steps = [*self._trigger_instructions(stage, base), *stage.instructions]
         for position, instruction in enumerate(steps):
             self._announce(instruction.original)
@@ -319,6 +350,8 @@ class Builder:
             image = squash(self, image, base_layers=0 if self.options.squash == "all" else self.target_base_layers)
         if self.options.format == "docker":
             image = self._as_docker(image)
+        if not self.options.record_result:
+            return image                # a stage built for a parallel build: the cache has it
         names = self.tags
         self.progress.commit(names)
         already = set(self.store.tags_by_digest().get(image.manifest_digest, ()))

@@ -38,6 +38,7 @@ class BuildOptions(Record):
     # --build-context NAME=...: ("image", REF) for docker-image://, ("dir", PATH) for a directory
     # (URLs were received into one); used by FROM NAME and COPY/RUN --mount from=NAME.
     build_contexts: dict[str, tuple[str, str]] = field(factory=dict)
+    allow: list[str] = field(factory=list)  # entitlements, as buildx: security.insecure
     storage_driver: str | None = None
     # A build cache shared through registries: REGISTRY/REPO[:TAG] (tag "buildcache").
     cache_from: list[str] = field(factory=list)
@@ -50,6 +51,10 @@ class BuildOptions(Record):
     # The result: "oci" or "docker" media types; squash None, "new" (the final stage's
     # layers into one) or "all"; outputs as -o gave them (build.outputs parses them).
     format: str = "oci"
+    # Stages built at once: 0 as many as the machine has cores, 1 one after another.
+    jobs: int = 0
+    # False for a stage built by a child of a parallel build: no tag, no dangling entry.
+    record_result: bool = True
     squash: str | None = None
     outputs: list[str] = field(factory=list)
     # Edits of the result (buildah's flags): manifest annotations, variables and labels to

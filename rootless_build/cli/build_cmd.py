@@ -27,6 +27,8 @@ from rootless_build.errors import UsageError
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 @click.option("--platform", help="Target platform (only this machine's is buildable).")
 @click.option("--network", type=click.Choice(["default", "host", "none"]), help="Network for RUN steps.")
+@click.option("--allow", "allow", multiple=True, type=click.Choice(["security.insecure"]),
+              help="Allow an entitlement (security.insecure: RUN --security=insecure).")
 @click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE|env=VAR",
               help="A secret for RUN --mount=type=secret, from a file or an environment variable.")
 @click.option("--ssh", "ssh", multiple=True, metavar="default|ID=SOCKET|ID=KEYFILE[,KEYFILE]",
@@ -60,6 +62,8 @@ from rootless_build.errors import UsageError
               envvar="BUILDAH_FORMAT",
               help="Media types of the image: oci (default) or docker (Docker schema 2); with --check, "
                    "the lint output: text (default) or json.")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Stages built at once (0: one per core; 1: one after another).")
 @click.option("--squash", is_flag=True, help="Merge the final stage's new layers into one.")
 @click.option("--squash-all", is_flag=True, help="Merge every layer of the image into one.")
 @click.option("--annotation", "annotations", multiple=True, metavar="[manifest:]KEY=VALUE",
@@ -82,8 +86,8 @@ from rootless_build.errors import UsageError
 @click.option("--provenance", metavar="mode=min|max", help="Attach SLSA v1 provenance (an in-toto statement).")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
-          iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds, outputs, image_format, squash, squash_all, annotations, unset_env, unset_labels,
+          iidfile, quiet, platform, network, allow, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
+          authfile, creds, outputs, image_format, jobs, squash, squash_all, annotations, unset_env, unset_labels,
           inherit_labels, metadata_file, check, call, list_rules, signature_policy, registries_d, sbom, sbom_output,
           provenance, ssh, build_contexts, **run_flags) -> None:
     """Build an image from a Dockerfile and a context: a directory, '-' (a tar or a Dockerfile
@@ -100,7 +104,7 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
     if image_format in ("text", "json") and not (check or (call or "").startswith("check")):
         raise UsageError(f"--format {image_format} is for --check; images are oci or docker")
     image_format = image_format if image_format in ("oci", "docker") else "oci"
-    result = {"format": image_format, "squash": "all" if squash_all else ("new" if squash else None),
+    result = {"format": image_format, "jobs": jobs, "allow": list(allow), "squash": "all" if squash_all else ("new" if squash else None),
               "outputs": list(outputs), "annotations": _annotations(annotations), "unset_env": list(unset_env),
               "unset_labels": list(unset_labels), "inherit_labels": inherit_labels, "metadata_file": metadata_file,
               "signature_policy": signature_policy, "registries_d": registries_d, "sbom": sbom or bool(sbom_output),

@@ -41,9 +41,19 @@ def _warn_about_id_mapping() -> None:
         click.echo(f"rootless-build: warning: {warning}", err=True)
 
 
+def _terminal_size() -> list[int]:
+    """The local terminal's rows and cols: a `run -t` pty starts with them, as docker's."""
+    from rootless_build.containers.terminal import window_size
+
+    size = window_size(0) or window_size(1)
+    return list(size) if size else []
+
+
 def _as_125(e: RootlessBuildError) -> RootlessBuildError:
-    """Our own failures in run/exec exit 125, so they never pass for the command's status."""
-    e.exit_code = 125
+    """Our own failures in run/exec exit 125, so they never pass for the command's status;
+    a command that cannot be executed keeps docker's 126/127."""
+    if not getattr(e, "command_status", False):
+        e.exit_code = 125
     return e
 
 
@@ -94,11 +104,19 @@ def _attach_until_exit(catalog, container, *, stdin: bool, tty: bool, proxy_sign
 @click.option("--network", "--net", default="host", show_default=True, help="host or none.")
 @click.option("--hostname", help="Container host name (default: the short ID).")
 @click.option("--stop-timeout", type=int, help="Seconds `stop` waits before SIGKILL (default 10).")
+@click.option("--cap-add", multiple=True, help="Add a Linux capability (or ALL).")
+@click.option("--cap-drop", multiple=True, help="Drop a Linux capability (or ALL).")
+@click.option("--privileged", is_flag=True, help="Every capability, no seccomp filter, no masked paths.")
+@click.option("--security-opt", multiple=True,
+              help="seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false].")
+@click.option("--init", "init", is_flag=True, help="Run an init (catatonit) as pid 1: it forwards "
+              "signals and reaps zombies.")
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(ctx, interactive, tty, detach, auto_remove, name, env, env_file, volume, workdir, user,
-        entrypoint, network, hostname, stop_timeout, image, command):
+        entrypoint, network, hostname, stop_timeout, cap_add, cap_drop, privileged, security_opt,
+        init, image, command):
     """Run a command in a new container."""
     from rootless_build.containers import lifecycle
     from rootless_build.containers.runconfig import RunOptions
@@ -110,7 +128,9 @@ def run(ctx, interactive, tty, detach, auto_remove, name, env, env_file, volume,
         opts = RunOptions(command=list(command), entrypoint=entrypoint, env=list(env), env_files=list(env_file),
                           volumes=list(volume), workdir=workdir, user=user, hostname=hostname, network=network,
                           tty=tty, interactive=interactive, detach=detach, auto_remove=auto_remove,
-                          stop_timeout=stop_timeout)
+                          stop_timeout=stop_timeout, cap_add=list(cap_add), cap_drop=list(cap_drop),
+                          privileged=privileged, security_opt=list(security_opt), init=init,
+                          console_size=_terminal_size() if tty else [])
         container = lifecycle.create(store, catalog, image, opts, name=name, driver=None)
         _warn_about_id_mapping()
         try:
@@ -295,7 +315,7 @@ def exec_(ctx, interactive, tty, env, user, workdir, container, command):
     from rootless_build.containers.status import is_running, refresh
 
     try:
-        _, catalog = _catalog(ctx)
+        store, catalog = _catalog(ctx)
         c = refresh(catalog, catalog.lookup(container))
         if not is_running(c):
             raise ContainerError(f"container {c.name} is not running")
@@ -304,7 +324,7 @@ def exec_(ctx, interactive, tty, env, user, workdir, container, command):
     except RootlessBuildError as e:
         raise _as_125(e) from None
     code, message = run_exec(c, ExecOptions(list(command), tty=tty, interactive=interactive, env=list(env),
-                                            user=user, workdir=workdir))
+                                            user=user, workdir=workdir), store.cache_dir / "seccomp")
     if message:
         sys.stdout.flush()
         click.echo(f"Error: {message}", err=True)

@@ -18,13 +18,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rootless_build.errors import SandboxError
-from rootless_build.sandbox import drivers, idmap, vfs
+from rootless_build.sandbox import drivers, hardening, idmap, vfs
 from rootless_build.sandbox.mountpoints import FIXED, InPlace, build_init_layer, create_in_place
 from rootless_build.sandbox.rootfs import BindSource, RootfsPlan
 from rootless_build.sandbox.spec import Mount, StepInterrupted, StepResult, StepSpec, mount_target
 from rootless_build.sandbox.stepper import CowBind, SecretCopy, StepperPlan, stepper_main
 from rootless_build.sandbox.userns import in_userns
 
+INIT_TARGET = "/run/rootless-build-init"     # where --init's binary is bound in the container
 STOP_GRACE = 5.0
 TAIL_BYTES = 64 * 1024
 SCRATCH = ("merged", "ovl", "ovl.fuse.log", "init", "etc", "secrets", "binds")
@@ -93,14 +94,22 @@ def _prepare(spec: StepSpec, scratch: Path, report_w: int, out_w: int | None) ->
     (scratch / "ovl").mkdir()
     rootfs = RootfsPlan(merged=os.fspath(merged), etc_files=_write_etc(spec, scratch / "etc"),
                         devpts_gid5=idmap.is_mapped(5, "gid"), own_network=spec.network == "none",
-                        shm_size=spec.shm_size)
+                        shm_size=spec.shm_size, mask_paths=spec.hardening.mask_paths)
+    argv = list(spec.argv)
+    if spec.init is not None:
+        rootfs.binds.append(BindSource(INIT_TARGET, os.fspath(spec.init), readonly=True))
+        argv = [INIT_TARGET, "--", *argv]
     plan = StepperPlan(
         parent_pid=os.getpid(), driver=spec.driver, lowerdirs=list(spec.lowerdirs),
-        upperdir=spec.upperdir, driver_workdir=scratch / "ovl", rootfs=rootfs, argv=list(spec.argv),
+        upperdir=spec.upperdir, driver_workdir=scratch / "ovl", rootfs=rootfs, argv=argv,
         env=list(spec.env), cwd=spec.cwd, user=spec.user, hostname=spec.hostname,
         network=spec.network, interactive=spec.interactive, report_w=report_w, out_w=out_w,
-        volatile=spec.volatile, rlimits=list(spec.rlimits), cap_drop=list(spec.cap_drop))
+        volatile=spec.volatile, rlimits=list(spec.rlimits), hardening=spec.hardening, console=spec.console,
+        console_size=spec.console_size,
+        seccomp_bpf=hardening.filter_for(spec.hardening, spec.seccomp_cache))
     wanted = list(FIXED) + _mount_plan(spec, scratch, plan)
+    if spec.init is not None:
+        wanted.append((INIT_TARGET, "file"))
     if spec.driver == vfs.NAME:
         vfs.populate(spec.lowerdirs, spec.upperdir)
         return plan, create_in_place(spec.upperdir, wanted)
@@ -221,7 +230,12 @@ def run_step(spec: StepSpec) -> StepResult:
                 *lines, pending = (pending + chunk).split(b"\n")
                 for line in lines:
                     if line.startswith(b"I:") and spec.on_start is not None:
-                        spec.on_start(int(line[2:]))
+                        pid, start = line[2:].split(b":")
+                        spec.on_start(int(pid), int(start))
+                    elif line.startswith(b"N:") and out_r is not None:
+                        message = line[2:].partition(b":")[2] + b"\n"
+                        output(message)     # a build shows it as the step's last words
+                        tail = (tail + message)[-TAIL_BYTES:]
             os.waitpid(stepper, 0)
             stepper = None
         finally:
@@ -253,6 +267,7 @@ def _drain(fd: int) -> bytes:
 
 def _result(messages: str, tail: bytes, count: int) -> StepResult:
     status = None
+    exec_error = ""
     for line in messages.splitlines():
         kind, _, text = line.partition(":")
         if kind == "E":
@@ -260,11 +275,13 @@ def _result(messages: str, tail: bytes, count: int) -> StepResult:
         if kind == "U":
             uid, gid = (int(x) for x in text.split(":"))
             raise idmap.insufficient_ids(uid, gid, "the step's user")
+        if kind == "N":
+            exec_error = text.partition(":")[2]
         if kind == "X":
             status = int(text)
     if status is None:
         raise SandboxError("the step's sandbox process ended without a status")
-    return StepResult(status, _last_lines(tail, count))
+    return StepResult(status, _last_lines(tail, count), exec_error)
 
 
 __all__ = ["run_step", "StepSpec", "StepResult", "Mount", "StepInterrupted"]

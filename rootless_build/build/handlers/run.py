@@ -27,6 +27,7 @@ from rootless_build.oci.digest import chain_ids
 from rootless_build.record import Record, asdict, field
 
 TAIL_LINES = 10
+INSECURE = "security.insecure"   # buildx's entitlement for RUN --security=insecure
 HEREDOC_DIR = "/dev/pipes"      # where BuildKit puts a heredoc script that has a #! line
 
 
@@ -39,6 +40,7 @@ class RunRequest(Record, frozen=True):
     script: tuple[str, str] | None = None  # (name, content): a `#!` heredoc run as a file
     mounts: tuple = ()  # dockerfile.mounts.Mount values, expanded
     network: str = "default"  # default (host network, rootless), none, host
+    security: str = "sandbox"  # sandbox (docker's defaults) or insecure (--allow security.insecure)
     heredocs: tuple = ()  # dockerfile.heredoc.Heredoc: bodies of `<<EOF` words
     diff_ids: tuple[str, ...] = ()  # the stage's layers, bottom up
     chain_ids: tuple[str, ...] = ()
@@ -94,13 +96,16 @@ def run_request(step, instr) -> RunRequest:
     expansion_env = state.env()
     mounts = tuple(parse_mount(spec, expansion_env, instr.escape) for spec in instr.mounts)
     diff_ids = tuple(config["rootfs"]["diff_ids"])
+    security = instr.security or "sandbox"
+    if security == "insecure" and INSECURE not in build.options.allow:
+        raise BuildError(f"RUN --security=insecure needs the build to allow it: --allow {INSECURE}")
     return RunRequest(
         command=command, env=env, workdir=ic.workdir(config), user=ic.container(config).get("User") or "",
         argv=argv, script=script, mounts=mounts, network=instr.network or build.options.network or "default",
-        heredocs=tuple(instr.heredocs), diff_ids=diff_ids, chain_ids=tuple(chain_ids(list(diff_ids))),
-        layers=tuple(state.layers), secrets=dict(build.options.secrets),
-        secret_envs=dict(build.options.secret_envs), ssh=dict(build.options.ssh), options=build.options,
-        build_args=args,
+        security=security, heredocs=tuple(instr.heredocs), diff_ids=diff_ids,
+        chain_ids=tuple(chain_ids(list(diff_ids))), layers=tuple(state.layers),
+        secrets=dict(build.options.secrets), secret_envs=dict(build.options.secret_envs),
+        ssh=dict(build.options.ssh), options=build.options, build_args=args,
         storage_driver=build.options.storage_driver,
         context=build.context if any(m.type == "bind" and not m.from_ for m in mounts) else None,
         source_image=build.source_image, warn=build.progress.warn, quiet=build.options.quiet,
@@ -115,6 +120,7 @@ def cache_inputs(request: RunRequest, step) -> dict:
         from rootless_build.build.runmounts import source_identity
     return {"command": request.command, "env": request.env, "workdir": request.workdir,
             "user": request.user, "network": request.network,
+            **({"security": request.security} if request.security != "sandbox" else {}),
             "mounts": [asdict(m) for m in visible],
             "sources": [source_identity(request, m) for m in visible],
             "heredocs": [[h.name, h.content, h.expand] for h in request.heredocs],
@@ -122,11 +128,24 @@ def cache_inputs(request: RunRequest, step) -> dict:
 
 
 def _output(quiet: bool) -> Callable[[bytes], None]:
+    prefix = os.environ.get("ROOTLESS_BUILD_PROGRESS_PREFIX", "").encode()
+    at_line_start = [True]
+
     def show(chunk: bytes) -> None:
         sys.stdout.buffer.write(chunk)
         sys.stdout.buffer.flush()
 
-    return (lambda chunk: None) if quiet else show
+    def show_prefixed(chunk: bytes) -> None:
+        # A stage built beside others: each line of its output names the stage.
+        lines = chunk.split(b"\n")
+        out = [(prefix if at_line_start[0] and lines[0] else b"") + lines[0]]
+        out += [prefix + line if line else line for line in lines[1:]]
+        at_line_start[0] = chunk.endswith(b"\n")
+        show(b"\n".join(out))
+
+    if quiet:
+        return lambda chunk: None
+    return show_prefixed if prefix else show
 
 
 def _failure(exit_code: int, last_lines: list[str]) -> str:
@@ -194,7 +213,9 @@ def execute_run(store, request: RunRequest):
                 lowerdirs=lowers, upperdir=upper, workdir=base / "step", argv=request.argv,
                 driver=driver, env=[*request.env, *secret_env], cwd=request.workdir, user=request.user,
                 network="none" if request.network == "none" else "host", mounts=mounts,
-                output=_output(request.quiet), tail_lines=TAIL_LINES, volatile=True, **_limits(request.options)))
+                output=_output(request.quiet), tail_lines=TAIL_LINES, volatile=True,
+                hardening=_hardening(request), seccomp_cache=store.cache_dir / "seccomp",
+                **_limits(request.options)))
         if result.exit_code != 0:
             raise BuildError(_failure(result.exit_code, result.last_lines))
         layer = write_upper_layer(store, upper, driver, lowerdirs=lowers, flatten=flatten_into,
@@ -215,12 +236,24 @@ def execute_run(store, request: RunRequest):
 
 
 def _limits(options) -> dict:
-    """The build's --add-host, --shm-size, --ulimit, --cap-add/--cap-drop for the StepSpec."""
+    """The build's --add-host, --shm-size and --ulimit for the StepSpec."""
     if options is None:
         return {}
     return {"extra_hosts": list(options.add_hosts), "shm_size": options.shm_size,
-            "rlimits": list(options.ulimits), "cap_add": list(options.cap_add),
-            "cap_drop": list(options.cap_drop)}
+            "rlimits": list(options.ulimits)}
+
+
+def _hardening(request):
+    """docker's defaults for RUN, with the build's --cap-add/--cap-drop; everything for
+    RUN --security=insecure (allowed by --allow security.insecure)."""
+    from rootless_build.sandbox.hardening import PRIVILEGED, Hardening, resolve_caps
+
+    if request.security == "insecure":
+        return PRIVILEGED
+    options = request.options
+    if options is None or not (options.cap_add or options.cap_drop):
+        return Hardening()
+    return Hardening(caps=resolve_caps(list(options.cap_add), list(options.cap_drop)))
 
 
 def _write_script(base: Path, content: str) -> Path:
