@@ -14,7 +14,7 @@ from rootless_build.build.args import BuildArgs, StageArgs
 from rootless_build.build.cache import StepCache
 from rootless_build.build.dockerfilesource import read_dockerfile
 from rootless_build.build.handlers import handler_for
-from rootless_build.build.history import source_date_epoch
+from rootless_build.build.history import build_epochs
 from rootless_build.build.options import BuildOptions
 from rootless_build.build.platform import check_platform, format_platform, predefined_args
 from rootless_build.build.progress import Progress
@@ -47,15 +47,16 @@ class Builder:
         self.options = options
         self.progress = progress
         self.step_cache = StepCache.for_build(store, options, progress.warn)
-        self.epoch = source_date_epoch()
-        self.epoch_ns = None if self.epoch is None else self.epoch * 1_000_000_000
         self.platform = check_platform(options.platform)
         self.build_args = BuildArgs(options.build_args, predefined_args(self.platform))
+        self.epoch, self.layer_epoch = build_epochs(options, self.build_args)
+        self.epoch_ns = None if self.layer_epoch is None else self.layer_epoch * 1_000_000_000
         self.stage_images: dict[int, object] = {}
         self._trees: dict[str, ImageFS] = {}
         self._dockerfile_path: Path | None = None
         self.filename = "Dockerfile"
         self.dockerfile: Dockerfile | None = None
+        self.current_stage = 0  # --from names only stages before it; a later one is an image
 
     # -- the whole build ---------------------------------------------------------------
 
@@ -132,6 +133,7 @@ class Builder:
 
     def _build_stage(self, stage: Stage, base: tuple[BaseRef, object], *, last: bool):
         ref, image = base
+        self.current_stage = stage.index
         self._announce(stage.from_.original)
         state = self._start(ref, image)
         steps = [*self._trigger_instructions(stage, base), *stage.instructions]
@@ -192,7 +194,7 @@ class Builder:
 
     def source_image(self, ref: str):
         """What `--from=ref` names: an earlier stage (by name or index) or an image."""
-        stage = earlier_stage(self.dockerfile, ref, len(self.dockerfile.stages))
+        stage = earlier_stage(self.dockerfile, ref, self.current_stage)
         if stage is None:
             return find_base_image(self.store, ref, options=self.options)
         if stage.index not in self.stage_images:
@@ -202,7 +204,7 @@ class Builder:
     def source_tree(self, ref: str) -> tuple[ImageFS, str]:
         """The filesystem `COPY --from=ref` reads."""
         image = self.source_image(ref)
-        is_stage = earlier_stage(self.dockerfile, ref, len(self.dockerfile.stages)) is not None
+        is_stage = earlier_stage(self.dockerfile, ref, self.current_stage) is not None
         label = f"stage {ref}" if is_stage else f"image {ref}"
         tree = self._trees.get(image.manifest_digest)
         if tree is None:

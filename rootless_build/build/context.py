@@ -45,8 +45,8 @@ class BuildContext:
 
     def lstat(self, path: str) -> os.stat_result | None:
         """An entry's stat, or None when it is absent or ignored. An ignored directory
-        still exists when an exception (`!pattern`) re-includes something inside it, as
-        it does in the context Docker sends."""
+        still exists when Docker's walk enters it (an exception's text starts with its
+        path: `!d/keep` for `d`), as it does in the context Docker sends."""
         if path in self._stats:
             return self._stats[path]
         try:
@@ -60,19 +60,7 @@ class BuildContext:
         return st
 
     def _includes_something(self, directory: str) -> bool:
-        if not self.ignore.may_include_below(directory):
-            return False
-        try:
-            entries = list(os.scandir(self.host_path(directory)))
-        except OSError:
-            return False
-        for entry in entries:
-            rel = fstree.join(directory, entry.name)
-            if not self.ignore.excluded(rel):
-                return True
-            if entry.is_dir(follow_symlinks=False) and self._includes_something(rel):
-                return True
-        return False
+        return self.ignore.walks_into(directory)
 
     # -- fstree.Tree -------------------------------------------------------------------
 

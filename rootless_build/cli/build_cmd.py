@@ -71,10 +71,19 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--cert-dir", type=click.Path(file_okay=False), help="Directory with registry CA/client files.")
 @click.option("--authfile", type=click.Path(dir_okay=False), help="Registry auth file to use.")
 @click.option("--creds", metavar="USER[:PASSWORD]", help="Credentials for the registries.")
+@click.option("--source-date-epoch", type=click.IntRange(min=0), metavar="SECONDS",
+              help="Date history entries and the image `created` at SECONDS since the epoch; a stage "
+                   "declaring ARG SOURCE_DATE_EPOCH sees it (as --build-arg SOURCE_DATE_EPOCH=SECONDS).")
+@click.option("--rewrite-timestamp", is_flag=True,
+              help="With a source date epoch: clamp the mtimes of new layers' files to it too.")
+@click.option("--timestamp", type=click.IntRange(min=0), metavar="SECONDS",
+              help="Date history, `created` and (clamped) new layers' files at SECONDS since the epoch.")
+@click.option("--compat-volumes", is_flag=True,
+              help="Discard what RUN writes under a declared VOLUME, as docker's classic builder does.")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds) -> None:
+          authfile, creds, source_date_epoch, rewrite_timestamp, timestamp, compat_volumes) -> None:
     """Build an image from a Dockerfile and a context directory."""
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
@@ -87,7 +96,10 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
         quiet=quiet, platform=platform, network=network, secrets=_secrets(secrets),
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
-        authfile=authfile, creds=creds)
+        authfile=authfile, creds=creds, source_date_epoch=source_date_epoch, timestamp=timestamp,
+        rewrite_timestamp=rewrite_timestamp, compat_volumes=compat_volumes)
+    if timestamp is not None and source_date_epoch is not None:
+        raise UsageError("--timestamp and --source-date-epoch cannot be used together")
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here():

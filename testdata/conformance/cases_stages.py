@@ -24,7 +24,7 @@ st("from-glob-workdir-relative", S + "WORKDIR /out\nRUN echo 1 > f1.txt\nFROM bu
 st("from-glob-nested", RUNFILES + "FROM busybox:latest\nCOPY --from=s /out/*/g.txt /o/\n")
 st("from-glob-doublestar", RUNFILES + "FROM busybox:latest\nCOPY --from=s /out/**/*.txt /o/\n")
 st("from-glob-one-empty", RUNFILES + "FROM busybox:latest\nCOPY --from=s /out/*.none /out/f1.txt /o/\n")
-st("from-glob-none-fails", RUNFILES + "FROM busybox:latest\nCOPY --from=s /out/*.none /o/\n", error="no source files")
+st("from-glob-none", RUNFILES + "FROM busybox:latest\nCOPY --from=s /out/*.none /o/\n")
 st("from-symlink-source-followed", S + "RUN ln -s /etc/hostname /hn && ln -s busybox /bin/bblink\nFROM busybox:latest\nCOPY --from=s /bin/bblink /x\n")
 st("from-symlink-in-dir-kept", S + "RUN mkdir /l && ln -s ../etc /l/e\nFROM busybox:latest\nCOPY --from=s /l /l2/\n")
 st("from-root-dir", "FROM scratch AS s\nCOPY a.txt /a\nCOPY dir /dir\nFROM busybox:latest\nCOPY --from=s / /fromroot/\n")

@@ -4,6 +4,7 @@ Builds run concurrently: dockerd takes parallel builds, ours share one store wit
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ from pathlib import Path
 from conformance_cases import Case, materialize
 
 TIMEOUT = 300
+DOCKER_CONFIG = "docker-config.json"  # beside the exported layout: the config as dockerd holds it
 
 
 @dataclass
@@ -86,4 +88,11 @@ class Builders:
         copied = _run(["skopeo", "copy", "-q", "--src-daemon-host", self.dockerd.host,
                        f"docker-daemon:{tag}", f"oci:{layout}:{tag}"])
         assert copied.returncode == 0, copied.stderr
+        # The export converts Docker's config to an OCI one, which drops Healthcheck, OnBuild,
+        # Shell...: take the config as Docker holds it from the daemon itself.
+        inspected = json.loads(self.dockerd.docker("image", "inspect", tag).stdout)[0]
+        config = {"architecture": inspected.get("Architecture"), "os": inspected.get("Os"),
+                  "variant": inspected.get("Variant"), "author": inspected.get("Author"),
+                  "config": inspected.get("Config")}
+        (layout / DOCKER_CONFIG).write_text(json.dumps(config))
         return Outcome(layout, "")

@@ -9,9 +9,10 @@ holding a Dockerfile, an optional .dockerignore, an optional context/ tree and c
                  "tars": {name: {"compression": "gzip"|"",
                  "members": [{"name", "type": file|dir|symlink|hardlink, "content", "target", "mode"}]}}}
     error        expected failure: a regex our one-line error must match (Docker must fail too)
-    expect       golden cases: {"config": {field: value}, "files": {path: {field: value}},
-                 "absent": [path]}
+    expect       golden cases: {"image": {top-level field: value}, "config": {field: value},
+                 "files": {path: {field: value}}, "absent": [path]}
     difference   a difference we keep on purpose: the docs/compat.md entry that explains it
+                 (the case is an expected failure while the difference shows)
 """
 
 from __future__ import annotations

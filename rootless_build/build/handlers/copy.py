@@ -87,7 +87,7 @@ def _cache_or_write(step, instr, keyword: str, plan: CopyPlan, chown, *, missed:
     if inputs is not None and inputs != missed and step.use_cache(inputs):
         return
     try:
-        written = write_layer(step.store, plan, chown=chown, epoch=build.epoch)
+        written = write_layer(step.store, plan, epoch=build.layer_epoch)
     except RootlessBuildError as e:
         raise step.fail(str(e)) from None
     if inputs is None and step.use_cache(cache_inputs(plan, keyword)):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from rootless_build.build import imageconfig as ic
 from rootless_build.build.history import nop
-from rootless_build.build.patterns import go_clean
 from rootless_build.dockerfile.ports import exposed_ports
 
 
@@ -40,15 +39,6 @@ def handle_label(step) -> None:
     _metadata_step(step, instr, change)
 
 
-def handle_workdir(step) -> None:
-    instr = step.expanded()
-    path = instr.path
-    if not path.startswith("/"):
-        path = ic.workdir(step.state.config).rstrip("/") + "/" + path
-    path = go_clean(path)
-    _metadata_step(step, instr, lambda config: config.__setitem__("WorkingDir", path))
-
-
 def handle_user(step) -> None:
     instr = step.expanded()
     _metadata_step(step, instr, lambda config: config.__setitem__("User", instr.user))
@@ -62,18 +52,6 @@ def handle_expose(step) -> None:
         for key in exposed_ports(instr.ports):
             ports[key] = {}
         config["ExposedPorts"] = ports
-
-    _metadata_step(step, instr, change)
-
-
-def handle_volume(step) -> None:
-    instr = step.expanded()
-
-    def change(config):
-        volumes = dict(config.get("Volumes") or {})
-        for path in instr.paths:
-            volumes[path] = {}
-        config["Volumes"] = volumes
 
     _metadata_step(step, instr, change)
 
@@ -93,7 +71,12 @@ def handle_cmd(step) -> None:
     instr = step.instruction
     command = _command(step, instr)
     step.state.cmd_set = True
-    _metadata_step(step, instr, lambda config: config.__setitem__("Cmd", command))
+
+    def change(config):
+        config["Cmd"] = command
+        config["ArgsEscaped"] = True  # as BuildKit writes it for every CMD
+
+    _metadata_step(step, instr, change)
 
 
 def handle_entrypoint(step) -> None:
