@@ -30,7 +30,8 @@ st("from-symlink-in-dir-kept", S + "RUN mkdir /l && ln -s ../etc /l/e\nFROM busy
 st("from-root-dir", "FROM scratch AS s\nCOPY a.txt /a\nCOPY dir /dir\nFROM busybox:latest\nCOPY --from=s / /fromroot/\n")
 st("from-stage-deleted-file", S + "COPY dir /d\nRUN rm /d/one\nFROM busybox:latest\nCOPY --from=s /d /e/\n")
 st("from-missing-path-fails", S + "FROM busybox:latest\nCOPY --from=s /nope /x\n", error="nope")
-st("from-later-stage-fails", "FROM busybox:latest\nCOPY --from=later /a /a\nFROM busybox:latest AS later\n", error="later")
+st("from-later-stage-fails", "FROM busybox:latest AS first\nCOPY --from=later /a /a\nFROM busybox:latest AS later\n"
+   "COPY a.txt /a\n", target="first", error="later")  # a later stage's name is an image reference
 st("from-stage-on-stage", S + "COPY a.txt /base-a\nFROM s AS t\nCOPY dir /t-dir\nFROM t\nENV Z=1\n")
 st("stage-inherits-config", S + "ENV SE=1\nWORKDIR /sw\nUSER 5\nFROM s\nENV OTHER=2\n")
 st("target-first", S + "ENV FIRST=1\nFROM busybox:latest\nENV SECOND=1\n", target="s")
