@@ -171,3 +171,18 @@ arc("tar-whiteout-member", "ADD a.tar /x/\n", {"a.tar": {"members": [
     {"name": "keep", "content": "k\n"}, {"name": ".wh.gone", "content": ""}]}})
 arc("not-a-tar-copied", "ADD plain.txt /x/\n", {})
 arc("tar-in-dir-not-unpacked", "ADD sub /x/\n", {"sub/a.tar": FILES})
+
+# The same operations through the classic builder
+src("classic-glob-star", "COPY *.txt /g/\n", reference="classic")
+src("classic-dir-contents", "COPY dir /d\n", reference="classic")
+src("classic-symlink-in-dir-kept", "COPY dir /d/\n", reference="classic", setup={"symlinks": {"dir/ln": "one"}})
+src("classic-glob-one-matches-other-not", "COPY *.nothing a.txt /g/\n", reference="classic")
+dest("classic-into-symlinked-dir", "RUN mkdir /real && ln -s /real /link\nCOPY a.txt /link/\n", reference="classic")
+own("classic-chown-names", "COPY --chown=nobody:nogroup a.txt /x\n", reference="classic")
+own("classic-chown-created-parents", "COPY --chown=5:5 a.txt /p/q/x\n", reference="classic")
+arc("classic-tar-unpacked", "ADD a.tar /x/\n", {"a.tar": FILES}, reference="classic")
+arc("classic-tar-member-through-symlink", "ADD a.tar /x/\n", {"a.tar": {"members": [
+    {"name": "real", "type": "dir"}, {"name": "link", "type": "symlink", "target": "real"},
+    {"name": "link/f", "content": "via\n"}]}}, reference="classic")
+arc("classic-tar-implied-parents", "ADD a.tar /x/\n", {"a.tar": {"members": [{"name": "p/q/r", "content": "r\n"}]}},
+    reference="classic")

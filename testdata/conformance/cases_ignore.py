@@ -63,3 +63,12 @@ ig("parent-dir-mode-of-reincluded", "d\n!d/e/f/y\n", ALL, setup={"modes": {"d": 
 ig("crlf-lines", "a.txt\r\nb.log\r\n")
 ig("exception-with-leading-slash", "*.txt\n!/a.txt\n")
 ig("pattern-with-trailing-spaces-dir", "keep   \n")
+
+# The classic builder reads the same .dockerignore through its own walk (the client's tar)
+for name, ignore in [("classic-dir", "d\n"), ("classic-exception-in-excluded-dir", "d\n!d/x\n"),
+                     ("classic-exception-doublestar", "d\n!**/x\n"), ("classic-star-ext", "*.txt\n!a.txt\n"),
+                     ("classic-doublestar-name", "**/x\n")]:
+    ig(name, ignore, reference="classic")
+ig("classic-parent-dir-mode-of-reincluded", "d\n!d/e/f/y\n", ALL, reference="classic",
+   setup={"modes": {"d": "0700", "d/e": "0750"}}, difference="compat.md#ignored-parents")
+ig("classic-exception-glob-subdir-prefix", "d\n!d/*/x\n", reference="classic", difference="compat.md#ignored-parents")
