@@ -124,12 +124,20 @@ class Builder:
             raise self._fail(stage.from_, str(e)) from None
 
     def _triggers(self, base: tuple[BaseRef, object]) -> list[str]:
+        """The ONBUILD triggers a stage runs first: its base image's, or (as BuildKit) those
+        of the earlier stage it starts from. Before that stage is built, their count is
+        known from its ONBUILD lines (it runs, and drops, the triggers it inherits)."""
         ref, image = base
-        if ref.kind == "image":
-            inner = image.config_json.get("config")
-            triggers = inner.get("OnBuild") if isinstance(inner, dict) else None
-            return [t for t in triggers if isinstance(t, str)] if isinstance(triggers, list) else []
-        return []
+        if ref.kind == "stage":
+            image = self.stage_images.get(ref.stage)
+            if image is None:
+                return [i.original for i in self.dockerfile.stages[ref.stage].instructions
+                        if i.keyword == "ONBUILD"]
+        if ref.kind == "scratch" or image is None:
+            return []
+        inner = image.config_json.get("config")
+        triggers = inner.get("OnBuild") if isinstance(inner, dict) else None
+        return [t for t in triggers if isinstance(t, str)] if isinstance(triggers, list) else []
 
     def _build_stage(self, stage: Stage, base: tuple[BaseRef, object], *, last: bool):
         ref, image = base

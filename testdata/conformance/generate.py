@@ -17,6 +17,7 @@ if __name__ == "__main__":
     import cases_copy  # noqa: F401  (each table module calls case() at import)
     import cases_ignore  # noqa: F401
     import cases_meta  # noqa: F401
+    import cases_run  # noqa: F401
     import cases_golden  # noqa: F401
     import cases_stages  # noqa: F401
 
