@@ -186,3 +186,22 @@ arc("classic-tar-member-through-symlink", "ADD a.tar /x/\n", {"a.tar": {"members
     {"name": "link/f", "content": "via\n"}]}}, reference="classic")
 arc("classic-tar-implied-parents", "ADD a.tar /x/\n", {"a.tar": {"members": [{"name": "p/q/r", "content": "r\n"}]}},
     reference="classic")
+
+
+def url(name: str, body: str, **spec) -> None:
+    http = {"f.txt": "remote\n", "g.txt": "gee\n", "sub/h.txt": "aitch\n"}
+    case("remote", name, B + "ARG HTTP\n" + body, {"plain.txt": "p\n"}, http=http, **spec)
+
+
+url("add-url-file", "ADD $HTTP/f.txt /r\n")
+url("add-url-into-dir", "ADD $HTTP/f.txt /dl/\n")
+url("add-url-nested-path", "ADD $HTTP/sub/h.txt /dl/\n")
+url("add-url-two", "ADD $HTTP/f.txt $HTTP/g.txt /dl/\n")
+url("add-url-and-local", "ADD $HTTP/f.txt plain.txt /dl/\n")
+url("add-url-chown", "ADD --chown=5:6 $HTTP/f.txt /r\n")
+url("add-url-chmod", "ADD --chmod=644 $HTTP/f.txt /r\n", difference="compat.md#add-url-chmod")
+url("add-url-query", "ADD $HTTP/f.txt?v=1 /dl/\n")
+url("add-url-into-existing-dir", "ADD $HTTP/g.txt /tmp\n")
+url("add-url-missing-fails", "ADD $HTTP/nope.txt /r\n", error="404|[Nn]ot [Ff]ound")
+url("add-url-classic", "ADD $HTTP/f.txt /r\n", reference="classic")
+url("copy-url-fails", "COPY $HTTP/f.txt /r\n", error="")

@@ -42,10 +42,11 @@ def _tail(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 class Builders:
-    def __init__(self, store: Path, dockerd, workdir: Path):
+    def __init__(self, store: Path, dockerd, workdir: Path, http_base: str = ""):
         self.store = store
         self.dockerd = dockerd
         self.workdir = workdir
+        self.http_base = http_base  # the conformance HTTP server's URL (cases with `http`)
 
     def ours_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return _run([sys.executable, "-m", "rootless_build", "--root", str(self.store), *args])
@@ -59,6 +60,8 @@ class Builders:
         base = self.workdir / case.slug
         context = materialize(case, base)
         flags: list[str] = []
+        if case.spec.get("http"):
+            flags += ["--build-arg", f"HTTP={self.http_base}/{case.slug}"]
         for key, value in case.spec.get("build_args", {}).items():
             flags += ["--build-arg", f"{key}={value}"]
         if case.spec.get("target"):

@@ -9,6 +9,8 @@ holding a Dockerfile, an optional .dockerignore, an optional context/ tree and c
                  "tars": {name: {"compression": "gzip"|"",
                  "members": [{"name", "type": file|dir|symlink|hardlink, "content", "target", "mode"}]}}}
     error        expected failure: a regex our one-line error must match (Docker must fail too)
+    http         files an HTTP server on 127.0.0.1 serves for the case ({path: text}, dated
+                 INPUT_MTIME); the build arg HTTP holds the base URL for `ADD $HTTP/path`
     expect       golden cases: {"image": {top-level field: value}, "config": {field: value},
                  "files": {path: {field: value}}, "absent": [path]}
     difference   a difference we keep on purpose: the docs/compat.md entry that explains it
@@ -85,6 +87,15 @@ def materialize(case: Case, into: Path) -> Path:
         os.chmod(context / path, int(mode, 8))
     os.utime(context, (INPUT_MTIME, INPUT_MTIME))
     return context
+
+
+def serve_files(case: Case, root: Path) -> None:
+    """The case's `http` files under root/<slug>/ (the server's document root is root)."""
+    for path, text in case.spec.get("http", {}).items():
+        target = root / case.slug / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        os.utime(target, (INPUT_MTIME, INPUT_MTIME))
 
 
 def _write_tar(path: Path, archive: dict) -> None:

@@ -4,12 +4,16 @@ concurrently, the first time a test asks for a result."""
 
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conformance_builds import Builders, CaseResult
+from conformance_cases import serve_files
 
 
 class Results:
@@ -34,12 +38,30 @@ def conformance(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     dockerd = request.getfixturevalue("dockerd")
     work = Path(tmp_path_factory.mktemp("conformance"))
     store = work / "store"
-    builders = Builders(store, dockerd, work)
+    selected = [item.callspec.params["case"] for item in request.session.items
+                if hasattr(item, "callspec") and "case" in item.callspec.params]
+    served = work / "http"
+    served.mkdir()
+    for case in selected:
+        serve_files(case, served)
+    handler = functools.partial(_QuietHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    builders = Builders(store, dockerd, work, f"http://127.0.0.1:{server.server_address[1]}")
     for name in ("busybox:latest", "debian:latest"):
         pulled = builders.ours_cli("pull", "-q", f"{seeded_registry}/{name}")
         assert pulled.returncode == 0, pulled.stderr
         tagged = builders.ours_cli("tag", f"{seeded_registry}/{name}", name)
         assert tagged.returncode == 0, tagged.stderr
-    selected = [item.callspec.params["case"] for item in request.session.items
-                if hasattr(item, "callspec") and "case" in item.callspec.params]
-    yield Results(builders, selected)
+    try:
+        yield Results(builders, selected)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the cases' `http` files (with Last-Modified, as ADD <url> reads it), no log."""
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        pass
