@@ -15,12 +15,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 if __name__ == "__main__":
     import cases_copy  # noqa: F401  (each table module calls case() at import)
+    import cases_golden  # noqa: F401
     import cases_ignore  # noqa: F401
     import cases_meta  # noqa: F401
     import cases_run  # noqa: F401
-    import cases_golden  # noqa: F401
     import cases_stages  # noqa: F401
-
     from casetable import write_all
 
     write_all()

@@ -63,5 +63,5 @@ def conformance(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     """Serves the cases' `http` files (with Last-Modified, as ADD <url> reads it), no log."""
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args) -> None:
         pass
