@@ -77,8 +77,6 @@ def members(stream: BinaryIO, label: str) -> Iterator[tuple[tarfile.TarInfo, tar
         raise BuildError(f"cannot unpack {label}: {e}") from None
 
 
-
-
 class Placer:
     """Where each member of an archive unpacked at `dest` lands, as Docker's chrooted untar
     puts it: symlinks met on the way (written by the archive, or in the image below) are

@@ -50,7 +50,7 @@ class Builder:
         self.platform = check_platform(options.platform)
         self.build_args = BuildArgs(options.build_args, predefined_args(self.platform))
         self.epoch, self.layer_epoch = build_epochs(options, self.build_args)
-        self.epoch_ns = None if self.layer_epoch is None else self.layer_epoch * 1_000_000_000
+        self.layer_epoch_ns = None if self.layer_epoch is None else self.layer_epoch * 1_000_000_000
         self.stage_images: dict[int, object] = {}
         self._trees: dict[str, ImageFS] = {}
         self._dockerfile_path: Path | None = None

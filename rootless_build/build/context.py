@@ -54,13 +54,10 @@ class BuildContext:
         except (FileNotFoundError, NotADirectoryError):
             st = None
         if st is not None and path and self.ignore and self.ignore.excluded(path):
-            if not (stat_mod.S_ISDIR(st.st_mode) and self._includes_something(path)):
+            if not (stat_mod.S_ISDIR(st.st_mode) and self.ignore.walks_into(path)):
                 st = None
         self._stats[path] = st
         return st
-
-    def _includes_something(self, directory: str) -> bool:
-        return self.ignore.walks_into(directory)
 
     # -- fstree.Tree -------------------------------------------------------------------
 
@@ -81,7 +78,7 @@ class BuildContext:
             rel = fstree.join(path, entry.name)
             if rel not in self._stats:
                 if self.ignore and self.ignore.excluded(rel):
-                    keep = entry.is_dir(follow_symlinks=False) and self._includes_something(rel)
+                    keep = entry.is_dir(follow_symlinks=False) and self.ignore.walks_into(rel)
                     self._stats[rel] = entry.stat(follow_symlinks=False) if keep else None
                 else:
                     self._stats[rel] = entry.stat(follow_symlinks=False)

@@ -61,7 +61,7 @@ def _copy_or_add(step, instr, keyword: str) -> None:
         request = partial(
             CopyRequest, dest=instr.dest, workdir=workdir(step.state.config), lower=lower,
             chown=chown, chmod=chmod, excludes=instr.excludes, parents=getattr(instr, "parents", False),
-            keep_owners=bool(from_ref), now_ns=step.now(), clamp_ns=build.epoch_ns)
+            keep_owners=bool(from_ref), now_ns=step.now(), clamp_ns=build.layer_epoch_ns)
         local = [s for s in instr.sources if s not in urls]
         if not urls:
             plan = plan_copy(request(Source(tree, label, tuple(local), heredocs),
