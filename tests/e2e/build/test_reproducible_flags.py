@@ -4,6 +4,7 @@ SOURCE_DATE_EPOCH build arg is consumed as BuildKit consumes it, and buildah's
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,9 +36,10 @@ def _fresh_store(tmp_path: Path, seeded_registry: str, name: str):
     root = tmp_path / name
     root.mkdir()
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "rootless_build", "--root", str(root), *args],
-                              capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, check=False)
+                              capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, check=False,
+                              env={**os.environ, **(env or {})})
 
     pulled = run("pull", "-q", f"{seeded_registry}/busybox:latest")
     assert pulled.returncode == 0, pulled.stderr
@@ -47,7 +49,10 @@ def _fresh_store(tmp_path: Path, seeded_registry: str, name: str):
 
 
 def _build(run, context: Path, *flags: str) -> str:
-    proc = run("build", "-q", *flags, str(context))
+    env = None
+    if flags and flags[0] == "env":  # the SOURCE_DATE_EPOCH environment variable
+        env, flags = {"SOURCE_DATE_EPOCH": flags[1]}, flags[2:]
+    proc = run("build", "-q", *flags, str(context), env=env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip().splitlines()[-1]
 
@@ -57,7 +62,8 @@ def _build(run, context: Path, *flags: str) -> str:
     (("--source-date-epoch", EPOCH), False),
     (("--source-date-epoch", EPOCH, "--rewrite-timestamp"), True),
     (("--timestamp", EPOCH), True),
-], ids=["build-arg", "source-date-epoch", "rewrite-timestamp", "timestamp"])
+    (("env", EPOCH), True),
+], ids=["build-arg", "source-date-epoch", "rewrite-timestamp", "timestamp", "environment"])
 def test_dated_build_after_an_undated_one_equals_a_fresh_one(flags, with_run, context, tmp_path, seeded_registry):
     if with_run:
         (context / "Dockerfile").write_text(DOCKERFILE + RUN_STEP)
