@@ -19,7 +19,7 @@ define run_tests
 $(1) || { r=$$?; [ $$r = 5 ] || rc=1; }
 endef
 
-.PHONY: all setup sync testdata registry-start registry-stop seed test demo bench lint
+.PHONY: all setup sync testdata registry-start registry-stop seed test demo bench lint check
 
 all: test
 
@@ -80,10 +80,10 @@ test: setup sync testdata
 	$(call run_tests,$(AS_USER) -u rbnosub $(PYTEST) -m nosubid tests); \
 	exit $$rc
 
-# Build examples/hello as rbuild in rbuild's default store.
+# Build testdata/hello as rbuild in rbuild's default store.
 demo: setup sync testdata
 	$(AS_USER) rootless-build import $(CACHE)/busybox.tar localhost:5000/busybox:latest
-	$(AS_USER) rootless-build build -t hello:latest examples/hello
+	$(AS_USER) rootless-build build -t hello:latest testdata/hello
 	$(AS_USER) rootless-build images
 	$(AS_USER) rootless-build inspect hello:latest
 	$(AS_USER) rootless-build run --rm hello:latest
@@ -91,6 +91,15 @@ demo: setup sync testdata
 bench: setup sync testdata
 	if [ -f scripts/bench/run.sh ]; then bash scripts/bench/run.sh; \
 	else echo "no scripts/bench/run.sh yet"; fi
+
+# The fast checks, before every commit: lint, types (a baseline that only shrinks) and the
+# unit tests. Needs no root and no service; the venv comes from `make setup`.
+check:
+	@[ -x $(VENV)/bin/ruff ] || { echo "make check: no $(VENV) with ruff and mypy: run make setup (as root)" >&2; exit 1; }
+	for f in scripts/*.sh scripts/as-user .ci/run; do bash -n $$f; done
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/python scripts/mypy-ratchet.py
+	$(VENV)/bin/python -m pytest -p no:cacheprovider -q tests/unit
 
 lint:
 	for f in scripts/*.sh scripts/as-user .ci/run; do bash -n $$f; done

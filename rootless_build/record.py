@@ -19,7 +19,7 @@ class's own fields are passed by name only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 
@@ -36,6 +36,8 @@ def field(*, factory: Callable[[], Any]) -> Any:
     return _Factory(factory)
 
 
+# Type checkers read a Record subclass as a dataclass: fields, __init__, frozen=, kw_only=.
+@dataclass_transform(field_specifiers=(field,))
 class Record:
     _fields: ClassVar[tuple[str, ...]] = ()
     _positional: ClassVar[tuple[str, ...]] = ()
@@ -57,8 +59,9 @@ class Record:
         inherited = tuple(name for name in cls._positional if name not in own)
         cls._positional = inherited if kw_only else (*inherited, *own)
         if frozen:  # (None: as the base class is)
-            cls.__setattr__ = cls.__delattr__ = _refuse
-            cls.__hash__ = _hash
+            setattr(cls, "__setattr__", _refuse)
+            setattr(cls, "__delattr__", _refuse)
+            setattr(cls, "__hash__", _hash)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         cls = type(self)
@@ -86,7 +89,7 @@ class Record:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
+        return self._values() == other._values()
 
     __hash__ = None  # type: ignore[assignment]  # frozen records get _hash
 
@@ -113,7 +116,10 @@ def default_of(cls: type[Record], name: str) -> Any:
     return default.make() if type(default) is _Factory else default
 
 
-def replace(record: Record, **changes: Any) -> Any:
+R = TypeVar("R", bound=Record)
+
+
+def replace(record: R, **changes: Any) -> R:
     """A copy of a record with some fields changed (the way to "modify" a frozen one)."""
     cls = type(record)
     unknown = changes.keys() - set(cls._fields)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rootless_build.archive.destinations import Destination
-from rootless_build.archive.variants import compressed_layer, find_variant, make_variant
+from rootless_build.store.variants import compressed_layer, find_variant, make_variant
 from rootless_build.errors import RootlessBuildError, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt

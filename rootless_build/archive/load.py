@@ -46,8 +46,7 @@ def load(store: Store, source: str | os.PathLike | None, stream: BinaryIO | None
 def _commit(store: Store, found: FoundImage) -> Image:
     for staged in found.layers:
         if not store.blobs.has(staged.digest):
-            _fsync(staged.path)
-            store.blobs.adopt(staged.path, staged.digest)
+            store.blobs.adopt(staged.path, staged.digest, fsync=True)
     if found.manifest_bytes is not None:
         store.blobs.put_bytes(found.config_bytes)
         return store.add_manifest(found.manifest_bytes)
@@ -67,11 +66,3 @@ def _tag(store: Store, image: Image, found: FoundImage) -> tuple[str, ...]:
     if not given:
         store.add_untagged(image)
     return tuple(given)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -12,7 +12,7 @@ from typing import BinaryIO
 from rootless_build.archive.destinations import DirDestination
 from rootless_build.archive.export import ExportImage, select
 from rootless_build.archive.tarout import TarOut
-from rootless_build.archive.variants import compression_name
+from rootless_build.store.variants import compression_name
 from rootless_build.archive.writers import Selected, write_docker_archive, write_oci_layout
 from rootless_build.errors import UsageError
 from rootless_build.store import Store

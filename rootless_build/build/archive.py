@@ -8,12 +8,14 @@ names and symlinks cannot leave it.
 
 from __future__ import annotations
 
-import tarfile
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from rootless_build.build.fstree import Node
 from rootless_build.build.patterns import go_clean
 from rootless_build.errors import BuildError
+
+if TYPE_CHECKING:
+    from rootless_build.layers.tarreader import TarEntry
 
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 
@@ -39,16 +41,9 @@ def decompressor(raw: BinaryIO, compression: str) -> BinaryIO:
 
 
 def _looks_like_tar(block: bytes) -> bool:
-    if len(block) < 512:
-        return False
-    if block[257:262] == b"ustar":
-        return True
-    try:
-        stored = int(block[148:156].split(b"\0", 1)[0].strip() or b"-1", 8)
-    except ValueError:
-        return False
-    computed = sum(block[:148]) + 256 + sum(block[156:512])
-    return stored == computed and block[:100].strip(b"\0") != b""
+    from rootless_build.layers.tarreader import is_header  # only when ADD meets a local file
+
+    return is_header(block) and block[:100].strip(b"\0") != b""
 
 
 def detect(tree, path: str, node: Node) -> str | None:
@@ -67,14 +62,15 @@ def detect(tree, path: str, node: Node) -> str | None:
     return compression if _looks_like_tar(block) else None
 
 
-def members(stream: BinaryIO, label: str) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
-    """The archive's entries in order (streaming: read each file's data before the next)."""
-    try:
-        with tarfile.open(fileobj=stream, mode="r|") as tar:
-            for info in tar:
-                yield info, tar
-    except tarfile.TarError as e:
-        raise BuildError(f"cannot unpack {label}: {e}") from None
+def members(stream: BinaryIO, label: str) -> Iterator[tuple[TarEntry, BinaryIO]]:
+    """The archive's entries in order with their content (streaming: read each file's
+    content before the next); headers validated by the one tar reader (LayerError)."""
+    from rootless_build.layers.tarreader import read_entries  # only when an archive is added
+    from rootless_build.layers.tarsparse import Expanded
+
+    for entry, content in read_entries(stream, f"cannot unpack {label}"):
+        # a sparse file's holes are zeros to whoever copies its bytes
+        yield entry, content if entry.sparse is None else Expanded(content, entry.sparse, entry.size)
 
 
 class Placer:

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from rootless_build.build import imageconfig as ic
+from rootless_build.oci import config as ic
 from rootless_build.build.args import BuildArgs, StageArgs
 from rootless_build.build.cache import StepCache
 from rootless_build.build.dockerfilesource import read_dockerfile
 from rootless_build.build.handlers import handler_for
 from rootless_build.build.history import build_epochs
 from rootless_build.build.options import BuildOptions
-from rootless_build.build.platform import check_platform, format_platform, predefined_args
+from rootless_build.build.platform import (
+    check_platform,
+    format_platform,
+    predefined_args,
+)
 from rootless_build.build.progress import Progress
 from rootless_build.build.stages import (
     BaseRef,
@@ -27,9 +31,19 @@ from rootless_build.build.stages import (
     target_stage,
 )
 from rootless_build.build.step import StageState, Step
-from rootless_build.dockerfile.dockerfile import Dockerfile, Stage, parse, parse_instruction
+from rootless_build.dockerfile.dockerfile import (
+    Dockerfile,
+    Stage,
+    parse,
+    parse_instruction,
+)
 from rootless_build.dockerfile.expanded import expanded
-from rootless_build.errors import BuildError, RootlessBuildError, UsageError
+from rootless_build.errors import (
+    BuildError,
+    DockerfileError,
+    RootlessBuildError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from rootless_build.build.context import BuildContext
@@ -53,6 +67,7 @@ class Builder:
         self.layer_epoch_ns = None if self.layer_epoch is None else self.layer_epoch * 1_000_000_000
         self.stage_images: dict[int, object] = {}
         self._trees: dict[str, ImageFS] = {}
+        self._named_trees: dict[str, BuildContext] = {}
         self._dockerfile_path: Path | None = None
         self.filename = "Dockerfile"
         self.dockerfile: Dockerfile | None = None
@@ -66,7 +81,8 @@ class Builder:
             raise UsageError(f"build context {self.options.context_dir}: no such directory")
         text, self.filename, self._dockerfile_path = self._read_dockerfile()
         dockerfile = self.dockerfile = parse(text, self.filename)
-        for warning in dockerfile.warnings:
+        linting = _wants_lint(dockerfile, self.options)
+        for warning in () if linting else dockerfile.warnings:  # lint has NoEmptyContinuation
             self.progress.warn(warning)
         for arg in dockerfile.meta_args:
             for definition in expanded(arg, self.build_args.global_env(), filename=self.filename).args:
@@ -74,6 +90,8 @@ class Builder:
         target = target_stage(dockerfile, self.options.target)
         stages = stages_to_build(dockerfile, target, self.build_args.global_env())
         bases = {stage.index: self._base(stage) for stage in stages}
+        if linting:
+            self._lint(text)
         self.total = sum(1 + len(stage.instructions) + len(self._triggers(bases[stage.index]))
                          for stage in stages)
         self.number = 0
@@ -87,9 +105,13 @@ class Builder:
         finally:
             if "context" in self.__dict__:
                 self.context.save()
+                self.context.close()
+            for named in self._named_trees.values():
+                named.save()
+                named.close()
             for tree in self._trees.values():
                 tree.close()
-        unused = self.build_args.unused()
+        unused = [name for name in self.build_args.unused() if name != "BUILDKIT_DOCKERFILE_CHECK"]
         if unused:
             self.progress.warn(f"one or more build-args [{' '.join(unused)}] were not consumed")
         return image
@@ -100,7 +122,19 @@ class Builder:
         a build without one imports none of the context code."""
         from rootless_build.build.context import BuildContext
 
-        return BuildContext.load(self.options.context_dir, self._dockerfile_path, self.store)
+        return BuildContext.load(self.options.context_dir, self._dockerfile_path, self.store,
+                                 ignorefile=self.options.ignorefile)
+
+    def _lint(self, text: str) -> None:
+        """BuildKit's lint warnings in the build output; `# check=error=true` fails the build."""
+        from rootless_build.build.lint import run_lint
+
+        result = run_lint(self.store, self.options, text, self.filename, self._dockerfile_path)
+        for warning in () if self.progress.resumed else result.warnings:  # shown once, by the parent
+            self.progress.warn(warning.describe(self.filename))
+        failure = result.failure()
+        if failure:
+            raise DockerfileError(failure, self.filename, result.warnings[0].line)
 
     def _read_dockerfile(self) -> tuple[str, str, Path | None]:
         return read_dockerfile(self.options)
@@ -118,7 +152,7 @@ class Builder:
                 check_platform(from_.platform)
             ref = base_of(self.dockerfile, stage, self.build_args.global_env())
             if ref.kind == "image":
-                return ref, find_base_image(self.store, ref.name, options=self.options)
+                return ref, find_base_image(self.store, self._named_image(ref.name), options=self.options)
             return ref, None
         except RootlessBuildError as e:
             raise self._fail(stage.from_, str(e)) from None
@@ -144,6 +178,10 @@ class Builder:
         self.current_stage = stage.index
         self._announce(stage.from_.original)
         state = self._start(ref, image)
+        if last:
+            self.target_base_layers = len(state.layers)  # what --squash keeps
+            self.target_base_labels = dict(ic.container(state.config).get("Labels") or {})
+        state.no_cache = _named_in(stage, self.options.no_cache_stages)
         steps = [*self._trigger_instructions(stage, base), *stage.instructions]
         for position, instruction in enumerate(steps):
             self._announce(instruction.original)
@@ -196,23 +234,62 @@ class Builder:
 
     # -- services for steps ----------------------------------------------------------------
 
-    def write_image(self, config: dict, layers: list[dict]):
+    def write_image(self, config: dict[str, Any], layers: list[dict[str, Any]], *, docker: bool = False) -> Any:
         # Descriptors we made or read from a stored manifest: no model (pydantic) needed.
-        return self.store.write_image(ic.to_bytes(config), layers)
+        return self.store.write_image(ic.to_bytes(config), layers, docker=docker)
+
+    def _final_config(self, image: Any) -> Any:
+        """--label, --env, --inherit-labels=false, --unsetenv, --unsetlabel and --annotation: edits
+        of the result only, so they never change a step's cache key."""
+        options = self.options
+        if not (options.labels or not options.inherit_labels or options.unset_env or options.unset_labels
+                or options.annotations or options.image_env):
+            return image
+        config, layers = ic.from_image(image)
+        inner = ic.container(config)
+        labels = dict(inner.get("Labels") or {})
+        if not options.inherit_labels:
+            for key, value in self.target_base_labels.items():
+                if labels.get(key) == value:
+                    del labels[key]
+        labels.update(options.labels)
+        for key in options.unset_labels:
+            labels.pop(key, None)
+        if labels or "Labels" in inner:
+            inner["Labels"] = labels
+        if options.image_env:   # buildah's --env: in the image, not in the steps
+            config["config"] = inner = ic.with_env(inner, options.image_env.items())
+        if options.unset_env:
+            inner["Env"] = [item for item in ic.env_list(config) if item.partition("=")[0] not in options.unset_env]
+        return self.store.write_image(ic.to_bytes(config), layers, annotations=options.annotations or None)
+
+    def _as_docker(self, image: Any) -> Any:
+        """`--format docker`: Docker schema 2 media types for the manifest, config and layers
+        (the config itself is the same: HEALTHCHECK, ONBUILD and SHELL are in both)."""
+        from rootless_build.oci import mediatypes as mt
+
+        config, layers = ic.from_image(image)
+        for layer in layers:
+            layer["mediaType"] = mt.docker_layer_type(mt.layer_compression(layer["mediaType"]))
+        annotations = image.manifest_json.get("annotations")
+        return self.store.write_image(ic.to_bytes(config), layers, docker=True, annotations=annotations)
 
     def source_image(self, ref: str):
         """What `--from=ref` names: an earlier stage (by name or index) or an image."""
         stage = earlier_stage(self.dockerfile, ref, self.current_stage)
         if stage is None:
-            return find_base_image(self.store, ref, options=self.options)
+            return find_base_image(self.store, self._named_image(ref), options=self.options)
         if stage.index not in self.stage_images:
             raise BuildError(f"stage {ref} has not been built (a stage can only copy from earlier stages)")
         return self.stage_images[stage.index]
 
     def source_tree(self, ref: str) -> tuple[ImageFS, str]:
         """The filesystem `COPY --from=ref` reads."""
-        image = self.source_image(ref)
+        named = self.options.build_contexts.get(ref.lower())
         is_stage = earlier_stage(self.dockerfile, ref, self.current_stage) is not None
+        if named is not None and named[0] == "dir" and not is_stage:
+            return self._named_directory(ref.lower(), named[1]), f"build context {ref}"
+        image = self.source_image(ref)
         label = f"stage {ref}" if is_stage else f"image {ref}"
         tree = self._trees.get(image.manifest_digest)
         if tree is None:
@@ -221,15 +298,33 @@ class Builder:
             tree = self._trees[image.manifest_digest] = ImageFS.of_image(self.store, image)
         return tree, label
 
+    def _named_image(self, ref: str) -> str:
+        """The image a --build-context NAME=docker-image://REF stands for (else `ref`)."""
+        named = self.options.build_contexts.get(ref.lower())
+        if named is None:
+            return ref
+        if named[0] != "image":
+            raise BuildError(f"build context {ref} is a directory: use it in COPY --from={ref}, not as an image")
+        return named[1]
+
+    def _named_directory(self, name: str, path: str):
+        """A --build-context directory read by COPY --from (its own .dockerignore applies)."""
+        if name not in self._named_trees:
+            from rootless_build.build.context import BuildContext
+
+            self._named_trees[name] = BuildContext.load(path, None, self.store)
+        return self._named_trees[name]
+
     # -- the result ------------------------------------------------------------------------
 
     def _finish(self, image):
-        if self.options.labels:
-            config, layers = ic.from_image(image)
-            labels = dict(ic.container(config).get("Labels") or {})
-            labels.update(self.options.labels)
-            ic.container(config)["Labels"] = labels
-            image = self.write_image(config, layers)
+        image = self._final_config(image)
+        if self.options.squash:
+            from rootless_build.build.squash import squash
+
+            image = squash(self, image, base_layers=0 if self.options.squash == "all" else self.target_base_layers)
+        if self.options.format == "docker":
+            image = self._as_docker(image)
         names = self.tags
         self.progress.commit(names)
         already = set(self.store.tags_by_digest().get(image.manifest_digest, ()))
@@ -243,6 +338,8 @@ class Builder:
             self.progress.tagged(name)
         if self.options.iidfile:
             _write_iidfile(self.options.iidfile, image.id)
+        if self.options.metadata_file:
+            _write_metadata(self.options.metadata_file, image, names)
         self.progress.image_id(image.id)
         return self.store.load_image(image.manifest_digest, tuple(names))
 
@@ -256,6 +353,27 @@ def _normalize(tag: str) -> str:
         raise UsageError(f"invalid tag {tag!r}: {e}") from None
 
 
+def _write_metadata(path: str, image: Any, names: list[str]) -> None:
+    """--metadata-file: the keys BuildKit writes for an image result."""
+    import json
+
+    raw = image.manifest_bytes
+    metadata: dict[str, Any] = {
+        "containerimage.config.digest": image.id,
+        "containerimage.descriptor": {"mediaType": image.manifest_json.get("mediaType"),
+                                      "digest": image.manifest_digest, "size": len(raw)},
+        "containerimage.digest": image.manifest_digest,
+    }
+    if names:
+        metadata["image.name"] = ",".join(names)
+    try:
+        with open(path, "w") as f:
+            json.dump(metadata, f, indent=2, sort_keys=True)
+            f.write("\n")
+    except OSError as e:
+        raise UsageError(f"cannot write --metadata-file {path}: {e.strerror}") from None
+
+
 def _write_iidfile(path: str, image_id: str) -> None:
     try:
         with open(path, "w") as f:
@@ -263,3 +381,16 @@ def _write_iidfile(path: str, image_id: str) -> None:
     except OSError as e:
         raise UsageError(f"cannot write --iidfile {path}: {e.strerror}") from None
 
+
+def _named_in(stage: Stage, names: list[str]) -> bool:
+    """--no-cache-filter: a stage by its name or its index."""
+    return bool(names) and ((stage.name is not None and stage.name in names) or str(stage.index) in names)
+
+
+def _wants_lint(dockerfile: Dockerfile, options: BuildOptions) -> bool:
+    """Lint during a build when the Dockerfile asks (`# check=`), or BUILDKIT_DOCKERFILE_CHECK
+    or RB_LINT=1 does: always would add ~9 ms to a 45-65 ms cached build (see build/lint.py)."""
+    import os
+
+    return ("check" in dockerfile.directives or "BUILDKIT_DOCKERFILE_CHECK" in options.build_args
+            or os.environ.get("RB_LINT") == "1")

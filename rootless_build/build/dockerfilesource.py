@@ -4,12 +4,16 @@ the CLI asks before deciding where to run the build."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from rootless_build.build.options import BuildOptions
 from rootless_build.dockerfile.dockerfile import parse
 from rootless_build.errors import RootlessBuildError, UsageError
+from rootless_build.layers import safeopen
+
+MAX_DOCKERFILE = 64 << 20
 
 
 def read_dockerfile(options: BuildOptions) -> tuple[str, str, Path | None]:
@@ -27,11 +31,25 @@ def read_dockerfile(options: BuildOptions) -> tuple[str, str, Path | None]:
     if not path.exists() and not option and (context / "Containerfile").exists():
         path = context / "Containerfile"
     try:
-        return path.read_text(errors="surrogateescape"), path.name, path
+        return _read(context, path).decode(errors="surrogateescape"), path.name, path
     except FileNotFoundError:
         raise UsageError(f"no Dockerfile found: {path}") from None
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror}") from None
+
+
+def _read(context: Path, path: Path) -> bytes:
+    """A Dockerfile inside the context is read through the context's fd, symlinks resolved
+    inside it (layers.safeopen): a swap for a link to ~/.ssh/... cannot make it read outside.
+    One given outside the context (-f /elsewhere/Dockerfile) is read by its path."""
+    inside = safeopen.inside(path, (context,))
+    if inside is None:
+        return path.read_bytes()
+    root_fd = os.open(context, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return safeopen.read_in_root(root_fd, inside, MAX_DOCKERFILE)
+    finally:
+        os.close(root_fd)
 
 
 def has_run(options: BuildOptions) -> bool:

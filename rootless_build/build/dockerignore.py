@@ -45,8 +45,11 @@ def read_patterns(text: str) -> list[str]:
     return patterns
 
 
-def find_ignore_file(context: Path, dockerfile: Path | None) -> Path | None:
-    """`<Dockerfile>.dockerignore` beside the Dockerfile wins over `<context>/.dockerignore`."""
+def find_ignore_file(context: Path, dockerfile: Path | None, chosen: str | None = None) -> Path | None:
+    """`--ignorefile` (`chosen`) first, then `<Dockerfile>.dockerignore` beside the Dockerfile,
+    then `<context>/.dockerignore`."""
+    if chosen is not None:
+        return Path(chosen)  # read by the caller: missing or unreadable is its error
     if dockerfile is not None:
         beside = dockerfile.with_name(dockerfile.name + ".dockerignore")
         if beside.is_file():

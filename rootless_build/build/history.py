@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
 
 from rootless_build.errors import UsageError
 
@@ -49,14 +48,6 @@ def now_ns(epoch: int | None) -> int:
     if epoch is not None:
         return min(now, epoch * 1_000_000_000)
     return now
-
-
-def rfc3339(ns: int) -> str:
-    """RFC 3339 in UTC with nanoseconds, as Go writes it (trailing zeros dropped)."""
-    seconds, nanos = divmod(ns, 1_000_000_000)
-    base = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    frac = f"{nanos:09d}".rstrip("0")
-    return f"{base}.{frac}Z" if frac else f"{base}Z"
 
 
 def nop(text: str) -> str:

@@ -2,8 +2,8 @@
 
 COPY needs to know what the image it adds to holds (destination parents, /etc/passwd,
 `--from` sources); reading that from the layer tars must not cost a rebuild much. The
-headers are parsed here directly (tarfile spends ~100 us per entry), data is skipped
-with seeks, and the list is kept as a store record keyed by the blob's digest: blobs
+headers are parsed and validated by layers.tarreader (tarfile spends ~100 us per entry),
+data is skipped with seeks, and the list is kept as a store record keyed by the blob's digest: blobs
 are content-addressed, so a record never goes stale.
 
 Entry: [name, type, mode, uid, gid, mtime, size, linkname, data offset, devmajor,
@@ -14,87 +14,26 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from rootless_build.errors import LayerError
 from rootless_build.store.roots import LAYER_INDEX
 
-_VERSION = 1
-_BLOCK = 512
-
-
-def _number(field: bytes) -> int:
-    if field and field[0] & 0x80:  # GNU base-256
-        value = int.from_bytes(field[1:], "big")
-        return value - (1 << (8 * (len(field) - 1))) if field[0] & 0x40 else value
-    text = field.split(b"\0", 1)[0].strip(b" \0")
-    return int(text, 8) if text else 0
-
-
-def _string(field: bytes) -> str:
-    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-
-
-def _pax(data: bytes) -> dict[str, str]:
-    records: dict[str, str] = {}
-    pos = 0
-    while pos < len(data):
-        space = data.find(b" ", pos)
-        if space < 0:
-            break
-        length = int(data[pos:space])
-        if length <= 0:
-            break
-        record = data[space + 1:pos + length - 1]  # without the trailing newline
-        key, _, value = record.partition(b"=")
-        records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
-        pos += length
-    return records
+_VERSION = 2  # 2: headers validated by layers.tarreader (records of 1 may describe refused tars)
 
 
 def scan(f: BinaryIO, what: str) -> list[list]:
-    """Every entry of an uncompressed tar, in order (no data read)."""
+    """Every entry of an uncompressed tar, in order (content skipped, by seek on a file)."""
+    from rootless_build.layers.tarreader import read_entries  # a cached build reads records only
+
     entries: list[list] = []
-    pax: dict[str, str] = {}
-    long_name = long_link = None
-    offset = 0
-    while True:
-        f.seek(offset)
-        header = f.read(_BLOCK)
-        if len(header) < _BLOCK or header == bytes(_BLOCK):
-            return entries
-        stored = _number(header[148:156])
-        if stored != sum(header[:148]) + 256 + sum(header[156:]):
-            raise LayerError(f"{what}: bad tar header checksum at offset {offset}")
-        typeflag = chr(header[156]) if header[156] else "0"
-        size = _number(header[124:136])
-        data_offset = offset + _BLOCK
-        offset = data_offset + size + (-size % _BLOCK)
-        if typeflag in ("x", "g", "L", "K"):
-            f.seek(data_offset)
-            data = f.read(size)
-            if typeflag == "x":
-                pax = _pax(data)
-            elif typeflag == "L":
-                long_name = data.rstrip(b"\0").decode("utf-8", "surrogateescape")
-            elif typeflag == "K":
-                long_link = data.rstrip(b"\0").decode("utf-8", "surrogateescape")
-            continue  # a global header ('g') changes nothing we keep
-        name = _string(header[0:100])
-        if header[257:262] == b"ustar" and header[345]:
-            name = _string(header[345:500]) + "/" + name
-        name = pax.get("path", long_name or name)
-        linkname = pax.get("linkpath", long_link or _string(header[157:257]))
-        if "size" in pax:
-            size = int(pax["size"])
-            offset = data_offset + size + (-size % _BLOCK)
-        mtime: float = float(pax["mtime"]) if "mtime" in pax else _number(header[136:148])
+    for e, _content in read_entries(f, what):
         xattrs = {k[13:]: v.encode("utf-8", "surrogateescape").hex()
-                  for k, v in pax.items() if k.startswith("SCHILY.xattr.")} or None
-        uid = int(pax["uid"]) if "uid" in pax else _number(header[108:116])
-        gid = int(pax["gid"]) if "gid" in pax else _number(header[116:124])
-        entries.append([name, typeflag, _number(header[100:108]) & 0o7777, uid, gid, mtime,
-                        size if typeflag in ("0", "7") else 0, linkname, data_offset,
-                        _number(header[329:337]), _number(header[337:345]), xattrs])
-        pax, long_name, long_link = {}, None, None
+                  for k, v in e.pax_headers.items() if k.startswith("SCHILY.xattr.")} or None
+        typeflag = e.type.decode("latin-1") if e.type != b"\0" else "0"
+        if e.sparse is not None:
+            typeflag = "S"  # its bytes are not one run at the offset: not a file to read from here
+        entries.append([e.name, typeflag, e.mode, e.uid, e.gid, e.mtime,
+                        e.size if typeflag in ("0", "7") else 0, e.linkname, e.offset_data,
+                        e.devmajor, e.devminor, xattrs])
+    return entries
 
 
 def layer_entries(store, digest: str, opener) -> list[list]:

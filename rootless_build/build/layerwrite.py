@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from rootless_build.build import archive
 from rootless_build.build.copyplan import ArchiveSource, CopyPlan, Entry
@@ -22,6 +23,9 @@ from rootless_build.errors import LayerError
 from rootless_build.layers.sink import LayerSink
 from rootless_build.layers.tarwriter import LayerTarWriter
 from rootless_build.store.writeback import WritebackFile
+
+if TYPE_CHECKING:
+    from rootless_build.layers.tarreader import TarEntry
 
 
 @dataclass(frozen=True)
@@ -56,15 +60,23 @@ class _HashingReader:
 
 
 def write_layer(store, plan: CopyPlan, *, epoch: int | None = None) -> WrittenLayer:
+    def fill(tar: LayerTarWriter) -> None:
+        for entry in plan.entries:
+            _write_entry(tar, entry)
+        for source in plan.archives:
+            _write_archive(tar, source)
+
+    return write_with(store, fill, epoch=epoch)
+
+
+def write_with(store: Any, fill: Callable[[LayerTarWriter], None], *, epoch: int | None = None) -> WrittenLayer:
+    """A layer blob in the store's tmp dir holding what `fill` writes; `keep` it or `discard` it."""
     fd, temp = store.blobs.new_temp(prefix="layer-")
     try:
         out = WritebackFile(fd)
         with LayerSink(out) as sink:
             tar = LayerTarWriter(sink, source_date_epoch=epoch)
-            for entry in plan.entries:
-                _write_entry(tar, entry)
-            for source in plan.archives:
-                _write_archive(tar, source)
+            fill(tar)
             tar.close()
             result = sink.finish()
     except BaseException:
@@ -140,13 +152,13 @@ def _write_archive(tar: LayerTarWriter, source: ArchiveSource) -> None:
     placer = archive.Placer(source.dest, source.lower, f"/{source.src}")
     mtime = source.now_ns // 1_000_000_000
     try:
-        for info, archive_tar in archive.members(stream, f"/{source.src}"):
+        for info, content in archive.members(stream, f"/{source.src}"):
             if not go_clean("/" + info.name).lstrip("/") or info.name.rpartition("/")[2].startswith(".wh."):
                 continue  # the destination itself, or a name a layer cannot hold
             name, parents = placer.place(info.name)
             for parent in parents:
                 tar.add_dir(parent, mode=0o755, uid=0, gid=0, mtime=mtime)
-            _write_member(tar, name, placer, info, archive_tar)
+            _write_member(tar, name, placer, info, content)
         if hashing is not None:
             while hashing.read(1 << 20):
                 pass  # the digest covers the whole file, trailing blocks included
@@ -156,7 +168,7 @@ def _write_archive(tar: LayerTarWriter, source: ArchiveSource) -> None:
         raw.close()
 
 
-def _write_member(tar: LayerTarWriter, name: str, placer, info: tarfile.TarInfo, archive_tar) -> None:
+def _write_member(tar: LayerTarWriter, name: str, placer, info: TarEntry, content: BinaryIO) -> None:
     uid, gid = info.uid, info.gid
     xattrs = {k[len("SCHILY.xattr."):]: v.encode("utf-8", "surrogateescape")
               for k, v in info.pax_headers.items() if k.startswith("SCHILY.xattr.")} or None
@@ -175,7 +187,4 @@ def _write_member(tar: LayerTarWriter, name: str, placer, info: tarfile.TarInfo,
     elif info.isfifo():
         tar.add_fifo(name, mode=mode, **owner)
     elif info.isreg():
-        data = archive_tar.extractfile(info)
-        if data is None:
-            raise LayerError(f"cannot read {info.name} from the archive")
-        tar.add_file(name, data, size=info.size, mode=mode, xattrs=xattrs, **owner)
+        tar.add_file(name, content, size=info.size, mode=mode, xattrs=xattrs, **owner)

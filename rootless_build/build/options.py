@@ -22,6 +22,22 @@ class BuildOptions(Record):
     platform: str | None = None
     network: str | None = None  # default for RUN: host network unless "none"
     secrets: dict[str, str] = field(factory=dict)  # id -> file, for RUN --mount=type=secret
+    secret_envs: dict[str, str] = field(factory=dict)  # id -> name of the environment variable holding it
+    ssh: dict[str, str] = field(factory=dict)  # id -> ssh-agent socket, for RUN --mount=type=ssh
+    # Every RUN step (build/runoptions.py checks them): /etc/hosts lines, /dev/shm size,
+    # rlimits (RLIMIT_* number, soft, hard; -1 unlimited), capabilities out of the bounding set.
+    add_hosts: list[tuple[str, str]] = field(factory=list)
+    shm_size: int | None = None
+    ulimits: list[tuple[int, int, int]] = field(factory=list)
+    cap_add: list[str] = field(factory=list)
+    cap_drop: list[str] = field(factory=list)
+    ignorefile: str | None = None  # instead of <context>/.dockerignore
+    cache_ttl_ns: int | None = None  # cached steps older than this are rebuilt
+    no_cache_stages: list[str] = field(factory=list)  # --no-cache-filter: stage names or indexes
+    image_env: dict[str, str] = field(factory=dict)  # --env: set in the final image's config
+    # --build-context NAME=...: ("image", REF) for docker-image://, ("dir", PATH) for a directory
+    # (URLs were received into one); used by FROM NAME and COPY/RUN --mount from=NAME.
+    build_contexts: dict[str, tuple[str, str]] = field(factory=dict)
     storage_driver: str | None = None
     # A build cache shared through registries: REGISTRY/REPO[:TAG] (tag "buildcache").
     cache_from: list[str] = field(factory=list)
@@ -31,6 +47,18 @@ class BuildOptions(Record):
     cert_dir: str | None = None
     authfile: str | None = None
     creds: str | None = None  # USER[:PASSWORD]
+    # The result: "oci" or "docker" media types; squash None, "new" (the final stage's
+    # layers into one) or "all"; outputs as -o gave them (build.outputs parses them).
+    format: str = "oci"
+    squash: str | None = None
+    outputs: list[str] = field(factory=list)
+    # Edits of the result (buildah's flags): manifest annotations, variables and labels to
+    # drop, and whether the final stage keeps its base image's labels.
+    annotations: dict[str, str] = field(factory=dict)
+    unset_env: list[str] = field(factory=list)
+    unset_labels: list[str] = field(factory=list)
+    inherit_labels: bool = True
+    metadata_file: str | None = None
     # Reproducibility, as buildah's flags: the time of history entries and `created`
     # (--source-date-epoch, or --build-arg SOURCE_DATE_EPOCH as BuildKit reads it), the
     # same and a clamp on new layers' mtimes (--timestamp), or that clamp added to the

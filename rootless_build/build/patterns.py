@@ -9,34 +9,13 @@ from __future__ import annotations
 import re
 
 from rootless_build.errors import UsageError
+from rootless_build.oci.config import clean_path as go_clean  # noqa: F401 (used by the build)
 
 _ESCAPE = set(".+()|{}$^")
 
 
 class BadPattern(UsageError):
     pass
-
-
-def go_clean(path: str) -> str:
-    """Go's path.Clean: collapse `//`, `.` and `..`; '' becomes '.'; one leading '/' kept."""
-    if not path:
-        return "."
-    rooted = path.startswith("/")
-    out: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if out and out[-1] != "..":
-                out.pop()
-            elif not rooted:
-                out.append("..")
-            continue
-        out.append(part)
-    text = "/".join(out)
-    if rooted:
-        return "/" + text
-    return text or "."
 
 
 def has_wildcards(text: str) -> bool:

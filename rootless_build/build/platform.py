@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 from rootless_build.errors import UsageError
-
-_MACHINES = {
-    "x86_64": ("amd64", ""), "amd64": ("amd64", ""), "aarch64": ("arm64", ""), "arm64": ("arm64", ""),
-    "armv7l": ("arm", "v7"), "armv6l": ("arm", "v6"), "i686": ("386", ""), "i386": ("386", ""),
-    "ppc64le": ("ppc64le", ""), "s390x": ("s390x", ""), "riscv64": ("riscv64", ""),
-}
+from rootless_build.oci import platform as platforms
 
 # Docker passes these through to RUN without declaring them, and keeps them out of history.
 PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
@@ -18,8 +11,8 @@ PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PRO
 
 
 def host_platform() -> tuple[str, str, str]:
-    arch, variant = _MACHINES.get(os.uname().machine, (os.uname().machine, ""))
-    return "linux", arch, variant
+    host = platforms.host()
+    return host.os, host.architecture, host.variant or ""
 
 
 def format_platform(os_name: str, arch: str, variant: str) -> str:

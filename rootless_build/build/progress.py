@@ -24,6 +24,11 @@ class Progress:
         self.current_step = 0
         self._already_shown = int(os.environ.pop(SHOWN_STEPS_ENV, "0") or 0)
 
+    @property
+    def resumed(self) -> bool:
+        """This process goes on with a build its parent started and showed the start of."""
+        return self._already_shown > 0
+
     def _print(self, text: str) -> None:
         if not self.quiet and self.current_step >= self._already_shown:
             print(text, file=self.out, flush=True)

@@ -29,14 +29,13 @@ from rootless_build.build import fstree
 from rootless_build.build.fstree import DIR, FILE, SYMLINK
 from rootless_build.errors import BuildError, RootlessBuildError
 from rootless_build.sandbox.idmap import lchown_mapped
-from rootless_build.sandbox.layercache import lower_dirs
+from rootless_build.store.unpacked import lower_dirs
 from rootless_build.sandbox.lowerview import (OPAQUE_MARKER, WHITEOUT_PREFIX, is_opaque, is_whiteout,
                                               merged_lookup)
 from rootless_build.sandbox.spec import Mount as SandboxMount
 from rootless_build.sandbox.vfs import flatten_into
 
 CACHE_MOUNTS = "run-mounts"
-_MAX_LINKS = 40
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
@@ -100,6 +99,7 @@ def prepare_mounts(store, request, scratch: Path, stack: ExitStack) -> tuple[lis
     and temporary trees are released by `stack`; `scratch` is this step's private dir."""
     mounts: list[SandboxMount] = []
     env: list[str] = []
+    ssh_count = 0
     for index, m in enumerate(request.mounts):
         try:
             if m.type == "cache":
@@ -108,11 +108,14 @@ def prepare_mounts(store, request, scratch: Path, stack: ExitStack) -> tuple[lis
                 source = _bind_source(store, request, m, scratch / f"bind-{index}")
                 mounts.append(SandboxMount("bind", m.target, source=source, readonly=m.readonly))
             elif m.type == "secret":
-                mounts += _secret(request, m, env)
+                mounts += _secret(request, m, env, scratch)
             elif m.type == "tmpfs":
                 mounts.append(SandboxMount("tmpfs", m.target, size=tmpfs_size(m.size), readonly=False))
+            elif m.type == "ssh":
+                ssh_count += 1
+                mounts += _ssh(request, m, env, ssh_count)
             else:
-                raise BuildError(f"--mount=type={m.type} is not supported (no SSH agent forwarding)")
+                raise BuildError(f"--mount=type={m.type} is not supported")
         except OSError as e:
             raise BuildError(f"--mount {m.type} {m.target}: {e.strerror or e}") from None
     return mounts, env
@@ -187,26 +190,63 @@ def _create_cache_dir(store, request, m, path: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _secret(request, m, env: list[str]) -> list[SandboxMount]:
+def _secret(request, m, env: list[str], scratch: Path) -> list[SandboxMount]:
     secret_id = m.source or m.id or os.path.basename(m.target.rstrip("/"))
     path = request.secrets.get(secret_id)
-    if path is None:
+    variable = request.secret_envs.get(secret_id)
+    if path is None and variable is None:
         if m.required:
-            raise BuildError(f"secret {secret_id} is required: pass it with --secret id={secret_id},src=FILE")
+            raise BuildError(f"secret {secret_id} is required: pass it with --secret id={secret_id},src=FILE "
+                             f"or --secret id={secret_id},env=VAR")
         return []       # an optional secret that was not given: nothing is mounted
-    if not os.path.isfile(path) or not os.access(path, os.R_OK):
-        raise BuildError(f"secret {secret_id}: cannot read {path}")
+    if variable is not None:
+        value = _env_secret(secret_id, variable)
+    else:
+        value = None
+        if not os.path.isfile(path) or not os.access(path, os.R_OK):
+            raise BuildError(f"secret {secret_id}: cannot read {path}")
     if m.env:
-        try:
-            with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                env.append(f"{m.env}={f.read()}")
-        except OSError as e:
-            raise BuildError(f"secret {secret_id}: cannot read {path}: {e.strerror}") from None
+        env.append(f"{m.env}={value if value is not None else _read_secret(secret_id, path)}")
         if not m.target:
             return []
+    if value is not None:   # the sandbox copies it onto a tmpfs; this copy goes with the step's scratch
+        scratch.mkdir(parents=True, exist_ok=True)
+        fd, path = tempfile.mkstemp(dir=scratch, prefix="secret-")   # 0600
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(value)
     target = m.target or f"/run/secrets/{secret_id}"
     return [SandboxMount("secret", target, source=Path(path), mode=0o400 if m.mode is None else m.mode,
                          uid=m.uid or 0, gid=m.gid or 0)]
+
+
+def _ssh(request, m, env: list[str], number: int) -> list[SandboxMount]:
+    """The agent socket bound into the step (BuildKit's default target); the first one is
+    SSH_AUTH_SOCK. Only the socket is shared: no key is ever in the step's filesystem."""
+    ssh_id = m.id or "default"
+    socket = request.ssh.get(ssh_id)
+    if socket is None:
+        if m.required:
+            raise BuildError(f"ssh agent {ssh_id} is required: pass it with --ssh {ssh_id}[=SOCKET|KEYFILE]")
+        return []
+    target = m.target or f"/run/buildkit/ssh_agent.{number - 1}"
+    if not any(entry.startswith("SSH_AUTH_SOCK=") for entry in env):
+        env.append(f"SSH_AUTH_SOCK={target}")
+    return [SandboxMount("bind", target, source=Path(socket), readonly=True)]
+
+
+def _env_secret(secret_id: str, variable: str) -> str:
+    value = os.environ.get(variable)
+    if value is None:
+        raise BuildError(f"secret {secret_id}: environment variable {variable} is not set")
+    return value
+
+
+def _read_secret(secret_id: str, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            return f.read()
+    except OSError as e:
+        raise BuildError(f"secret {secret_id}: cannot read {path}: {e.strerror}") from None
 
 
 # --- bind sources --------------------------------------------------------------------------
@@ -233,30 +273,28 @@ def _bind_source(store, request, m, scratch: Path) -> Path:
     return scratch
 
 
+class _MergedView:
+    """Just enough of a fstree.Tree over lower dirs for fstree.resolve, the one resolver."""
+
+    def __init__(self, lowerdirs: list[Path]) -> None:
+        self.lowerdirs = lowerdirs
+        self._hosts: dict[str, str] = {}
+
+    def node(self, path: str) -> fstree.Node | None:
+        kind, host = merged_lookup(self.lowerdirs, path)
+        if kind != "symlink":
+            return None if kind == "absent" else fstree.Node(DIR if kind == "dir" else FILE, 0)
+        assert host is not None
+        self._hosts[path] = host
+        return fstree.Node(SYMLINK, 0o777)
+
+    def readlink(self, path: str, node: fstree.Node) -> str:
+        return os.readlink(self._hosts[path])
+
+
 def resolve_in_lowers(lowerdirs: list[Path], path: str) -> str:
     """`path` with symlinks resolved in the merged view, as if chrooted into it."""
-    pending = fstree.split_clean(path)
-    done: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        candidate = "/".join([*done, part])
-        kind, host = merged_lookup(lowerdirs, candidate)
-        if kind == "symlink":
-            hops += 1
-            if hops > _MAX_LINKS:
-                raise BuildError(f"too many levels of symbolic links: /{path}")
-            target = os.readlink(host)
-            if target.startswith("/"):
-                done = []
-            pending = fstree.split_clean(target) + pending
-            continue
-        done.append(part)
-    return "/".join(done)
+    return fstree.resolve(_MergedView(lowerdirs), path)  # type: ignore[arg-type]
 
 
 def dir_layers(lowerdirs: list[Path], rel: str) -> list[Path]:

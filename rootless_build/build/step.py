@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rootless_build.build import cache, imageconfig
+from rootless_build.build import cache
 from rootless_build.build.args import StageArgs
-from rootless_build.build.history import now_ns, rfc3339
+from rootless_build.build.history import now_ns
+from rootless_build.oci import config as ic
 from rootless_build.dockerfile.expanded import expanded
 from rootless_build.dockerfile.serialize import to_json
 from rootless_build.errors import BuildError
@@ -31,14 +32,15 @@ class StageState(Record):
     image: object = None  # the last committed store Image (None before the first commit)
     cmd_set: bool = False  # a CMD in this stage (ENTRYPOINT then keeps it)
     dirty: bool = False  # config changed since the last commit (PATH added, ONBUILD consumed)
+    no_cache: bool = False  # --no-cache-filter names this stage: its steps are all built
     _fs: ImageFS | None = None
 
     def env(self) -> dict[str, str]:
         """What `$VAR` expands to: the stage's ARGs overridden by the image's ENV."""
-        return {**self.args.env(), **imageconfig.env_map(self.config)}
+        return {**self.args.env(), **ic.env_map(self.config)}
 
     def adopt(self, image) -> None:
-        self.config, self.layers = imageconfig.from_image(image)
+        self.config, self.layers = ic.from_image(image)
         self.image = image
         self.parent = image.manifest_digest
 
@@ -92,15 +94,27 @@ class Step:
             # the same step under other timestamps is another image: never one from cache
             inputs = {"inputs": inputs, "epoch": build.epoch, "layer_epoch": build.layer_epoch}
         self.key = cache.step_key(self.state.parent, self.instruction.keyword, inputs)
-        if self.build.options.no_cache:
+        if self.build.options.no_cache or self.state.no_cache:
             return False
         image = self.build.step_cache.lookup(self.key)
-        if image is None:
+        if image is None or self._expired(image):
             return False
         self.state.adopt(image)
         self.cached = True
         self.build.progress.using_cache(image.id)
         return True
+
+    def _expired(self, image) -> bool:
+        """--cache-ttl: a cached step made longer ago than this is built again (buildah)."""
+        ttl = self.build.options.cache_ttl_ns
+        if ttl is None:
+            return False
+        created = image.created
+        if created is None:
+            return True
+        import time
+
+        return time.time_ns() - int(created.timestamp() * 1_000_000_000) > ttl
 
     # -- results -------------------------------------------------------------------------
 
@@ -108,13 +122,13 @@ class Step:
         return now_ns(self.build.epoch)
 
     def add_layer(self, diff_id: str, size: int) -> None:
-        imageconfig.add_layer(self.state.config, self.state.layers, diff_id, size)
+        ic.add_layer(self.state.config, self.state.layers, diff_id, size)
 
     def commit(self, created_by: str, *, empty_layer: bool, author: str | None = None) -> None:
         """Record the history entry, store the step's image and its cache record."""
-        created = rfc3339(self.now())
+        created = ic.rfc3339(self.now())
         config = self.state.config
-        imageconfig.add_history(config, created, created_by, empty_layer=empty_layer, author=author)
+        ic.add_history(config, created, created_by, empty_layer=empty_layer, author=author)
         config["created"] = created
         image = self.build.write_image(config, self.state.layers)
         if self.key is not None:

@@ -6,44 +6,12 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import click
 
 from rootless_build.cli import common
 from rootless_build.errors import UsageError
-
-
-def _pairs(values: tuple[str, ...], flag: str, *, from_env: bool) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values:
-        key, has_value, value = item.partition("=")
-        if not key:
-            raise UsageError(f"invalid {flag} {item!r}: expected KEY=VALUE")
-        if not has_value:
-            if not from_env:
-                value = ""
-            elif key in os.environ:
-                value = os.environ[key]
-            else:
-                continue  # docker: `--build-arg K` with K unset passes nothing
-        out[key] = value
-    return out
-
-
-def _secrets(values: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values:
-        fields = dict(part.partition("=")[::2] for part in item.split(","))
-        secret_id = fields.get("id")
-        source = fields.get("src") or fields.get("source")
-        if not secret_id:
-            raise UsageError(f"invalid --secret {item!r}: expected id=ID,src=FILE")
-        if not source:
-            if fields.get("env") or fields.get("type") == "env":
-                raise UsageError(f"--secret {item!r}: env secrets are not supported; use src=FILE")
-            source = secret_id
-        out[secret_id] = os.path.abspath(source)
-    return out
 
 
 @click.command("build", context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,8 +27,22 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 @click.option("--platform", help="Target platform (only this machine's is buildable).")
 @click.option("--network", type=click.Choice(["default", "host", "none"]), help="Network for RUN steps.")
-@click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE",
-              help="A secret for RUN --mount=type=secret.")
+@click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE|env=VAR",
+              help="A secret for RUN --mount=type=secret, from a file or an environment variable.")
+@click.option("--ssh", "ssh", multiple=True, metavar="default|ID=SOCKET|ID=KEYFILE[,KEYFILE]",
+              help="An ssh-agent socket (or keys loaded into a private agent) for RUN --mount=type=ssh.")
+@click.option("--add-host", "add_hosts", multiple=True, metavar="HOST:IP", help="Add a line to RUN steps' /etc/hosts.")
+@click.option("--shm-size", metavar="SIZE", help="Size of RUN steps' /dev/shm (default 64m).")
+@click.option("--ulimit", "ulimits", multiple=True, metavar="NAME=SOFT[:HARD]", help="A resource limit for RUN steps.")
+@click.option("--cap-add", "cap_add", multiple=True, metavar="CAP", help="A capability RUN steps keep.")
+@click.option("--cap-drop", "cap_drop", multiple=True, metavar="CAP", help="A capability RUN steps lose (ALL: all).")
+@click.option("--ignorefile", metavar="FILE", help="Use FILE instead of the context's .dockerignore.")
+@click.option("--cache-ttl", metavar="DURATION", help="Rebuild cached steps older than this (e.g. 24h).")
+@click.option("--no-cache-filter", "no_cache_filter", multiple=True, metavar="STAGE",
+              help="Do not use the cache for these stages (names or indexes).")
+@click.option("--env", "image_env", multiple=True, metavar="KEY[=VALUE]", help="Set an ENV in the built image.")
+@click.option("--build-context", "build_contexts", multiple=True, metavar="NAME=DIR|docker-image://REF|URL",
+              help="A named context for FROM NAME and COPY --from=NAME.")
 @click.option("--layers/--no-layers", default=True, hidden=True, help="Accepted for buildah compatibility.")
 @click.option("--cache-from", "cache_from", multiple=True, metavar="REGISTRY/REPO[:TAG]",
               help="Use steps cached in this registry repository (tag buildcache).")
@@ -71,6 +53,26 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--cert-dir", type=click.Path(file_okay=False), help="Directory with registry CA/client files.")
 @click.option("--authfile", type=click.Path(dir_okay=False), help="Registry auth file to use.")
 @click.option("--creds", metavar="USER[:PASSWORD]", help="Credentials for the registries.")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="type=TYPE[,KEY=VALUE...]|DIR|-",
+              help="Also write the result: type=local,dest=DIR | type=tar,dest=FILE|- | "
+                   "type=oci,dest=FILE[,tar=false] | type=docker,dest=FILE | type=image,name=REF[,push=true].")
+@click.option("--format", "image_format", type=click.Choice(["oci", "docker", "text", "json"]),
+              envvar="BUILDAH_FORMAT",
+              help="Media types of the image: oci (default) or docker (Docker schema 2); with --check, "
+                   "the lint output: text (default) or json.")
+@click.option("--squash", is_flag=True, help="Merge the final stage's new layers into one.")
+@click.option("--squash-all", is_flag=True, help="Merge every layer of the image into one.")
+@click.option("--annotation", "annotations", multiple=True, metavar="[manifest:]KEY=VALUE",
+              help="Add an annotation to the image manifest.")
+@click.option("--unsetenv", "unset_env", multiple=True, metavar="NAME", help="Drop a variable from the image.")
+@click.option("--unsetlabel", "unset_labels", multiple=True, metavar="NAME", help="Drop a label from the image.")
+@click.option("--inherit-labels", type=click.BOOL, default=True, show_default=True,
+              help="Keep the labels of the final stage's base image.")
+@click.option("--metadata-file", metavar="FILE", help="Write the result's digests and names to FILE (JSON).")
+@click.option("--check", is_flag=True, help="Lint the Dockerfile only (BuildKit's rules); no build.")
+@click.option("--call", metavar="build|check[,format=json]",
+              help="buildx's spelling: --call check is --check; format=json prints the lint result as JSON.")
+@click.option("--list-rules", is_flag=True, help="List the lint rules and exit.")
 @click.option("--source-date-epoch", type=click.IntRange(min=0), metavar="SECONDS",
               help="Date history entries and the image `created` at SECONDS since the epoch; a stage "
                    "declaring ARG SOURCE_DATE_EPOCH sees it (as --build-arg SOURCE_DATE_EPOCH=SECONDS).")
@@ -83,38 +85,162 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds, source_date_epoch, rewrite_timestamp, timestamp, compat_volumes) -> None:
-    """Build an image from a Dockerfile and a context directory."""
+          authfile, creds, outputs, image_format, squash, squash_all, annotations, unset_env, unset_labels,
+          inherit_labels, metadata_file, check, call, list_rules, ssh, build_contexts, source_date_epoch,
+          rewrite_timestamp, timestamp, compat_volumes, **run_flags) -> None:
+    """Build an image from a Dockerfile and a context: a directory, '-' (a tar or a Dockerfile
+    on stdin), or a URL (a git repository URL[#REF[:DIR]], a tar or a Dockerfile)."""
+    if list_rules:
+        from rootless_build.cli.check_cmd import list_rules as print_rules
+
+        return print_rules()
+    from rootless_build.cli.build_inputs import BuildInputs
+
+    if squash and squash_all:
+        raise UsageError("--squash and --squash-all cannot be used together")
+    if timestamp is not None and source_date_epoch is not None:
+        raise UsageError("--timestamp and --source-date-epoch cannot be used together")
+    lint_format = image_format if image_format in ("text", "json") else "text"
+    if image_format in ("text", "json") and not (check or (call or "").startswith("check")):
+        raise UsageError(f"--format {image_format} is for --check; images are oci or docker")
+    image_format = image_format if image_format in ("oci", "docker") else "oci"
+    result = {"format": image_format, "squash": "all" if squash_all else ("new" if squash else None),
+              "outputs": list(outputs), "annotations": _annotations(annotations), "unset_env": list(unset_env),
+              "unset_labels": list(unset_labels), "inherit_labels": inherit_labels, "metadata_file": metadata_file,
+              "source_date_epoch": source_date_epoch, "timestamp": timestamp,
+              "rewrite_timestamp": rewrite_timestamp, "compat_volumes": compat_volumes}
+    with BuildInputs() as inputs:  # what they received or started goes when the command ends
+        context, dockerfile = inputs.main_context(context, dockerfile)
+        fields = inputs.fields(secrets, ssh, build_contexts, **run_flags)
+        _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, labels, iidfile, quiet,
+               platform, network, cache_from, cache_to, tls_verify, cert_dir, authfile, creds, check, call,
+               lint_format, {**fields, **result})
+
+
+def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, labels, iidfile, quiet,
+           platform, network, cache_from, cache_to, tls_verify, cert_dir, authfile, creds, check, call,
+           lint_format, fields) -> None:
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
+    from rootless_build.cli.build_inputs import pairs as _pairs
+
+    wanted = _outputs(tuple(fields["outputs"]), tags)
+    if any(output.dest == "-" for output in wanted) and not os.environ.get(RESULT_ENV):
+        _take_stdout_for_tar()
 
     options = BuildOptions(
         context_dir=context, dockerfile=dockerfile,
         dockerfile_text=click.get_text_stream("stdin").read() if dockerfile == "-" else None,
         tags=list(tags), build_args=_pairs(build_args, "--build-arg", from_env=True), target=target,
         no_cache=no_cache, pull=pull, labels=_pairs(labels, "--label", from_env=False), iidfile=iidfile,
-        quiet=quiet, platform=platform, network=network, secrets=_secrets(secrets),
+        quiet=quiet, platform=platform, network=network,
         storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
-        authfile=authfile, creds=creds, source_date_epoch=source_date_epoch, timestamp=timestamp,
-        rewrite_timestamp=rewrite_timestamp, compat_volumes=compat_volumes)
-    if timestamp is not None and source_date_epoch is not None:
-        raise UsageError("--timestamp and --source-date-epoch cannot be used together")
+        authfile=authfile, creds=creds, **fields)
+    check, fmt = _call(call, check, lint_format)
+    if check:
+        from rootless_build.cli.check_cmd import run_check
+
+        sys.exit(run_check(common.open_store(ctx), options, fmt))
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here():
-        sys.exit(_in_userns(options))
+        sys.exit(_finish_in_userns(ctx, options, wanted))
     from rootless_build.build.builder import build as run_build
     from rootless_build.build.handlers.run import NeedsUserNamespace
     from rootless_build.build.progress import SHOWN_STEPS_ENV, Progress
 
     signal.signal(signal.SIGTERM, _terminated)
     progress = Progress(quiet)
+    store = common.open_store(ctx)
     try:
-        run_build(common.open_store(ctx), options, progress)
+        image = run_build(store, options, progress)
     except NeedsUserNamespace:      # the first RUN that misses the cache: go on from inside
         os.environ[SHOWN_STEPS_ENV] = str(progress.current_step)
-        sys.exit(_in_userns(options))
+        sys.exit(_finish_in_userns(ctx, options, wanted))
+    result_file = os.environ.get(RESULT_ENV)
+    if result_file:                 # the re-executed build: the outer process exports
+        Path(result_file).write_text(image.manifest_digest)
+    elif wanted:
+        _export(store, image, wanted, options)
+
+
+# The re-executed build (inside the user namespace) names its image here, so that the
+# outer process, which holds the real stdout, writes the outputs.
+RESULT_ENV = "ROOTLESS_BUILD_RESULT_FILE"
+
+
+def _finish_in_userns(ctx: click.Context, options: Any, wanted: list[Any]) -> int:
+    if not wanted:
+        return _in_userns(options)
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r", prefix="rootless-build-result-") as result:
+        os.environ[RESULT_ENV] = result.name
+        status = _in_userns(options)
+        del os.environ[RESULT_ENV]
+        digest = result.read().strip()
+    if status == 0 and digest:
+        store = common.open_store(ctx)
+        _export(store, store.load_image(digest, tuple(store.tags_by_digest().get(digest, ()))), wanted, options)
+    return status
+
+
+def _export(store: Any, image: Any, wanted: list[Any], options: Any) -> None:
+    from rootless_build.build.outputs import export
+
+    export(store, image, wanted, tags=list(image.tags), registry_options=options.registry_options(),
+           stdout=_TAR_STDOUT[0] if _TAR_STDOUT else None)
+
+
+# `-o -`: the tar owns the real stdout; everything else printed goes to stderr.
+_TAR_STDOUT: list[BinaryIO] = []
+
+
+def _take_stdout_for_tar() -> None:
+    sys.stdout.flush()
+    _TAR_STDOUT.append(os.fdopen(os.dup(1), "wb"))
+    os.dup2(2, 1)
+
+
+def _annotations(values: tuple[str, ...]) -> dict[str, str]:
+    """buildah's KEY=VALUE, or BuildKit's `manifest:KEY=VALUE` (the manifest is all we annotate)."""
+    plain = []
+    for value in values:
+        where, colon, rest = value.partition(":")
+        if colon and "=" not in where:
+            if where != "manifest":
+                raise UsageError(f"invalid --annotation {value!r}: only manifest annotations are supported")
+            value = rest
+        plain.append(value)
+    from rootless_build.cli.build_inputs import pairs
+
+    return pairs(tuple(plain), "--annotation", from_env=False)
+
+
+def _outputs(values: tuple[str, ...], tags: tuple[str, ...]) -> list[Any]:
+    if not values:
+        return []
+    from rootless_build.build.outputs import check_outputs, parse_output
+
+    outputs = [parse_output(value) for value in values]
+    check_outputs(outputs, list(tags))
+    return outputs
+
+
+def _call(call: str | None, check: bool, fmt: str) -> tuple[bool, str]:
+    """`--call check[,format=json]` (buildx) as --check [--format json]; `--call build` builds."""
+    if call is None:
+        return check, fmt
+    method, *params = call.split(",")
+    if method not in ("build", "check"):
+        raise UsageError(f"--call {call!r}: only build and check are supported")
+    for param in params:
+        key, _, value = param.partition("=")
+        if key != "format" or value not in ("text", "json"):
+            raise UsageError(f"--call {call!r}: expected format=text or format=json")
+        fmt = value
+    return check or method == "check", fmt
 
 
 def _outside_userns() -> bool:

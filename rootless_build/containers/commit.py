@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from rootless_build.archive.changes import apply_changes
-from rootless_build.build import imageconfig as ic
-from rootless_build.build.history import now_ns, rfc3339
 from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.nsfork import fork_in_userns
 from rootless_build.containers.record import Container
 from rootless_build.containers.status import refresh
 from rootless_build.errors import ContainerError
+from rootless_build.oci import config as ic
 from rootless_build.oci import mediatypes as mt
 
 _OCI_EQUIVALENT = {mt.DOCKER_LAYER: mt.OCI_LAYER, mt.DOCKER_LAYER_GZIP: mt.OCI_LAYER_GZIP,
@@ -27,24 +27,24 @@ _OCI_EQUIVALENT = {mt.DOCKER_LAYER: mt.OCI_LAYER, mt.DOCKER_LAYER_GZIP: mt.OCI_L
 
 def commit_container(store, catalog: Catalog, container: Container, image_name: str | None, *,
                      changes: list[str], message: str = "", author: str = ""):
+    if image_name:
+        from rootless_build.store import names
+
+        image_name = names.normalize(image_name)  # a bad name fails before the layer is written
     container = refresh(catalog, container)
     base = store.load_image(container.manifest_digest)
     config, layers = ic.from_image(base)
     _take_container_config(config, container)
-    apply_changes(ic.container(config), changes)     # the same --change rules as import
-    created = rfc3339(now_ns(None))
+    config["config"] = apply_changes(ic.container(config), changes)  # the Dockerfile's rules
+    created = ic.rfc3339(time.time_ns())
     with store.writing():
         diff_id, size = _write_upper_layer(store, catalog, container)
         ic.add_layer(config, layers, diff_id, size)
         config["created"] = created
         if author:
             config["author"] = author
-        entry = {"created": created, "created_by": " ".join(container.config.argv)}
-        if author:
-            entry["author"] = author
-        if message:
-            entry["comment"] = message
-        config.setdefault("history", []).append(entry)
+        config.setdefault("history", []).append(
+            ic.history_entry(created, " ".join(container.config.argv), author=author, comment=message))
         image = store.write_image(ic.to_bytes(config), _descriptors(layers))
         if image_name:
             store.tag(image, image_name)
@@ -104,14 +104,16 @@ def _write_upper_layer(store, catalog: Catalog, container: Container) -> tuple[s
 
 def _layer_child(store, catalog: Catalog, container: Container, report_w: int) -> None:
     """In the namespace: the upper dir becomes a layer blob in the store; report it as JSON."""
-    from rootless_build.sandbox import upperlayer
-    from rootless_build.sandbox.layercache import lower_dirs
+    from rootless_build.sandbox.vfs import flatten_into
+    from rootless_build.store import upperlayer
+    from rootless_build.store.unpacked import lower_dirs
 
     try:
         driver = container.driver or "overlay"
         # vfs: the upper dir is a full copy, its layer the difference from the image's tree
         lowers = lower_dirs(store, store.load_image(container.manifest_digest)) if driver == "vfs" else ()
-        layer = upperlayer.write_upper_layer(store, catalog.upper_dir(container.id), driver, lowerdirs=lowers)
+        layer = upperlayer.write_upper_layer(store, catalog.upper_dir(container.id), driver, lowerdirs=lowers,
+                                             flatten=flatten_into)
         upperlayer.keep(store, layer)
         answer = {"diff_id": layer.diff_id, "size": layer.size}
     except BaseException as e:  # noqa: BLE001 - the parent turns it into one line

@@ -94,7 +94,7 @@ def _fail(report_w: int, message: str, started: list[int]) -> None:
 def _step_spec(store, catalog: Catalog, container: Container, prefer_driver: str | None,
                report_w: int, started: list[int]):
     from rootless_build.sandbox.drivers import detect_driver
-    from rootless_build.sandbox.layercache import lower_dirs
+    from rootless_build.store.unpacked import lower_dirs
     from rootless_build.sandbox.spec import Mount, StepSpec
 
     image = store.load_image(container.manifest_digest)

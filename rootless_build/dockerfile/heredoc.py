@@ -54,6 +54,8 @@ def parse_heredoc_word(word: str) -> Heredoc | None:
 
 def heredocs_in_line(line: str) -> list[Heredoc]:
     """The heredocs an instruction line opens, in order (a line the lexer rejects opens none)."""
+    if "<<" not in line:
+        return []  # the raw lexing keeps every character of a word: no `<<`, no heredoc
     try:
         words = Lexer(raw_quotes=True, raw_escapes=True, skip_unset=True).words(line, {})
     except LexError:

@@ -10,7 +10,8 @@ Supported: `$v`, `${v}`, `${v:-w}`, `${v-w}`, `${v:+w}`, `${v+w}`, `${v:?msg}`,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Generator, Mapping
+from typing import Any
 
 from rootless_build.dockerfile import patterns
 
@@ -26,30 +27,29 @@ class _Words:
 
     def __init__(self) -> None:
         self.words: list[str] = []
-        self.buf = ""
-        self.in_word = False
+        self.buf: list[str] = []  # pieces joined once per word: `str +=` on an attribute is quadratic
 
     def add_char(self, ch: str) -> None:
         if ch.isspace():
-            # an empty quoted word ("") leaves in_word set with nothing to emit: docker drops it
-            if self.in_word and self.buf:
-                self.words.append(self.buf)
-                self.buf, self.in_word = "", False
+            # an empty quoted word ("") leaves nothing to emit: docker drops it
+            if self.buf:
+                if text := "".join(self.buf):
+                    self.words.append(text)
+                self.buf = []
         else:
-            self.add_raw(ch)
+            self.buf.append(ch)
 
     def add_raw(self, text: str) -> None:
-        self.buf += text
-        self.in_word = True
+        self.buf.append(text)
 
     def add_string(self, text: str) -> None:
         for ch in text:
             self.add_char(ch)
 
     def result(self) -> list[str]:
-        if self.buf:
-            self.words.append(self.buf)
-            self.buf, self.in_word = "", False
+        if text := "".join(self.buf):
+            self.words.append(text)
+        self.buf = []
         return self.words
 
 
@@ -73,10 +73,48 @@ class Lexer:
         self.skip_unset = skip_unset
 
     def word(self, text: str, env: Mapping[str, str]) -> str:
-        return _Scan(self, text, env).stop_on(None, self.raw_escapes)[0]
+        return _Scan(self, text, env).run()[0]
 
     def words(self, text: str, env: Mapping[str, str]) -> list[str]:
-        return _Scan(self, text, env).stop_on(None, self.raw_escapes)[1]
+        return _Scan(self, text, env).run()[1]
+
+
+# The scanner is written as recursive descent, but each method that may nest is a
+# generator that `yield`s the sub-scan it needs and receives its result: `_drive` keeps
+# the pending scans on a list, so `${a:-${b:-...}}` nested thousands deep never touches
+# Python's recursion limit.
+_Step = Generator["_Step", Any, Any]
+_MAX_PENDING = 40_000  # ~4 pending scans per `${v:-` level: 10000 levels, ~15 MB
+
+
+def _drive(top: _Step) -> Any:
+    stack: list[_Step] = [top]
+    value: Any = None
+    error: LexError | None = None
+    while True:
+        gen = stack[-1]
+        try:
+            if error is not None:
+                pending, error = error, None
+                sub = gen.throw(pending)
+            else:
+                sub = gen.send(value)
+        except StopIteration as done:
+            stack.pop()
+            if not stack:
+                return done.value
+            value = done.value
+            continue
+        except LexError as e:
+            stack.pop()
+            if not stack:
+                raise
+            error = e
+            continue
+        if len(stack) >= _MAX_PENDING:
+            raise LexError(f"substitutions nested more than {_MAX_PENDING // 4} deep")
+        stack.append(sub)
+        value = None
 
 
 class _Scan:
@@ -87,6 +125,10 @@ class _Scan:
         self.env = env
         self.raw_escapes = lexer.raw_escapes
 
+    def run(self) -> tuple[str, list[str]]:
+        result: tuple[str, list[str]] = _drive(self.stop_on(None, self.raw_escapes))
+        return result
+
     def peek(self) -> str | None:
         return self.text[self.pos] if self.pos < len(self.text) else None
 
@@ -96,31 +138,30 @@ class _Scan:
             self.pos += 1
         return ch
 
-    def stop_on(self, stop: str | None, raw_escapes: bool) -> tuple[str, list[str]]:
+    def stop_on(self, stop: str | None, raw_escapes: bool) -> _Step:
         saved, self.raw_escapes = self.raw_escapes, raw_escapes
         try:
-            return self._stop_on(stop)
+            return (yield self._stop_on(stop))
         finally:
             self.raw_escapes = saved
 
-    def _stop_on(self, stop: str | None) -> tuple[str, list[str]]:
+    def _stop_on(self, stop: str | None) -> _Step:
         result: list[str] = []
         words = _Words()
-        handlers: dict[str, Callable[[], str]] = {"$": self.dollar}
-        if not self.lx.skip_quotes:
-            handlers["'"] = self.single_quote
-            handlers['"'] = self.double_quote
+        quotes = not self.lx.skip_quotes
         while (ch := self.peek()) is not None:
             if stop is not None and ch == stop:
                 self.next()
                 return "".join(result), words.result()
-            if ch in handlers:
-                piece = handlers[ch]()
+            if ch == "$":
+                piece = yield self.dollar()
                 result.append(piece)
-                if ch == "$":
-                    words.add_string(piece)  # an expanded value splits into words
-                else:
-                    words.add_raw(piece)
+                words.add_string(piece)  # an expanded value splits into words
+                continue
+            if quotes and ch in "'\"":
+                piece = self.single_quote() if ch == "'" else (yield self.double_quote())
+                result.append(piece)
+                words.add_raw(piece)
                 continue
             self.next()
             if ch == self.lx.escape:
@@ -142,18 +183,15 @@ class _Scan:
     def single_quote(self) -> str:
         # everything up to the next ' is literal; a ' cannot be escaped inside
         opening = self.next()
-        out = [opening] if opening and self.lx.raw_quotes else []
-        while True:
-            ch = self.next()
-            if ch is None:
-                raise LexError("unexpected end of statement while looking for matching single-quote")
-            if ch == "'":
-                if self.lx.raw_quotes:
-                    out.append(ch)
-                return "".join(out)
-            out.append(ch)
+        end = self.text.find("'", self.pos)
+        if end < 0:
+            self.pos = len(self.text)
+            raise LexError("unexpected end of statement while looking for matching single-quote")
+        body = self.text[self.pos:end]
+        self.pos = end + 1
+        return f"{opening}{body}'" if opening and self.lx.raw_quotes else body
 
-    def double_quote(self) -> str:
+    def double_quote(self) -> _Step:
         # literal except $ and the escape, which escapes only " $ and itself
         opening = self.next()
         out = [opening] if opening and self.lx.raw_quotes else []
@@ -167,7 +205,7 @@ class _Scan:
                     out.append(ch)
                 return "".join(out)
             if ch == "$":
-                out.append(self.dollar())
+                out.append((yield self.dollar()))
                 continue
             self.next()
             if ch == self.lx.escape:
@@ -204,7 +242,7 @@ class _Scan:
     def lookup(self, name: str) -> str | None:
         return self.env.get(name)
 
-    def dollar(self) -> str:
+    def dollar(self) -> _Step:
         self.next()
         if self.peek() != "{":
             name = self.name()
@@ -228,7 +266,7 @@ class _Scan:
                 return "${" + name + "}" if self.lx.skip_unset else ""
             return value
         if op == "/":
-            return self._replace(name)
+            return (yield self._replace(name))
         if op is None:
             raise LexError("syntax error: missing '}'")
         null_is_unset = op == ":"
@@ -239,26 +277,27 @@ class _Scan:
         pattern_like = modifier in ("#", "%")
         if null_is_unset and pattern_like:
             raise LexError(f"unsupported modifier ({written}) in substitution")
-        word = self._until("}", pattern_like, "syntax error: missing '}'")
+        word = yield self._until("}", pattern_like, "syntax error: missing '}'")
         value = self.lookup(name)
         if value is None and self.lx.skip_unset:
             return "${" + name + written + word + "}"
         return _apply(name, modifier, written, word, value, null_is_unset)
 
-    def _until(self, stop: str, raw_escapes: bool, at_eof: str) -> str:
+    def _until(self, stop: str, raw_escapes: bool, at_eof: str) -> _Step:
         try:
-            return self.stop_on(stop, raw_escapes)[0]
+            text, _words = yield self.stop_on(stop, raw_escapes)
+            return text
         except LexError:
             if self.peek() is None:
                 raise LexError(at_eof) from None
             raise
 
-    def _replace(self, name: str) -> str:
+    def _replace(self, name: str) -> _Step:
         every = self.peek() == "/"
         if every:
             self.next()
-        pattern = self._until("/", True, "syntax error: missing '/' in ${}")
-        replacement = self._until("}", True, "syntax error: missing '}'")
+        pattern = yield self._until("/", True, "syntax error: missing '/' in ${}")
+        replacement = yield self._until("}", True, "syntax error: missing '}'")
         value = self.lookup(name)
         if value is None and self.lx.skip_unset:
             return "${" + name + "/" + pattern + "/" + replacement + "}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Sequence
@@ -26,6 +25,7 @@ from rootless_build.layers import xattrs as xa
 from rootless_build.layers.compression import open_uncompressed
 from rootless_build.layers.paths import safe_member_parts
 from rootless_build.layers.resolve import Root, join
+from rootless_build.layers.tarreader import EntryContent, TarEntry, read_entries
 from rootless_build.layers.tarstream import ForwardReader, HashingReader
 from rootless_build.layers.whiteouts import (WH_META_PREFIX, WH_OPAQUE, make_overlay_whiteout,
                                              mark_overlay_opaque, oci_whiteout_target)
@@ -67,18 +67,12 @@ def extract_layer(fileobj: BinaryIO, target: str | os.PathLike, *, mode: str = "
     hashing = HashingReader(stream) if compute_diff_id else None
     source = ForwardReader(hashing or stream)
     try:
-        # "r:" over a forward-only reader instead of "r|": tarfile's stream mode copies its
-        # whole read buffer on every small read (quadratic with a large buffer, 100 calls
-        # per MiB with a small one); a buffered reader serves headers and content well.
-        tar = tarfile.open(fileobj=source, mode="r:", encoding="utf-8", errors="surrogateescape")
-        while (member := tar.next()) is not None:
-            extractor.entry(tar, member, source)
-            tar.members.clear()  # tarfile keeps every member otherwise
+        # headers validated by the one tar reader; a buffered reader serves them and content
+        for member, content in read_entries(source, "malformed layer tar"):
+            extractor.entry(member, content)
         extractor.finish()
         if hashing is not None:
             extractor.stats.diff_id = hashing.drain()
-    except tarfile.TarError as e:
-        raise LayerError(f"malformed layer tar: {e}") from e
     finally:
         stream.close()
     return extractor.stats
@@ -110,17 +104,17 @@ class _Extractor:
 
     # -- dispatch ------------------------------------------------------------------
 
-    def entry(self, tar: tarfile.TarFile, m: tarfile.TarInfo, source: ForwardReader) -> None:
+    def entry(self, m: TarEntry, content: EntryContent) -> None:
         self.stats.entries += 1
         try:
-            self._entry(tar, m, source)
+            self._entry(m, content)
         except LayerError as e:
             raise LayerError(f"layer entry {m.name!r}: {e}") from None
         except OSError as e:
             where = f" ({e.filename})" if e.filename else ""
             raise LayerError(f"layer entry {m.name!r}: {e.strerror or e}{where}") from e
 
-    def _entry(self, tar: tarfile.TarFile, m: tarfile.TarInfo, source: ForwardReader) -> None:
+    def _entry(self, m: TarEntry, content: EntryContent) -> None:
         parts = safe_member_parts(m.name)
         if m.ischr() or m.isblk():
             return self._device(m)
@@ -141,7 +135,7 @@ class _Extractor:
         if m.isdir():
             self._dir(rel, m)
         elif m.isreg():
-            self._file(rel, m, tar, source)
+            self._file(rel, m, content)
         elif m.issym():
             self._symlink(rel, m)
         elif m.isfifo():
@@ -230,14 +224,14 @@ class _Extractor:
 
     # -- entry kinds ---------------------------------------------------------------
 
-    def _root_entry(self, m: tarfile.TarInfo) -> None:
+    def _root_entry(self, m: TarEntry) -> None:
         if not m.isdir():
             raise LayerError("the root of a layer must be a directory")
         self._owner(self.root.path, m.uid, m.gid, "")
         fsops.set_xattrs(self.root.path, xa.from_pax(m.pax_headers), "/", self.warn)
         self.dir_meta[""] = (m.mode, int(m.mtime))
 
-    def _dir(self, rel: str, m: tarfile.TarInfo) -> None:
+    def _dir(self, rel: str, m: TarEntry) -> None:
         attrs = xa.from_pax(m.pax_headers)
         if self._make_room(rel, is_dir=True):
             path = self.root.abs(rel)
@@ -251,24 +245,19 @@ class _Extractor:
             self._mkdir(rel, m.mode, m.uid, m.gid, int(m.mtime), attrs)
         self.stats.dirs += 1
 
-    def _file(self, rel: str, m: tarfile.TarInfo, tar: tarfile.TarFile, source: ForwardReader) -> None:
+    def _file(self, rel: str, m: TarEntry, src: EntryContent) -> None:
         self._make_room(rel, is_dir=False)
         path = self.root.abs(rel)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = self._create(lambda: os.open(path, flags, 0o600), path)
         try:
-            # Content follows the header: read it straight from the stream (tarfile then
-            # skips the padding); sparse files need tarfile's own reader.
-            direct = not m.issparse() and source.tell() == m.offset_data
-            src = source if direct else tar.extractfile(m)
-            view = self._buffer
-            remaining = m.size
-            while remaining:
-                got = src.readinto(view[:min(remaining, _COPY_SIZE)])
-                if not got:
-                    raise LayerError("layer tar ends inside this file")
-                fsops.write_all(fd, view[:got])
-                remaining -= got
+            if m.sparse is None:
+                self._copy(fd, src, m.size)
+            else:
+                for offset, size in m.sparse:  # holes stay holes: seek over them
+                    os.lseek(fd, offset, os.SEEK_SET)
+                    self._copy(fd, src, size)
+                os.ftruncate(fd, m.size)
             # chown first (it clears capabilities), xattrs before chmod (a 0444 file refuses
             # user.* attributes even to its owner), times last.
             self._owner(fd, m.uid, m.gid, rel)
@@ -280,7 +269,14 @@ class _Extractor:
         self.stats.files += 1
         self.stats.bytes += m.size
 
-    def _symlink(self, rel: str, m: tarfile.TarInfo) -> None:
+    def _copy(self, fd: int, src: EntryContent, size: int) -> None:
+        view = self._buffer
+        while size:
+            got = src.readinto(view[:min(size, _COPY_SIZE)])
+            fsops.write_all(fd, view[:got])
+            size -= got
+
+    def _symlink(self, rel: str, m: TarEntry) -> None:
         self._make_room(rel, is_dir=False)
         path = self.root.abs(rel)
         self._create(lambda: os.symlink(m.linkname, path), path)
@@ -289,7 +285,7 @@ class _Extractor:
         fsops.set_times(path, int(m.mtime))
         self.stats.symlinks += 1
 
-    def _fifo(self, rel: str, m: tarfile.TarInfo) -> None:
+    def _fifo(self, rel: str, m: TarEntry) -> None:
         self._make_room(rel, is_dir=False)
         path = self.root.abs(rel)
         self._create(lambda: os.mkfifo(path, 0o600), path)
@@ -298,7 +294,7 @@ class _Extractor:
         fsops.set_times(path, int(m.mtime))
         self.stats.fifos += 1
 
-    def _hardlink(self, parts: list[str], m: tarfile.TarInfo) -> None:
+    def _hardlink(self, parts: list[str], m: TarEntry) -> None:
         try:
             link_parts = safe_member_parts(m.linkname)
         except LayerError as e:
@@ -333,7 +329,7 @@ class _Extractor:
         self.created.add(rel)
         self.stats.hardlinks += 1
 
-    def _device(self, m: tarfile.TarInfo) -> None:
+    def _device(self, m: TarEntry) -> None:
         kind = "character" if m.ischr() else "block"
         if not self.skip_devices:
             raise LayerError(f"{kind} device {m.devmajor}:{m.devminor} refused: device nodes cannot be "

@@ -9,8 +9,7 @@ is a LayerSink, straight into its hashing/compression blocks.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from rootless_build.errors import LayerError
 from rootless_build.layers import tarheader as th
@@ -185,14 +184,6 @@ class LayerTarWriter:
         parent = clean_arcname(dir_arcname)
         self._header(f"{parent}/{WH_OPAQUE}" if parent else WH_OPAQUE, th.REGTYPE, mode=0, uid=0, gid=0,
                      mtime=mtime)
-
-    def add_tree(self, root: str | os.PathLike, *, whiteout_format: str = "none",
-                 id_map: Callable[[int, int], tuple[int, int]] | None = None, prefix: str = "",
-                 skip: Callable[[str], bool] | None = None) -> None:
-        """Every entry under `root` (see tree.add_tree)."""
-        from rootless_build.layers.tree import add_tree
-
-        add_tree(self, Path(root), whiteout_format=whiteout_format, id_map=id_map, prefix=prefix, skip=skip)
 
     def close(self) -> None:
         """End of archive: two zero blocks. Does not close `out`."""

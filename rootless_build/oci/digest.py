@@ -8,10 +8,10 @@ from rootless_build.errors import RootlessBuildError
 
 try:  # CPython's own sha256 for the small documents: OpenSSL (hashlib) loads in ~3 ms, a
     # tenth of what a build that finds every step cached spends in Python. `_sha2` from 3.12.
-    from _sha256 import sha256 as _document_sha256
+    from _sha256 import sha256 as _document_sha256  # type: ignore[import-not-found]
 except ImportError:
     try:
-        from _sha2 import sha256 as _document_sha256
+        from _sha2 import sha256 as _document_sha256  # type: ignore[import-not-found]
     except ImportError:
         from hashlib import sha256 as _document_sha256
 
@@ -39,7 +39,8 @@ def is_digest(text: str) -> bool:
 def of_bytes(data: bytes) -> str:
     """The digest of a document (manifest, config, index): small bytes held in memory.
     Streams (layers, blobs) go through Hasher, which uses OpenSSL's faster sha256."""
-    return "sha256:" + _document_sha256(data).hexdigest()
+    hexdigest: str = _document_sha256(data).hexdigest()
+    return "sha256:" + hexdigest
 
 
 def short_id(digest: str, length: int = 12) -> str:

@@ -28,7 +28,7 @@ def sniff_media_type(data: bytes) -> str:
     """The media type a manifest-ish document declares, or infers from its fields."""
     obj = load_json(data, "manifest")
     declared = obj.get("mediaType")
-    if declared:
+    if isinstance(declared, str) and declared:
         return declared
     if "manifests" in obj:
         return mt.OCI_INDEX

@@ -65,7 +65,7 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
 def _push_blobs(store: Store, repo: Repository, image: Image, compression: str, progress: Progress,
                 chunk_size: int | None, jobs: int) -> list[Descriptor]:
     """Upload config and layers; the layer descriptors as pushed, in manifest order."""
-    from rootless_build.archive.variants import compressed_layer
+    from rootless_build.store.variants import compressed_layer
 
     host = repo.transport.host
     cancel = threading.Event()

@@ -36,6 +36,7 @@ class RootfsPlan:
     tmpfs: list[tuple[str, int | None, int | None]] = field(default_factory=list)  # target, size, mode
     devpts_gid5: bool = True                   # gid 5 (tty) is mapped
     own_network: bool = False                  # a new network namespace: a sysfs of its own
+    shm_size: int | None = None                # bytes of /dev/shm (None: docker's 64 MiB)
 
 
 def _detached(source: str, readonly: bool, recursive: bool = False) -> int:
@@ -91,7 +92,8 @@ def _dev(plan: RootfsPlan, devices: dict[str, int]) -> None:
     pts = "newinstance,ptmxmode=0666,mode=0620" + (",gid=5" if plan.devpts_gid5 else "")
     _mount("devpts", "/dev/pts", "devpts", nosuid | libc.MS_NOEXEC, pts)
     os.mkdir("/dev/shm", 0o1777)
-    _mount("shm", "/dev/shm", "tmpfs", nosuid | libc.MS_NODEV | libc.MS_NOEXEC, "mode=1777,size=65536k")
+    shm = f"{plan.shm_size}" if plan.shm_size else "65536k"
+    _mount("shm", "/dev/shm", "tmpfs", nosuid | libc.MS_NODEV | libc.MS_NOEXEC, f"mode=1777,size={shm}")
     os.mkdir("/dev/mqueue", 0o755)
     try:
         _mount("mqueue", "/dev/mqueue", "mqueue", nosuid | libc.MS_NODEV | libc.MS_NOEXEC, "")

@@ -65,6 +65,12 @@ class StepSpec:
     resolv_conf: Path = Path("/etc/resolv.conf")
     # The upper dir is scratch (a build step's): no sync of it when the overlay goes away.
     volatile: bool = False
+    # build --add-host, --shm-size, --ulimit, --cap-add/--cap-drop (checked by build/runoptions.py)
+    extra_hosts: list[tuple[str, str]] = field(default_factory=list)  # (name, ip) for /etc/hosts
+    shm_size: int | None = None  # bytes of /dev/shm (None: 64 MiB)
+    rlimits: list[tuple[int, int, int]] = field(default_factory=list)  # (RLIMIT_*, soft, hard), -1 unlimited
+    cap_add: list[str] = field(default_factory=list)  # names without CAP_, or ALL
+    cap_drop: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         if not self.argv:

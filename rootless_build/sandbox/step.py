@@ -43,7 +43,8 @@ def _write_etc(spec: StepSpec, etc: Path) -> dict[str, str]:
             resolv = spec.resolv_conf.read_text()
         except OSError:
             resolv = ""
-    files = {"/etc/hosts": _hosts(spec.hostname), "/etc/hostname": spec.hostname + "\n",
+    hosts = _hosts(spec.hostname) + "".join(f"{ip}\t{name}\n" for name, ip in spec.extra_hosts)
+    files = {"/etc/hosts": hosts, "/etc/hostname": spec.hostname + "\n",
              "/etc/resolv.conf": resolv}
     result = {}
     for target, content in files.items():
@@ -91,13 +92,14 @@ def _prepare(spec: StepSpec, scratch: Path, report_w: int, out_w: int | None) ->
     merged.mkdir()
     (scratch / "ovl").mkdir()
     rootfs = RootfsPlan(merged=os.fspath(merged), etc_files=_write_etc(spec, scratch / "etc"),
-                        devpts_gid5=idmap.is_mapped(5, "gid"), own_network=spec.network == "none")
+                        devpts_gid5=idmap.is_mapped(5, "gid"), own_network=spec.network == "none",
+                        shm_size=spec.shm_size)
     plan = StepperPlan(
         parent_pid=os.getpid(), driver=spec.driver, lowerdirs=list(spec.lowerdirs),
         upperdir=spec.upperdir, driver_workdir=scratch / "ovl", rootfs=rootfs, argv=list(spec.argv),
         env=list(spec.env), cwd=spec.cwd, user=spec.user, hostname=spec.hostname,
         network=spec.network, interactive=spec.interactive, report_w=report_w, out_w=out_w,
-        volatile=spec.volatile)
+        volatile=spec.volatile, rlimits=list(spec.rlimits), cap_drop=list(spec.cap_drop))
     wanted = list(FIXED) + _mount_plan(spec, scratch, plan)
     if spec.driver == vfs.NAME:
         vfs.populate(spec.lowerdirs, spec.upperdir)

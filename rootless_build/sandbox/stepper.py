@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import resource  # here, not where it is used: that runs inside the step's rootfs
 import shutil
 import signal
 import socket
@@ -27,6 +28,7 @@ from typing import NoReturn
 
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import drivers, libc, overlay
+from rootless_build.sandbox.capnames import PR_CAPBSET_DROP, capability_numbers
 from rootless_build.sandbox.rootfs import RootfsPlan, enter_rootfs
 from rootless_build.sandbox.users import home_dir, resolve_user
 
@@ -73,6 +75,18 @@ class StepperPlan:
     secrets: list[SecretCopy] = field(default_factory=list)
     cow_binds: list[CowBind] = field(default_factory=list)
     volatile: bool = False
+    rlimits: list[tuple[int, int, int]] = field(default_factory=list)  # (RLIMIT_*, soft, hard)
+    cap_drop: list[str] = field(default_factory=list)  # capability names (or ALL) out of the bounding set
+
+
+def _limit(plan: StepperPlan) -> None:
+    """--ulimit and --cap-drop, applied to the command's process before its exec."""
+    for which, soft, hard in plan.rlimits:
+        resource.setrlimit(which, (resource.RLIM_INFINITY if soft < 0 else soft,
+                                   resource.RLIM_INFINITY if hard < 0 else hard))
+    if plan.cap_drop:
+        for number in capability_numbers(plan.cap_drop):
+            libc.prctl(PR_CAPBSET_DROP, number)
 
 
 def _report(fd: int, kind: str, text: str) -> None:
@@ -263,6 +277,11 @@ def _exec_command(plan: StepperPlan, uid: int, gid: int, groups: list[int], env:
         os.umask(0o022)
         if not os.path.isdir(plan.cwd):
             os.makedirs(plan.cwd, 0o755)     # as root, like runc
+        try:
+            _limit(plan)
+        except (OSError, ValueError) as e:
+            _report(plan.report_w, "E", f"--ulimit/--cap-drop: {_describe(e)}")
+            os._exit(SETUP_FAILED)
         try:
             if _setgroups_allowed():
                 os.setgroups(groups)

@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from rootless_build.errors import BlobCorrupt, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.store.atomic import fsync_dir
 
+if TYPE_CHECKING:
+    from types import TracebackType
+
 _CHUNK = 1 << 20
 
 
 class BlobWriter:
-    """A temp file in the store that becomes a blob on commit, hashing what is written."""
+    """A blob written from a stream and hashed as it goes (a TempBlob underneath): on
+    commit its digest and size are checked against what was expected, then it is adopted.
+    Bytes are hashed only once the kernel took them, and a write error ends the blob."""
 
-    def __init__(self, store: BlobStore, expected: str | None = None, expected_size: int | None = None):
+    def __init__(self, store: BlobStore, expected: str | None = None, expected_size: int | None = None,
+                 what: str = "writing a blob"):
+        from rootless_build.store.tempblob import TempBlob  # lazily: a cached build writes no blob
+
         self._store = store
         self.expected = expected
         self.expected_size = expected_size
-        import tempfile  # lazily: a cached build writes no blob (see store/atomic.py)
-
-        fd, self.tmp_path = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-")
-        self._file = os.fdopen(fd, "wb")
         self._hasher = dg.Hasher()
+        self._temp = TempBlob(store.tmp_dir, what=what, on_written=self._hasher.update)
+        self.tmp_path = str(self._temp.path)
         self.digest: str | None = None
 
     @property
@@ -32,36 +39,35 @@ class BlobWriter:
         return self._hasher.size
 
     def write(self, data: bytes | memoryview) -> int:
-        self._hasher.update(data)
-        return self._file.write(data)
+        return self._temp.write(data)
 
-    def commit(self) -> str:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+    def commit(self, check: Callable[[Path, str], None] | None = None) -> str:
+        """Make the temp file the blob named by its digest (checked against the expected
+        digest and size); `check(temp path, digest)` may refuse its content before that."""
+        self._temp.close()
         actual = self._hasher.digest()
-        if self.expected and actual != self.expected:
+        try:
+            if self.expected and actual != self.expected:
+                raise BlobCorrupt(f"digest mismatch: expected {self.expected}, got {actual}")
+            if self.expected_size is not None and self.size != self.expected_size:
+                raise BlobCorrupt(f"size mismatch for {actual}: expected {self.expected_size} bytes, got {self.size}")
+            if check is not None:
+                check(self._temp.path, actual)
+            self._temp.commit(self._store, actual)
+        except BaseException:
             self.abort()
-            raise BlobCorrupt(f"digest mismatch: expected {self.expected}, got {actual}")
-        if self.expected_size is not None and self.size != self.expected_size:
-            self.abort()
-            raise BlobCorrupt(f"size mismatch for {actual}: expected {self.expected_size} bytes, got {self.size}")
-        self._store.adopt(Path(self.tmp_path), actual)
+            raise
         self.digest = actual
         return actual
 
     def abort(self) -> None:
-        if not self._file.closed:
-            self._file.close()
-        try:
-            os.unlink(self.tmp_path)
-        except FileNotFoundError:
-            pass
+        self._temp.abort()
 
     def __enter__(self) -> BlobWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is not None or self.digest is None:
             self.abort()
 
@@ -104,8 +110,9 @@ class BlobStore:
             w.commit()
         return digest
 
-    def writer(self, expected: str | None = None, expected_size: int | None = None) -> BlobWriter:
-        return BlobWriter(self, expected, expected_size)
+    def writer(self, expected: str | None = None, expected_size: int | None = None,
+               what: str = "writing a blob") -> BlobWriter:
+        return BlobWriter(self, expected, expected_size, what)
 
     def new_temp(self, prefix: str = "layer-") -> tuple[int, Path]:
         """A temp file in the store's tmp dir, for callers that hash as they write."""
@@ -114,16 +121,28 @@ class BlobStore:
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=prefix)
         return fd, Path(name)
 
-    def adopt(self, tmp_path: Path, digest: str) -> None:
-        """Move a fully written, already hashed temp file into place (idempotent)."""
+    def adopt(self, tmp_path: Path, digest: str, *, fsync: bool = False) -> None:
+        """Move a fully written, already hashed temp file into place (idempotent); `fsync`
+        it first when its writer did not (load's staged files)."""
         dest = self.path(digest)
-        if dest.exists():
-            os.unlink(tmp_path)
-            return
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, dest)
-        fsync_dir(dest.parent)
+        try:
+            if dest.exists():
+                os.unlink(tmp_path)
+                return
+            if fsync:
+                fd = os.open(tmp_path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp_path, 0o644)
+            os.replace(tmp_path, dest)
+            fsync_dir(dest.parent)
+        except OSError as e:
+            from rootless_build.store.fserrors import write_error
+
+            raise write_error(e, dest.parent, f"storing blob {digest}") from None
 
     def delete(self, digest: str) -> None:
         try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from rootless_build.errors import ImageNotFound, RootlessBuildError
 from rootless_build.oci import digest as dg
+from rootless_build.oci.reference import looks_like_id
 from rootless_build.store import gc, layout, names
 from rootless_build.store.store import Store
 
@@ -128,6 +129,8 @@ def _lookup(store: Store, entries: list[dict], text: str) -> tuple[str | None, s
     try:
         wanted = names.normalize(text)
     except RootlessBuildError:
+        if not looks_like_id(text):
+            raise  # neither a name nor an ID: docker's "invalid reference format"
         wanted = None
     if wanted and "@" not in wanted:
         for entry in entries:

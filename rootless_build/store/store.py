@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from rootless_build.errors import ImageNotFound, StoreError
+from rootless_build.errors import ImageNotFound, RootlessBuildError, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.documents import InvalidDocument, load_json, sniff_media_type
+from rootless_build.oci.reference import looks_like_id
 from rootless_build.store import atomic, layout, names
 from rootless_build.store.blobs import BlobStore
 from rootless_build.store.boot import boot_id
@@ -105,7 +106,9 @@ class Store:
     def _find_digest(self, text: str, tags: dict[str, list[str]]) -> str | None:
         try:
             wanted = names.normalize(text)
-        except Exception:
+        except RootlessBuildError:
+            if not looks_like_id(text):
+                raise  # neither a name nor an ID: docker's "invalid reference format"
             wanted = None
         if wanted and "@" not in wanted:
             for digest, names_ in tags.items():

@@ -20,7 +20,7 @@ from rootless_build.build import fstree
 from rootless_build.build.copyplan import CopyError, CopyPlan, CopyRequest, Source, plan_copy
 from rootless_build.build.fstree import DIR
 from rootless_build.build.history import copy_created_by
-from rootless_build.build.imageconfig import workdir
+from rootless_build.oci.config import workdir
 from rootless_build.build.modes import parse_chmod
 from rootless_build.build.patterns import go_clean
 from rootless_build.build.users import resolve_chown
@@ -38,15 +38,15 @@ def handle_add(step) -> None:
 def _copy_or_add(step, instr, keyword: str) -> None:
     is_add = keyword == "ADD"
     urls: list[str] = []
+    git: list[str] = []
     if is_add:
         from rootless_build.build import remote
 
         git = [s for s in instr.sources if remote.is_git(s)]
-        if git:
-            raise step.fail(f"ADD from a git repository ({git[0]}) is not supported yet: "
-                            "clone it into the build context and COPY it")
-        urls = [s for s in instr.sources if remote.is_url(s)]
-        if instr.checksum and not urls:
+        if git and (len(instr.sources) > 1 or instr.heredocs):
+            raise step.fail("ADD of a git repository takes that one source only")
+        urls = [s for s in instr.sources if remote.is_url(s) and s not in git]
+        if instr.checksum and not urls and not git:
             raise step.fail("--checksum can only be used with HTTP(S) sources")
         if instr.checksum and len(instr.sources) + len(instr.heredocs) > 1:
             raise step.fail("--checksum can only be used with a single source")
@@ -61,8 +61,11 @@ def _copy_or_add(step, instr, keyword: str) -> None:
         request = partial(
             CopyRequest, dest=instr.dest, workdir=workdir(step.state.config), lower=lower,
             chown=chown, chmod=chmod, excludes=instr.excludes, parents=getattr(instr, "parents", False),
-            keep_owners=bool(from_ref), now_ns=step.now(), clamp_ns=build.layer_epoch_ns)
+            keep_owners=bool(from_ref) and not _is_directory_context(tree), now_ns=step.now(),
+            clamp_ns=build.layer_epoch_ns)
         local = [s for s in instr.sources if s not in urls]
+        if git:
+            return _add_git(step, instr, git[0], chown, request)
         if not urls:
             plan = plan_copy(request(Source(tree, label, tuple(local), heredocs),
                                      unpack_archives=is_add and not from_ref))
@@ -73,6 +76,13 @@ def _copy_or_add(step, instr, keyword: str) -> None:
             request, Source(tree, label, tuple(local), heredocs), downloads, len(instr.sources) + len(heredocs)))
     else:
         _cache_or_write(step, instr, keyword, plan, chown)
+
+
+def _is_directory_context(tree) -> bool:
+    """A --build-context directory: its files are copied as root's, like the main context's."""
+    from rootless_build.build.context import BuildContext
+
+    return isinstance(tree, BuildContext)
 
 
 def _cache_or_write(step, instr, keyword: str, plan: CopyPlan, chown, *, missed: dict | None = None) -> None:
@@ -126,6 +136,37 @@ def _add_urls(step, instr, urls: list[str], chown, plan_for) -> None:
         finally:
             downloader.close()
         _cache_or_write(step, instr, "ADD", plan, chown, missed=missed)
+
+
+def _add_git(step, instr, source: str, chown, request) -> None:
+    """ADD of a git repository: keyed on the commit its ref resolves to, fetched on a miss."""
+    from rootless_build.build import gitsource
+    from rootless_build.build.context import BuildContext
+    from rootless_build.build.dockerignore import IgnoreMatcher
+    from rootless_build.build.layerwrite import keep, write_layer
+
+    ssh = step.build.options.ssh.get("default")
+    git = gitsource.parse_git(source)
+    commit = gitsource.resolve(git, ssh)
+    if instr.checksum:
+        gitsource.check_commit(git, commit, instr.checksum)
+    inputs = {"keyword": "ADD", "git": git.shown, "commit": commit, "subdir": git.subdir,
+              "keep_git_dir": instr.keep_git_dir, "dest": instr.dest, "workdir": workdir(step.state.config),
+              "chown": instr.chown, "chmod": instr.chmod}
+    if step.use_cache(inputs):
+        return
+    with step.store.temp_dir(prefix="git-") as directory:
+        top = gitsource.checkout(git, commit, directory / "repo", keep_git_dir=instr.keep_git_dir,
+                                 ssh_socket=ssh)
+        tree = BuildContext(top, IgnoreMatcher([]))
+        try:
+            plan = plan_copy(request(Source(tree, git.shown, (".",), ()), unpack_archives=False))
+            written = write_layer(step.store, plan, epoch=step.build.layer_epoch)
+        except RootlessBuildError as e:
+            raise step.fail(str(e)) from None
+    keep(step.store, written)
+    step.add_layer(written.diff_id, written.size)
+    step.commit(copy_created_by("ADD", [], f"git:{git.shown}@{commit}", instr.dest), empty_layer=False)
 
 
 def _plan_with_downloads(request, local: Source, downloads: list, sources: int) -> CopyPlan:

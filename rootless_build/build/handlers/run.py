@@ -18,7 +18,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from rootless_build.build import imageconfig as ic
+from rootless_build.oci import config as ic
 from rootless_build.build.history import run_created_by
 from rootless_build.build.patterns import go_clean
 from rootless_build.dockerfile.heredoc import parse_heredoc_word
@@ -45,6 +45,9 @@ class RunRequest(Record, frozen=True):
     chain_ids: tuple[str, ...] = ()
     layers: tuple[dict, ...] = ()  # manifest descriptors of the stage's layers
     secrets: dict = field(factory=dict)  # --secret id -> file
+    secret_envs: dict = field(factory=dict)  # --secret id -> environment variable (read when mounted)
+    ssh: dict = field(factory=dict)  # --ssh id -> agent socket
+    options: object = None  # the BuildOptions: --add-host, --shm-size, --ulimit, --cap-add/--cap-drop
     build_args: dict = field(factory=dict)  # the args in scope (history, cache)
     storage_driver: str | None = None
     context: object = None  # the BuildContext: --mount=type=bind without from= binds from it
@@ -97,7 +100,9 @@ def run_request(step, instr) -> RunRequest:
         command=command, env=env, workdir=ic.workdir(config), user=ic.container(config).get("User") or "",
         argv=argv, script=script, mounts=mounts, network=instr.network or build.options.network or "default",
         heredocs=tuple(instr.heredocs), diff_ids=diff_ids, chain_ids=tuple(chain_ids(list(diff_ids))),
-        layers=tuple(state.layers), secrets=dict(build.options.secrets), build_args=args,
+        layers=tuple(state.layers), secrets=dict(build.options.secrets),
+        secret_envs=dict(build.options.secret_envs), ssh=dict(build.options.ssh), options=build.options,
+        build_args=args,
         storage_driver=build.options.storage_driver,
         context=build.context if any(m.type == "bind" and not m.from_ for m in mounts) else None,
         source_image=build.source_image, warn=build.progress.warn, quiet=build.options.quiet,
@@ -175,11 +180,12 @@ def execute_run(store, request: RunRequest):
     from rootless_build.build.layerwrite import WrittenLayer
     from rootless_build.build.runmounts import prepare_mounts
     from rootless_build.sandbox.drivers import detect_driver
-    from rootless_build.sandbox.layercache import ensure_unpacked
+    from rootless_build.store.unpacked import ensure_unpacked
     from rootless_build.sandbox.spec import Mount as SandboxMount
     from rootless_build.sandbox.step import StepSpec, run_step
-    from rootless_build.sandbox.upperlayer import adopt_as_unpacked, discard, write_upper_layer
     from rootless_build.sandbox.userns import enter_here, in_userns
+    from rootless_build.sandbox.vfs import flatten_into
+    from rootless_build.store.upperlayer import adopt_as_unpacked, discard, write_upper_layer
 
     # (enter_here says what a single-id namespace limits, once, as the re-executing path does)
     if not in_userns() and os.getuid() != 0 and not enter_here():
@@ -203,10 +209,11 @@ def execute_run(store, request: RunRequest):
                 lowerdirs=lowers, upperdir=upper, workdir=base / "step", argv=request.argv,
                 driver=driver, env=[*request.env, *secret_env], cwd=request.workdir, user=request.user,
                 network="none" if request.network == "none" else "host", mounts=mounts,
-                output=_output(request.quiet), tail_lines=TAIL_LINES, volatile=True))
+                output=_output(request.quiet), tail_lines=TAIL_LINES, volatile=True, **_limits(request.options)))
         if result.exit_code != 0:
             raise BuildError(_failure(result.exit_code, result.last_lines))
-        layer = write_upper_layer(store, upper, driver, lowerdirs=lowers, source_date_epoch=request.epoch,
+        layer = write_upper_layer(store, upper, driver, lowerdirs=lowers, flatten=flatten_into,
+                                  source_date_epoch=request.epoch,
                                   skip=_under(request.discard_under) if request.discard_under else None)
         if layer.entries == 0:
             discard(layer)
@@ -222,6 +229,15 @@ def execute_run(store, request: RunRequest):
     finally:
         _remove_shielded(base)
     return WrittenLayer(layer.diff_id, layer.size, layer.temp_path, layer.fd)
+
+
+def _limits(options) -> dict:
+    """The build's --add-host, --shm-size, --ulimit, --cap-add/--cap-drop for the StepSpec."""
+    if options is None:
+        return {}
+    return {"extra_hosts": list(options.add_hosts), "shm_size": options.shm_size,
+            "rlimits": list(options.ulimits), "cap_add": list(options.cap_add),
+            "cap_drop": list(options.cap_drop)}
 
 
 def _write_script(base: Path, content: str) -> Path:

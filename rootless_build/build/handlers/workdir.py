@@ -9,17 +9,14 @@ BuildKit writes it (Docker 20.10 kept it as written; docs/compat.md).
 from __future__ import annotations
 
 from rootless_build.build import fstree
-from rootless_build.build import imageconfig as ic
+from rootless_build.oci import config as ic
 from rootless_build.build.fstree import DIR
 from rootless_build.build.history import nop
-from rootless_build.build.patterns import go_clean
 from rootless_build.errors import RootlessBuildError
 
 
 def workdir_path(step, written: str) -> str:
-    if not written.startswith("/"):
-        written = ic.workdir(step.state.config).rstrip("/") + "/" + written
-    return go_clean(written)
+    return ic.with_workdir(ic.container(step.state.config), written)["WorkingDir"]
 
 
 def handle_workdir(step) -> None:

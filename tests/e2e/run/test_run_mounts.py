@@ -135,7 +135,7 @@ RUN --mount=type=secret,id=absent echo optional secrets may be missing > /option
     assert done.returncode == 1
     assert done.stderr.splitlines()[0] == ("Error: Dockerfile:3: RUN --mount=type=secret,id=missing,required=true "
                                            "true: secret missing is required: pass it with --secret "
-                                           "id=missing,src=FILE")
+                                           "id=missing,src=FILE or --secret id=missing,env=VAR")
 
 
 def test_a_full_tmpfs_fails_the_step_clearly(rb, busybox, context, build, inspect):

@@ -18,11 +18,11 @@ from rootless_build.archive.importer import import_tarball
 from rootless_build.archive.load import load
 from rootless_build.archive.save import save
 from rootless_build.archive.staging import ArchiveError
-from rootless_build.archive.variants import compressed_layer, find_variant
+from rootless_build.store.variants import compressed_layer, find_variant
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.models import Descriptor
-from rootless_build.registry import platform
+from rootless_build.oci import platform
 from rootless_build.store.fsck import fsck
 from rootless_build.store.remove import collect, remove_image
 from rootless_build.store.roots import VARIANTS

@@ -13,9 +13,9 @@ import pytest
 from rootless_build.dockerfile import parse, to_json
 from rootless_build.errors import DockerfileError
 
-HERE = Path(__file__).parent
-CASES = sorted(p.parent for p in (HERE / "cases").glob("*/Dockerfile"))
-NEGATIVE = sorted(p.parent for p in (HERE / "negative").glob("*/Dockerfile"))
+GOLDEN = Path(__file__).resolve().parents[3] / "testdata" / "dockerfile"
+CASES = sorted(p.parent for p in (GOLDEN / "cases").glob("*/Dockerfile"))
+NEGATIVE = sorted(p.parent for p in (GOLDEN / "negative").glob("*/Dockerfile"))
 
 
 def read_dockerfile(case: Path) -> str:

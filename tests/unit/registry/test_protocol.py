@@ -10,7 +10,7 @@ import requests
 
 from rootless_build.errors import UsageError
 from rootless_build.oci.models import parse_index
-from rootless_build.registry import platform as platforms
+from rootless_build.oci import platform as platforms
 from rootless_build.registry.auth import parse_challenges
 from rootless_build.registry.errors import (RegistryAuthError, RegistryNotFound, RegistryTLSError, from_exception,
                                             from_response)

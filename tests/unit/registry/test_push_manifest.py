@@ -40,7 +40,7 @@ def image_with(store: Store, media_type: str, *, docker: bool = False):
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd"])
 def test_uncompressed_layers_are_replaced_by_their_variant(store, compression):
-    from rootless_build.archive.variants import compressed_layer
+    from rootless_build.store.variants import compressed_layer
 
     image = image_with(store, mt.OCI_LAYER)
     with store.writing():
@@ -55,7 +55,7 @@ def test_uncompressed_layers_are_replaced_by_their_variant(store, compression):
 
 
 def test_docker_manifest_keeps_docker_types_for_gzip_and_turns_oci_for_zstd(store):
-    from rootless_build.archive.variants import compressed_layer
+    from rootless_build.store.variants import compressed_layer
 
     image = image_with(store, mt.DOCKER_LAYER, docker=True)
     with store.writing():

@@ -1,0 +1,145 @@
+"""A step's (or a container's) upper directory -> an uncompressed layer blob in the store.
+
+One pass: the tar is written straight from the upper dir into a LayerSink, which hashes it
+(the diff_id, also the digest: local layers are stored uncompressed) on its own thread.
+Overlay drivers leave only the changes in the upper dir: their whiteouts (0/0 character
+devices, opaque xattrs, fuse-overlayfs's `.wh.` files) become OCI whiteouts. vfs leaves a
+full copy: the layer is its difference from the lower dirs, flattened into a temp tree.
+
+Runs inside the user namespace: the files' owners read as container ids, so no id map is
+needed, and the subordinate-id files of the flattened tree can be removed afterwards.
+
+An overlay upper dir is also, as it stands, the new layer in the unpacked form lower dirs
+take (0/0 whiteouts, `user.overlay.opaque`): `adopt_as_unpacked` renames it into the
+store's layer cache, so the next step need not extract the layer it just wrote, and no one
+waits for tens of thousands of files to be deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rootless_build.layers.diff import write_diff
+from rootless_build.layers.sink import LayerSink
+from rootless_build.layers.tree import write_tree
+from rootless_build.layers.whiteouts import FUSE_OPAQUE_DEVICE, WH_META_PREFIX, WH_OPAQUE, WH_PREFIX
+from rootless_build.store.gc import remove_tree
+from rootless_build.store.lock import locked
+from rootless_build.store.writeback import WritebackFile
+
+# The storage drivers by name (the sandbox's), and the whiteout format of each one's upper
+# dir; vfs leaves a full copy instead.
+VFS = "vfs"
+FUSE_OVERLAY = "fuse-overlayfs"
+_FORMATS = {"overlay": "overlay", FUSE_OVERLAY: "fuse-overlayfs"}
+
+# Flattens lower dirs (top-most first) into one tree: the sandbox's, for vfs diffs.
+Flatten = Callable[[Sequence[Path], Path], None]
+
+
+@dataclass(frozen=True)
+class UpperLayer:
+    diff_id: str        # == digest: the blob is the uncompressed tar
+    size: int
+    entries: int        # 0: the step changed nothing
+    temp_path: Path     # keep() moves it into the blob store, discard() drops it
+    fd: int             # still open: only a layer that is kept is fsynced
+
+
+def write_upper_layer(store, upperdir: Path, driver: str, *, lowerdirs: Sequence[Path] = (),
+                      flatten: Flatten | None = None, source_date_epoch: int | None = None,
+                      skip: Callable[[str], bool] | None = None) -> UpperLayer:
+    """Write the layer of `upperdir` (made by `driver` over `lowerdirs`, top-most first;
+    those and `flatten` matter only for vfs) to a temp file in the store's tmp dir."""
+    fd, temp = store.blobs.new_temp(prefix="layer-")
+    try:
+        with LayerSink(WritebackFile(fd)) as sink:
+            if driver == VFS:
+                if flatten is None:
+                    raise ValueError("a vfs layer needs the sandbox's flatten")
+                entries = _write_vfs_diff(store, upperdir, lowerdirs, flatten, sink, source_date_epoch, skip)
+            else:
+                entries = write_tree(upperdir, sink, whiteout_format=_FORMATS[driver],
+                                     source_date_epoch=source_date_epoch, skip=skip)
+            result = sink.finish()
+    except BaseException:
+        os.close(fd)
+        os.unlink(temp)
+        raise
+    return UpperLayer(result.diff_id, result.size, entries, temp, fd)
+
+
+def _write_vfs_diff(store, full: Path, lowerdirs: Sequence[Path], flatten: Flatten, sink, epoch, skip) -> int:
+    lower = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix="vfs-lower-"))
+    try:
+        if lowerdirs:       # else a stage from scratch: the diff against an empty tree
+            flatten(lowerdirs, lower)
+        return write_diff(lower, full, sink, source_date_epoch=epoch, skip=skip)
+    finally:
+        shutil.rmtree(lower, ignore_errors=True)
+
+
+def discard(layer: UpperLayer) -> None:
+    """Drop a layer that is not wanted (nothing changed, or the build failed later)."""
+    os.close(layer.fd)
+    os.unlink(layer.temp_path)
+
+
+def keep(store, layer: UpperLayer) -> None:
+    """Make the layer durable and move it into the blob store under its digest."""
+    try:
+        os.fsync(layer.fd)
+    finally:
+        os.close(layer.fd)
+    store.blobs.adopt(layer.temp_path, layer.diff_id)
+
+
+def adopt_as_unpacked(store, upperdir: Path, driver: str, chain_id: str) -> bool:
+    """Move an overlay upper dir into the store as the unpacked dir of `chain_id` (the chain
+    of the layer just written from it). False when it cannot serve (vfs: a full copy) or
+    the layer is unpacked already; the caller then removes upperdir itself."""
+    if driver == VFS:
+        return False
+    if driver == FUSE_OVERLAY:
+        _kernel_markers(upperdir)
+    final = store.unpacked_path(chain_id)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # The lock store/unpacked.py takes to extract a layer: the two never race for one chain id.
+    with locked(final.parent / "lock"):
+        if store.is_unpacked(chain_id):
+            return False
+        if os.path.lexists(final):
+            remove_tree(final)          # left by an extraction that was killed
+        os.rename(upperdir, final)
+        store.mark_unpacked(chain_id)
+    return True
+
+
+def _kernel_markers(upperdir: Path) -> None:
+    """fuse-overlayfs's own whiteout and opaque markers, rewritten the way kernel overlay
+    (and store/unpacked.py's extraction) writes them, so every driver can stack the dir."""
+    for dirpath, dirnames, filenames in os.walk(upperdir):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if name in (WH_OPAQUE, FUSE_OPAQUE_DEVICE):
+                os.unlink(path)
+                os.setxattr(dirpath, "user.overlay.opaque", b"y", follow_symlinks=False)
+            elif name.startswith(WH_PREFIX) and not name.startswith(WH_META_PREFIX):
+                os.unlink(path)
+                target = os.path.join(dirpath, name[len(WH_PREFIX):])
+                if not os.path.lexists(target):
+                    os.mknod(target, stat.S_IFCHR | 0o600, os.makedev(0, 0))
+        for name in dirnames:
+            path = os.path.join(dirpath, name)
+            try:
+                opaque = os.getxattr(path, "user.fuseoverlayfs.opaque", follow_symlinks=False) == b"y"
+            except OSError:
+                opaque = False
+            if opaque:
+                os.setxattr(path, "user.overlay.opaque", b"y", follow_symlinks=False)
