@@ -23,8 +23,8 @@ DEFAULT_SHELL = ["/bin/sh", "-c"]
 
 def scratch_config(os_name: str, arch: str, variant: str) -> dict[str, Any]:
     # BuildKit starts FROM scratch with WorkingDir "/"
-    config = {"architecture": arch, "os": os_name, "config": {"WorkingDir": "/"}, "rootfs": {"type": "layers", "diff_ids": []},
-              "history": []}
+    config = {"architecture": arch, "os": os_name, "config": {"WorkingDir": "/"},
+              "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
     if variant:
         config["variant"] = variant
     return config

@@ -88,7 +88,8 @@ def _apply(blob: Path, files: dict[str, FsEntry], below: list[str]) -> None:
                     layer[path] = FsEntry(**{**source.__dict__, "xattrs": dict(source.xattrs)})
                 continue
             entry = FsEntry(_KINDS.get(member.type, f"type-{member.type!r}"), member.mode & 0o7777,
-                            member.uid, member.gid, int(member.mtime), linkname=member.linkname if member.issym() else "",
+                            member.uid, member.gid, int(member.mtime),
+                            linkname=member.linkname if member.issym() else "",
                             xattrs={k[len("SCHILY.xattr."):]: v for k, v in member.pax_headers.items()
                                     if k.startswith("SCHILY.xattr.")},
                             device=(member.devmajor, member.devminor) if member.ischr() or member.isblk() else (0, 0))

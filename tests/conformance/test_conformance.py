@@ -25,7 +25,8 @@ def test_case(case: Case, conformance) -> None:
     expected_error = case.spec.get("error")
     if expected_error is not None:
         assert ours.layout is None, f"{case}: our build succeeded, expected an error matching {expected_error!r}"
-        assert re.search(expected_error, ours.error), f"{case}: our error does not match {expected_error!r}:\n{ours.error}"
+        assert re.search(expected_error, ours.error), \
+            f"{case}: our error does not match {expected_error!r}:\n{ours.error}"
         assert "Traceback" not in ours.error and "internal error" not in ours.error, ours.error
         if docker is not None and docker.layout is not None:
             if case.spec.get("difference"):

@@ -9,10 +9,10 @@ BuildKit writes it (Docker 20.10 kept it as written; docs/compat.md).
 from __future__ import annotations
 
 from rootless_build.build import fstree
-from rootless_build.oci import config as ic
 from rootless_build.build.fstree import DIR
 from rootless_build.build.history import nop
 from rootless_build.errors import RootlessBuildError
+from rootless_build.oci import config as ic
 
 
 def workdir_path(step, written: str) -> str:
