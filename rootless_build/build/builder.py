@@ -162,7 +162,7 @@ class Builder:
         of the earlier stage it starts from. Before that stage is built, their count is
         known from its ONBUILD lines (it runs, and drops, the triggers it inherits)."""
         ref, image = base
-        if ref.kind == "stage":
+        if ref.kind == "stage" and ref.stage is not None:
             image = self.stage_images.get(ref.stage)
             if image is None:
                 return [i.original for i in self.dockerfile.stages[ref.stage].instructions

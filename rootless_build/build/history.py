@@ -36,10 +36,10 @@ def build_epochs(options, build_args) -> tuple[int | None, int | None]:
         build_args.used.add("SOURCE_DATE_EPOCH")  # consumed by the build itself
         if not given.isdigit():
             raise UsageError(f"SOURCE_DATE_EPOCH must be a number of seconds, not {given!r}")
-        epoch = int(given)
-        return epoch, epoch if options.rewrite_timestamp else None
-    epoch = source_date_epoch()
-    return epoch, epoch
+        dated = int(given)
+        return dated, dated if options.rewrite_timestamp else None
+    from_env = source_date_epoch()
+    return from_env, from_env
 
 
 def now_ns(epoch: int | None) -> int:

@@ -169,10 +169,9 @@ def _write_archive(tar: LayerTarWriter, source: ArchiveSource) -> None:
 
 
 def _write_member(tar: LayerTarWriter, name: str, placer, info: TarEntry, content: BinaryIO) -> None:
-    uid, gid = info.uid, info.gid
     xattrs = {k[len("SCHILY.xattr."):]: v.encode("utf-8", "surrogateescape")
               for k, v in info.pax_headers.items() if k.startswith("SCHILY.xattr.")} or None
-    owner = dict(uid=uid, gid=gid, mtime=info.mtime)
+    owner: dict[str, Any] = {"uid": info.uid, "gid": info.gid, "mtime": info.mtime}
     mode = info.mode & 0o7777
     placer.record(name, "dir" if info.isdir() else "symlink" if info.issym() else "file", info.linkname)
     if info.islnk():
