@@ -15,7 +15,7 @@ from rootless_build.build.args import BuildArgs, StageArgs
 from rootless_build.build.cache import StepCache
 from rootless_build.build.dockerfilesource import read_dockerfile
 from rootless_build.build.handlers import handler_for
-from rootless_build.build.history import source_date_epoch
+from rootless_build.build.history import build_epochs
 from rootless_build.build.options import BuildOptions
 from rootless_build.build.platform import (
     check_platform,
@@ -62,10 +62,10 @@ class Builder:
         self.options = options
         self.progress = progress
         self.step_cache = StepCache.for_build(store, options, progress.warn)
-        self.epoch = source_date_epoch()
-        self.epoch_ns = None if self.epoch is None else self.epoch * 1_000_000_000
         self.platform = check_platform(options.platform)
         self.build_args = BuildArgs(options.build_args, predefined_args(self.platform))
+        self.epoch, self.layer_epoch = build_epochs(options, self.build_args)
+        self.layer_epoch_ns = None if self.layer_epoch is None else self.layer_epoch * 1_000_000_000
         self.stage_images: dict[int, object] = {}
         self._trees: dict[str, ImageFS] = {}
         self._named_trees: dict[str, BuildContext] = {}
@@ -73,6 +73,7 @@ class Builder:
         self.filename = "Dockerfile"
         self.dockerfile: Dockerfile | None = None
         self._prefetch: Any = None
+        self.current_stage = 0  # --from names only stages before it; a later one is an image
 
     # -- the whole build ---------------------------------------------------------------
 
@@ -174,12 +175,20 @@ class Builder:
             raise self._fail(stage.from_, str(e)) from None
 
     def _triggers(self, base: tuple[BaseRef, object]) -> list[str]:
+        """The ONBUILD triggers a stage runs first: its base image's, or (as BuildKit) those
+        of the earlier stage it starts from. Before that stage is built, their count is
+        known from its ONBUILD lines (it runs, and drops, the triggers it inherits)."""
         ref, image = base
-        if ref.kind == "image":
-            inner = image.config_json.get("config")
-            triggers = inner.get("OnBuild") if isinstance(inner, dict) else None
-            return [t for t in triggers if isinstance(t, str)] if isinstance(triggers, list) else []
-        return []
+        if ref.kind == "stage" and ref.stage is not None:
+            image = self.stage_images.get(ref.stage)
+            if image is None:
+                return [i.original for i in self.dockerfile.stages[ref.stage].instructions
+                        if i.keyword == "ONBUILD"]
+        if ref.kind == "scratch" or image is None:
+            return []
+        inner = image.config_json.get("config")
+        triggers = inner.get("OnBuild") if isinstance(inner, dict) else None
+        return [t for t in triggers if isinstance(t, str)] if isinstance(triggers, list) else []
 
     def _prefetcher(self, stages: list[Stage], target: Stage) -> Any:
         """Independent stages built at once (--jobs), when the graph allows any."""
@@ -200,6 +209,7 @@ class Builder:
 
     def _build_stage(self, stage: Stage, base: tuple[BaseRef, object], *, last: bool, prebuilt: bool = False):
         ref, image = base
+        self.current_stage = stage.index
         self._announce(stage.from_.original)
         state = self._start(ref, image)
         if last:
@@ -301,7 +311,7 @@ class Builder:
 
     def source_image(self, ref: str):
         """What `--from=ref` names: an earlier stage (by name or index) or an image."""
-        stage = earlier_stage(self.dockerfile, ref, len(self.dockerfile.stages))
+        stage = earlier_stage(self.dockerfile, ref, self.current_stage)
         if stage is None:
             return find_base_image(self.store, self._named_image(ref), options=self.options)
         if stage.index not in self.stage_images:
@@ -311,7 +321,7 @@ class Builder:
     def source_tree(self, ref: str) -> tuple[ImageFS, str]:
         """The filesystem `COPY --from=ref` reads."""
         named = self.options.build_contexts.get(ref.lower())
-        is_stage = earlier_stage(self.dockerfile, ref, len(self.dockerfile.stages)) is not None
+        is_stage = earlier_stage(self.dockerfile, ref, self.current_stage) is not None
         if named is not None and named[0] == "dir" and not is_stage:
             return self._named_directory(ref.lower(), named[1]), f"build context {ref}"
         image = self.source_image(ref)

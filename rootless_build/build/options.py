@@ -71,6 +71,16 @@ class BuildOptions(Record):
     sbom: bool = False
     sbom_output: str | None = None
     provenance: str | None = None
+    # Reproducibility, as buildah's flags: the time of history entries and `created`
+    # (--source-date-epoch, or --build-arg SOURCE_DATE_EPOCH as BuildKit reads it), the
+    # same and a clamp on new layers' mtimes (--timestamp), or that clamp added to the
+    # source date epoch (--rewrite-timestamp).
+    source_date_epoch: int | None = None
+    timestamp: int | None = None
+    rewrite_timestamp: bool = False
+    # buildah --compat-volumes: RUN changes under a declared VOLUME are discarded, as the
+    # classic docker builder does (BuildKit keeps them: the default).
+    compat_volumes: bool = False
     # Images FROM and --from found during this build: each is looked up (pulled) once.
     found_images: dict = field(factory=dict)
 

@@ -90,6 +90,10 @@ class Step:
 
     def use_cache(self, inputs) -> bool:
         """Compute the step's key; on a hit, continue from the cached image."""
+        build = self.build
+        if build.epoch is not None or build.layer_epoch is not None:
+            # the same step under other timestamps is another image: never one from cache
+            inputs = {"inputs": inputs, "epoch": build.epoch, "layer_epoch": build.layer_epoch}
         self.key = cache.step_key(self.state.parent, self.instruction.keyword, inputs)
         if (self.build.options.no_cache or self.state.no_cache) and not self.state.prebuilt:
             self.build.work_ahead()

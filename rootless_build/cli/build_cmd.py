@@ -84,12 +84,22 @@ from rootless_build.errors import UsageError
 @click.option("--sbom", is_flag=True, help="Attach an SPDX 2.3 SBOM of the image (an OCI artifact).")
 @click.option("--sbom-output", metavar="FILE", help="Also write the SBOM to FILE (implies --sbom).")
 @click.option("--provenance", metavar="mode=min|max", help="Attach SLSA v1 provenance (an in-toto statement).")
+@click.option("--source-date-epoch", type=click.IntRange(min=0), metavar="SECONDS",
+              help="Date history entries and the image `created` at SECONDS since the epoch; a stage "
+                   "declaring ARG SOURCE_DATE_EPOCH sees it (as --build-arg SOURCE_DATE_EPOCH=SECONDS).")
+@click.option("--rewrite-timestamp", is_flag=True,
+              help="With a source date epoch: clamp the mtimes of new layers' files to it too.")
+@click.option("--timestamp", type=click.IntRange(min=0), metavar="SECONDS",
+              help="Date history, `created` and (clamped) new layers' files at SECONDS since the epoch.")
+@click.option("--compat-volumes", is_flag=True,
+              help="Discard what RUN writes under a declared VOLUME, as docker's classic builder does.")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, allow, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
           authfile, creds, outputs, image_format, jobs, squash, squash_all, annotations, unset_env, unset_labels,
           inherit_labels, metadata_file, check, call, list_rules, signature_policy, registries_d, sbom, sbom_output,
-          provenance, ssh, build_contexts, **run_flags) -> None:
+          provenance, source_date_epoch, rewrite_timestamp, timestamp, compat_volumes, ssh, build_contexts,
+          **run_flags) -> None:
     """Build an image from a Dockerfile and a context: a directory, '-' (a tar or a Dockerfile
     on stdin), or a URL (a git repository URL[#REF[:DIR]], a tar or a Dockerfile)."""
     if list_rules:
@@ -100,6 +110,8 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
 
     if squash and squash_all:
         raise UsageError("--squash and --squash-all cannot be used together")
+    if timestamp is not None and source_date_epoch is not None:
+        raise UsageError("--timestamp and --source-date-epoch cannot be used together")
     lint_format = image_format if image_format in ("text", "json") else "text"
     if image_format in ("text", "json") and not (check or (call or "").startswith("check")):
         raise UsageError(f"--format {image_format} is for --check; images are oci or docker")
@@ -109,7 +121,9 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
               "unset_labels": list(unset_labels), "inherit_labels": inherit_labels, "metadata_file": metadata_file,
               "signature_policy": signature_policy, "registries_d": registries_d, "sbom": sbom or bool(sbom_output),
               "sbom_output": os.path.abspath(sbom_output) if sbom_output else None,
-              "provenance": _provenance_mode(provenance)}
+              "provenance": _provenance_mode(provenance),
+              "source_date_epoch": source_date_epoch, "timestamp": timestamp,
+              "rewrite_timestamp": rewrite_timestamp, "compat_volumes": compat_volumes}
     with BuildInputs() as inputs:  # what they received or started goes when the command ends
         context, dockerfile = inputs.main_context(context, dockerfile)
         fields = inputs.fields(secrets, ssh, build_contexts, **run_flags)

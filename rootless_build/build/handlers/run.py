@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from rootless_build.build.history import run_created_by
+from rootless_build.build.patterns import go_clean
 from rootless_build.dockerfile.heredoc import parse_heredoc_word
 from rootless_build.dockerfile.mounts import parse_mount
 from rootless_build.errors import BuildError, RootlessBuildError
@@ -56,6 +57,7 @@ class RunRequest(Record, frozen=True):
     warn: Callable[[str], None] | None = None
     quiet: bool = False  # -q: the step's output is not shown (its last lines still are on failure)
     epoch: int | None = None  # SOURCE_DATE_EPOCH: clamps the layer's mtimes
+    discard_under: tuple[str, ...] = ()  # --compat-volumes: declared volumes, relative paths
 
 
 class NeedsUserNamespace(RootlessBuildError):
@@ -109,7 +111,19 @@ def run_request(step, instr) -> RunRequest:
         storage_driver=build.options.storage_driver,
         context=build.context if any(m.type == "bind" and not m.from_ for m in mounts) else None,
         source_image=build.source_image, warn=build.progress.warn, quiet=build.options.quiet,
-        epoch=build.epoch)
+        epoch=build.layer_epoch,
+        discard_under=_volumes(config) if build.options.compat_volumes else ())
+
+
+def _volumes(config) -> tuple[str, ...]:
+    volumes = ic.container(config).get("Volumes") or {}
+    return tuple(sorted(p for p in (go_clean("/" + v).lstrip("/") for v in volumes) if p))
+
+
+def _under(volumes: tuple[str, ...]) -> Callable[[str], bool]:
+    """The layer writer's skip test: what a RUN wrote beneath a declared volume."""
+    prefixes = tuple(v + "/" for v in volumes)
+    return lambda arcname: arcname.startswith(prefixes)
 
 
 def cache_inputs(request: RunRequest, step) -> dict:
@@ -124,7 +138,8 @@ def cache_inputs(request: RunRequest, step) -> dict:
             "mounts": [asdict(m) for m in visible],
             "sources": [source_identity(request, m) for m in visible],
             "heredocs": [[h.name, h.content, h.expand] for h in request.heredocs],
-            "original": step.instruction.original}
+            "original": step.instruction.original,
+            **({"discard_under": list(request.discard_under)} if request.discard_under else {})}
 
 
 def _output(quiet: bool) -> Callable[[bytes], None]:
@@ -219,12 +234,14 @@ def execute_run(store, request: RunRequest):
         if result.exit_code != 0:
             raise BuildError(_failure(result.exit_code, result.last_lines))
         layer = write_upper_layer(store, upper, driver, lowerdirs=lowers, flatten=flatten_into,
-                                  source_date_epoch=request.epoch)
+                                  source_date_epoch=request.epoch,
+                                  skip=_under(request.discard_under) if request.discard_under else None)
         if layer.entries == 0:
             discard(layer)
             return None
         try:
-            adopt_as_unpacked(store, upper, driver, chain_ids([*request.diff_ids, layer.diff_id])[-1])
+            if not request.discard_under:  # else the upper dir holds what the layer left out
+                adopt_as_unpacked(store, upper, driver, chain_ids([*request.diff_ids, layer.diff_id])[-1])
         except OSError:
             pass        # only a shortcut: a later step extracts the layer from its blob instead
         except BaseException:
