@@ -23,6 +23,7 @@ class BuildOptions(Record):
     network: str | None = None  # default for RUN: host network unless "none"
     secrets: dict[str, str] = field(factory=dict)  # id -> file, for RUN --mount=type=secret
     storage_driver: str | None = None
+    isolation: str | None = None  # oci | rootless | chroot; None: the best this place allows
     # A build cache shared through registries: REGISTRY/REPO[:TAG] (tag "buildcache").
     cache_from: list[str] = field(factory=list)
     cache_to: list[str] = field(factory=list)

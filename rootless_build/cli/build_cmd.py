@@ -71,10 +71,12 @@ def _secrets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--cert-dir", type=click.Path(file_okay=False), help="Directory with registry CA/client files.")
 @click.option("--authfile", type=click.Path(dir_okay=False), help="Registry auth file to use.")
 @click.option("--creds", metavar="USER[:PASSWORD]", help="Credentials for the registries.")
+@click.option("--isolation", type=click.Choice(["oci", "rootless", "chroot"]),
+              help="How RUN steps are isolated (default: the best this place allows).")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds) -> None:
+          authfile, creds, isolation) -> None:
     """Build an image from a Dockerfile and a context directory."""
     from rootless_build.build.dockerfilesource import has_run
     from rootless_build.build.options import BuildOptions
@@ -85,12 +87,12 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
         tags=list(tags), build_args=_pairs(build_args, "--build-arg", from_env=True), target=target,
         no_cache=no_cache, pull=pull, labels=_pairs(labels, "--label", from_env=False), iidfile=iidfile,
         quiet=quiet, platform=platform, network=network, secrets=_secrets(secrets),
-        storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
+        storage_driver=common.storage_driver(ctx), isolation=common.isolation(ctx, isolation),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds)
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
-    if no_cache and has_run(options) and _outside_userns() and not _enter_here():
+    if no_cache and has_run(options) and _outside_userns() and not _enter_here(ctx, options):
         sys.exit(_in_userns(options))
     from rootless_build.build.builder import build as run_build
     from rootless_build.build.handlers.run import NeedsUserNamespace
@@ -111,26 +113,34 @@ def _outside_userns() -> bool:
     return os.getuid() != 0 and not in_userns()
 
 
-def _enter_here() -> bool:
-    from rootless_build.sandbox.userns import enter_here
+def _enter_here(ctx: click.Context, options) -> bool:
+    """Enter the user namespace the probed plan asks for (its notes are said by the RUN)."""
+    from rootless_build.sandbox import isolation
 
-    return enter_here()
+    plan = isolation.choose(common.open_store(ctx).tmp_dir, options.isolation, options.storage_driver)
+    return isolation.enter(plan, warn=None)
 
 
 def _in_userns(options) -> int:
-    """Run this very command again as root of the user namespace (RUN steps need it);
-    a Dockerfile read from stdin is handed over as the new process's stdin."""
-    from rootless_build.sandbox.userns import reexec_in_userns, spawn_in_userns
+    """Run this very command again as root of the user namespace (RUN steps need it), with
+    the mapping the probe chose (its plan is in the environment by now); a Dockerfile read
+    from stdin is handed over as the new process's stdin."""
+    from rootless_build.sandbox.isolation import handed_plan
+    from rootless_build.sandbox.idmap import plan_mapping
+    from rootless_build.sandbox.userns import spawn_in_userns
 
+    plan = handed_plan()
+    mapping = plan_mapping(single=plan is not None and plan.mapping == "single")
     if options.dockerfile != "-":
-        return reexec_in_userns(sys.argv[1:])
+        return spawn_in_userns(["rootless_build", *sys.argv[1:]], module=True, mapping=mapping, warn=None)
     import tempfile
 
     with tempfile.TemporaryFile("w+") as text:
         text.write(options.dockerfile_text or "")
         text.flush()
         text.seek(0)
-        return spawn_in_userns(["rootless_build", *sys.argv[1:]], module=True, stdin=text)
+        return spawn_in_userns(["rootless_build", *sys.argv[1:]], module=True, stdin=text, mapping=mapping,
+                               warn=None)
 
 
 def _terminated(signum, _frame) -> None:
@@ -139,29 +149,3 @@ def _terminated(signum, _frame) -> None:
 
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise StepInterrupted(signum)
-
-
-def configured_storage_driver() -> str | None:
-    """`storage_driver = "..."` from $XDG_CONFIG_HOME/rootless-build/config.toml (default
-    ~/.config); the global --storage-driver (or ROOTLESS_BUILD_STORAGE_DRIVER) wins."""
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    path = Path(base) / "rootless-build" / "config.toml"
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from None
-    import tomllib
-
-    try:
-        value = tomllib.loads(raw.decode("utf-8")).get("storage_driver")
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: {e}") from None
-    if value is None:
-        return None
-    from rootless_build.sandbox.drivers import DRIVERS
-
-    if value not in DRIVERS:
-        raise UsageError(f"{path}: storage_driver = {value!r}: choose one of {', '.join(DRIVERS)}")
-    return value

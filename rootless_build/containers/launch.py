@@ -25,13 +25,18 @@ from rootless_build.containers.runconfig import process_env
 from rootless_build.errors import ContainerError, RootlessBuildError
 
 
-def launcher(store, catalog: Catalog, container: Container, prefer_driver: str | None = None) -> Launch:
+def launcher(store, catalog: Catalog, container: Container, prefer_driver: str | None = None,
+             prefer_isolation: str | None = None) -> Launch:
     def launch(stdio: tuple[int, int, int]) -> Launched:
+        from rootless_build.sandbox import isolation
+
+        # The same choice as a build's RUN makes here (probed once per user and place).
+        plan = isolation.choose(store.tmp_dir, prefer_isolation, container.driver or prefer_driver)
         report_r, report_w = os.pipe()
-        pid = fork_in_userns()
+        pid = fork_in_userns(plan.mapping) if plan.userns else os.fork()
         if pid == 0:
             os.close(report_r)
-            _runner(store, catalog, container, prefer_driver, stdio, report_w)
+            _runner(store, catalog, container, plan, stdio, report_w)
         os.close(report_w)
         return _await_init(pid, report_r, catalog, container)
     return launch
@@ -57,7 +62,7 @@ def _await_init(pid: int, report_r: int, catalog: Catalog, container: Container)
     raise ContainerError(data.decode(errors="replace").strip() or "the container's process ended before it started")
 
 
-def _runner(store, catalog: Catalog, container: Container, prefer_driver: str | None,
+def _runner(store, catalog: Catalog, container: Container, plan,
             stdio: tuple[int, int, int], report_w: int) -> None:
     code = EXIT_OWN_ERROR
     started = []
@@ -68,7 +73,7 @@ def _runner(store, catalog: Catalog, container: Container, prefer_driver: str | 
         # The monitor's ends (stdin's write end above all) must not stay open in here.
         os.closerange(3, report_w)
         os.closerange(report_w + 1, 1 << 16)
-        spec = _step_spec(store, catalog, container, prefer_driver, report_w, started)
+        spec = _step_spec(store, catalog, container, plan, report_w, started)
         from rootless_build.sandbox.step import run_step
 
         code = run_step(spec).exit_code
@@ -91,15 +96,14 @@ def _fail(report_w: int, message: str, started: list[int]) -> None:
         os.write(report_w, f"E:{line}\n".encode())
 
 
-def _step_spec(store, catalog: Catalog, container: Container, prefer_driver: str | None,
+def _step_spec(store, catalog: Catalog, container: Container, plan,
                report_w: int, started: list[int]):
-    from rootless_build.sandbox.drivers import detect_driver
     from rootless_build.sandbox.layercache import lower_dirs
     from rootless_build.sandbox.spec import Mount, StepSpec
 
     image = store.load_image(container.manifest_digest)
     lowerdirs = lower_dirs(store, image, warn=lambda message: os.write(2, f"warning: {message}\n".encode()))
-    driver = container.driver or detect_driver(store.root, prefer_driver)
+    driver = container.driver or plan.driver
     os.write(report_w, f"D:{driver}\n".encode())
 
     def on_start(init_pid: int) -> None:
@@ -112,4 +116,6 @@ def _step_spec(store, catalog: Catalog, container: Container, prefer_driver: str
     return StepSpec(lowerdirs=lowerdirs, upperdir=catalog.upper_dir(container.id),
                     workdir=catalog.work_dir(container.id), argv=list(cfg.argv), driver=driver,
                     env=process_env(cfg), cwd=cfg.working_dir, user=cfg.user, hostname=cfg.hostname,
-                    network=cfg.network, mounts=mounts, interactive=True, on_start=on_start)
+                    network=cfg.network, mounts=mounts, interactive=True, on_start=on_start,
+                    isolation="chroot" if plan.isolation == "chroot" else "oci",
+                    chroot_mounts=plan.chroot_mounts)

@@ -65,6 +65,10 @@ class StepSpec:
     resolv_conf: Path = Path("/etc/resolv.conf")
     # The upper dir is scratch (a build step's): no sync of it when the overlay goes away.
     volatile: bool = False
+    # "oci" (namespaces + pivot_root) or "chroot" (sandbox.chrootstep; vfs only);
+    # chroot_mounts: the chroot may get a mount namespace with /proc, /dev, /sys bound in.
+    isolation: str = "oci"
+    chroot_mounts: bool = True
 
     def check(self) -> None:
         if not self.argv:

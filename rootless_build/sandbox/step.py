@@ -188,6 +188,10 @@ def run_step(spec: StepSpec) -> StepResult:
     SandboxError when the sandbox itself fails and StepInterrupted on SIGINT/SIGTERM."""
     spec.check()
     drivers.check_name(spec.driver)
+    if spec.isolation == "chroot":
+        from rootless_build.sandbox.chrootstep import run_chroot_step
+
+        return run_chroot_step(spec, spec.chroot_mounts)
     if not in_userns() and os.getuid() != 0:
         raise SandboxError("run_step must run inside the user namespace (see reexec_in_userns)")
     scratch = spec.workdir
