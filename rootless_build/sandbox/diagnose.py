@@ -167,15 +167,17 @@ def limits(store_root: Path | None = None) -> list[tuple[str, str]]:
 
 
 def blockers_line(trials) -> str:
-    """Why no candidate works (each trial's first failure) and the flags that lift it."""
+    """Why no candidate works (each trial's first failure), what limits this place and the
+    flags that lift it, in one line."""
     why = []
     for t in trials:
         what = {"host": "namespaces", "full": "user namespace (subordinate ids)",
                 "single": "user namespace (single id)"}.get(t.mapping, t.mapping)
-        reason = t.enter or t.namespaces or t.chroot
+        reason = (t.enter or t.namespaces or t.chroot or "").split("; run `rootless-build info`")[0]
         why.append(f"{what}: {reason}")
-    found = limits()
-    fixes = [fix for _, fix in found] + [ROOT_FLAG]
+    # /dev/fuse and the store's place choose drivers, not whether a step can run at all.
+    found = [(limit, fix) for limit, fix in limits() if "fuse" not in limit and "store" not in limit]
+    fixes = [ROOT_FLAG] + [fix for _, fix in found]
     return "; ".join(why) + (" [" + "; ".join(limit for limit, _ in found) + "]" if found else "") + \
         "; fix: " + " | ".join(dict.fromkeys(fixes))
 

@@ -150,7 +150,9 @@ def _pick(trials: list[Trial], isolation: str | None, driver: str | None) -> Pla
                 iso = isolation or ("rootless" if trial.mapping != "host" and os.getuid() == 0 else "oci")
                 return Plan(iso, trial.mapping, chosen, notes=tuple(_single_note(trial)))
     if isolation in (None, "chroot") and driver in (None, "vfs"):
-        for trial in entered:
+        # Every id first, then a mount namespace (/proc, /dev bound in): root of a pod that
+        # may not mount may still mount in a user namespace of its own.
+        for trial in sorted(entered, key=lambda t: (t.mapping == "single", t.mount_ns is not None)):
             if trial.chroot is not None:
                 continue
             notes = _single_note(trial)

@@ -94,6 +94,9 @@ def enter_here(warn: Callable[[str], None] | None = _stderr_warning,
     done_r, done_w = os.pipe()
     helper = os.fork()
     if helper == 0:
+        # Our ends only: holding the parent's, a failed unshare would leave us waiting forever.
+        os.close(ready_w)
+        os.close(done_r)
         _map_parent(ready_r, done_w, mapping)
     os.close(ready_r)
     os.close(done_w)
