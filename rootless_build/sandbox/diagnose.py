@@ -116,8 +116,8 @@ def limits(store_root: Path | None = None) -> list[tuple[str, str]]:
     found = []
     status = _status()
     if status.get("Seccomp") == "2":
-        found.append(("a seccomp filter (Seccomp: 2 in /proc/self/status) refuses user namespaces "
-                      "and mounts to this process",
+        found.append(("a seccomp filter is in force (Seccomp: 2 in /proc/self/status): it may refuse "
+                      "user namespaces, mounts or the id maps' writes",
                       "docker/podman run --security-opt seccomp=unconfined; Kubernetes: "
                       "securityContext.seccompProfile.type: Unconfined"))
     try:
@@ -176,7 +176,8 @@ def blockers_line(trials) -> str:
         reason = (t.enter or t.namespaces or t.chroot or "").split("; run `rootless-build info`")[0]
         why.append(f"{what}: {reason}")
     # /dev/fuse and the store's place choose drivers, not whether a step can run at all.
-    found = [(limit, fix) for limit, fix in limits() if "fuse" not in limit and "store" not in limit]
+    found = [(limit, fix) for limit, fix in limits()
+             if not limit.startswith(("there is no /dev/fuse", "/dev/fuse", "the store"))]
     fixes = [ROOT_FLAG] + [fix for _, fix in found]
     return "; ".join(why) + (" [" + "; ".join(limit for limit, _ in found) + "]" if found else "") + \
         "; fix: " + " | ".join(dict.fromkeys(fixes))

@@ -30,7 +30,7 @@ def tool_image_store(tool_image_archive: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tool_image_archive(tmp_path_factory: pytest.TempPathFactory, seeded_registry: str) -> Path:
+def tool_image_archive(tmp_path_factory: pytest.TempPathFactory, seeded_registry: str) -> Iterator[Path]:
     """A docker-archive of the tool's image, built with this checkout's CLI by `scripts/image/build.sh`."""
     work = tmp_path_factory.mktemp("tool-image")
     store = work / "store"
@@ -45,7 +45,12 @@ def tool_image_archive(tmp_path_factory: pytest.TempPathFactory, seeded_registry
     saved = _run([sys.executable, "-m", "rootless_build", "--root", str(store), "save", "--format",
                   "docker-archive", "-o", str(archive), "rootless-build:test"], env=env)
     assert saved.returncode == 0, saved.stderr
-    return archive
+    try:
+        yield archive
+    finally:
+        # Its unpacked layers hold files of subordinate ids: removed from inside the namespace.
+        _run([sys.executable, "-m", "rootless_build", "--root", str(store), "unshare", "rm", "-rf", "--",
+              str(store)], env=env)
 
 
 @pytest.fixture(scope="session")
