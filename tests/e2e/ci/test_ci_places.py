@@ -129,9 +129,14 @@ def test_rootless_podman(place, podman_image, registry, seeded_registry, tool, t
     proc = _podman(podman_image, PODMAN_WORKING[place], {"SEED": seeded_registry, "TARGET": target})
     info = _assert_works(f"podman {place}", proc, target, tool, tmp_path)
     if place == "default":
-        # Root of the container, no CAP_SYS_ADMIN, seccomp: chroot isolation, said once.
+        # Root of the container, no CAP_SYS_ADMIN, seccomp: chroot isolation, said once;
+        # info names each limit with the flag that lifts it (no chmod where there is no device).
         assert info["isolation"]["isolation"] == "chroot"
         assert proc.stderr.count("chroot isolation") == 1
+        limits = "\n".join(info["limits"])
+        assert "Seccomp: 2" in limits and "--security-opt seccomp=unconfined" in limits
+        assert "CAP_SYS_ADMIN" in limits and "--cap-add SYS_ADMIN" in limits
+        assert "no /dev/fuse" in limits and "--device /dev/fuse" in limits and "chmod" not in limits
 
 
 def test_rootless_podman_keep_id_names_the_limit_and_the_flags(podman_image, registry, seeded_registry):

@@ -54,3 +54,13 @@ def test_run_reads_the_same_config_as_build(rb, busybox, tmp_path):
     bad = rb("run", "--rm", busybox, "true", env={"XDG_CONFIG_HOME": str(config)})
     assert bad.returncode == 125
     assert bad.stderr.strip().endswith("isolation = 'jail': choose one of oci, rootless, chroot")
+
+
+def test_a_fully_cached_build_does_not_probe(rb, busybox, context, build, tmp_path):
+    ctx = context(FROM + "RUN echo probed > /p\n")
+    first_cache, second_cache = tmp_path / "cache1", tmp_path / "cache2"
+    assert build(ctx, "-t", "probe:1", env={"XDG_CACHE_HOME": str(first_cache)}).returncode == 0
+    assert list((first_cache / "rootless-build").glob("probe-*.json"))     # a RUN ran: probed
+    again = build(ctx, "-t", "probe:1", env={"XDG_CACHE_HOME": str(second_cache)})
+    assert again.returncode == 0 and "Using cache" in again.stdout
+    assert not second_cache.exists()                                        # cached: no probe
