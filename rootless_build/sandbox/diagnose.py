@@ -184,11 +184,14 @@ def blockers_line(trials) -> str:
 
 
 def single_id_hint() -> str:
-    """Why only one id could be mapped here, and the fix (for a step's chown failure)."""
-    host_user = os.environ.get("SUDO_USER") or os.environ.get("USER") or idmap.current_user()[0]
+    """Why only one id could be mapped here, and the fixes (for a step's chown failure)."""
+    host_user = os.environ.get("USER") or idmap.current_user()[0]
+    fixes = []
+    if not idmap.read_ranges(idmap.SUBUID, host_user, -1):
+        fixes.append(f"give {host_user} subordinate ids: {idmap.subid_fix(host_user)}")
     if in_container():
-        return ("in this container newuidmap may not map the subordinate ids (no CAP_SYS_ADMIN, or "
-                "seccomp); fix: " + ROOT_FLAG + ", or docker/podman run --cap-add SYS_ADMIN "
-                "--security-opt seccomp=unconfined (Kubernetes: securityContext.capabilities.add: "
-                "[SYS_ADMIN], seccompProfile.type: Unconfined)")
-    return f"fix: give {host_user} subordinate ids: {idmap.subid_fix(host_user)}"
+        fixes.append("in a container, where newuidmap may not map them (no CAP_SYS_ADMIN, or seccomp): "
+                     + ROOT_FLAG + ", or docker/podman run --cap-add SYS_ADMIN --security-opt "
+                     "seccomp=unconfined (Kubernetes: securityContext.capabilities.add: [SYS_ADMIN], "
+                     "seccompProfile.type: Unconfined)")
+    return "fix: " + "; or ".join(fixes) if fixes else "run `rootless-build info` for what limits this place"

@@ -129,11 +129,17 @@ def _mappings() -> list[str]:
     return ["host", "full"] if os.getuid() == 0 else ["full", "single"]
 
 
-def _single_note(trial: Trial) -> list[str]:
+def _single_note(trial: Trial, trials: list[Trial]) -> list[str]:
+    """For a single-id plan: what it limits, why the subordinate ids could not be had, the fix."""
     if trial.mapping != "single":
         return []
-    return ["only one id is mapped in the user namespace: files cannot be owned by other users "
-            "(chown fails)"]
+    why = next((t.enter for t in trials if t.mapping == "full" and t.enter), "") or ""
+    if "newuidmap" in why or "newgidmap" in why:
+        from rootless_build.sandbox.diagnose import single_id_hint
+
+        why = f"{why}; {single_id_hint()}"
+    return ["only your own id is mapped (as root) in the user namespace, so files cannot be owned "
+            "by other users (chown fails)" + (f": {why}" if why else "")]
 
 
 def _pick(trials: list[Trial], isolation: str | None, driver: str | None) -> Plan:
@@ -148,14 +154,14 @@ def _pick(trials: list[Trial], isolation: str | None, driver: str | None) -> Pla
             if chosen is not None and (driver is None or trial.drivers.get(driver, "x") is None
                                        or driver not in trial.drivers):
                 iso = isolation or ("rootless" if trial.mapping != "host" and os.getuid() == 0 else "oci")
-                return Plan(iso, trial.mapping, chosen, notes=tuple(_single_note(trial)))
+                return Plan(iso, trial.mapping, chosen, notes=tuple(_single_note(trial, trials)))
     if isolation in (None, "chroot") and driver in (None, "vfs"):
         # Every id first, then a mount namespace (/proc, /dev bound in): root of a pod that
         # may not mount may still mount in a user namespace of its own.
         for trial in sorted(entered, key=lambda t: (t.mapping == "single", t.mount_ns is not None)):
             if trial.chroot is not None:
                 continue
-            notes = _single_note(trial)
+            notes = _single_note(trial, trials)
             mounts = trial.mount_ns is None
             if not mounts:
                 notes.append("mounting is not allowed here: RUN steps get no /proc, /dev or /sys of "

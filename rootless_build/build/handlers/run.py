@@ -169,7 +169,7 @@ def execute_run(store, request: RunRequest):
     plan = isolation.choose(store.tmp_dir, request.isolation, request.storage_driver)
     if not isolation.enter(plan, warn=None):
         raise NeedsUserNamespace()
-    _note_once(plan, request.warn)
+    _note_once(plan)
     driver = plan.driver
     blobs = [layer["digest"] for layer in request.layers]
     lowers = list(reversed(ensure_unpacked(store, list(request.chain_ids), blobs, warn=request.warn)))
@@ -212,16 +212,14 @@ def execute_run(store, request: RunRequest):
 NOTED_ENV = "_ROOTLESS_BUILD_NOTED"
 
 
-def _note_once(plan, warn: Callable[[str], None] | None) -> None:
+def _note_once(plan) -> None:
     """What this place cannot give, said once per build (a re-executed build knows it was)."""
     if os.environ.get(NOTED_ENV) or not plan.notes:
         return
     os.environ[NOTED_ENV] = "1"
-    message = f"{plan.describe()}: {'; '.join(plan.notes)}"
-    if warn is not None:
-        warn(message)
-    else:
-        sys.stderr.write(f"rootless-build: warning: {message}\n")
+    # On stderr, as the user namespace's own warnings always were (not the step output).
+    sys.stderr.write(f"rootless-build: warning: {plan.describe()}: {'; '.join(plan.notes)}\n")
+    sys.stderr.flush()
 
 
 def _write_script(base: Path, content: str) -> Path:
