@@ -40,6 +40,7 @@ class BuildOptions(Record):
     build_contexts: dict[str, tuple[str, str]] = field(factory=dict)
     allow: list[str] = field(factory=list)  # entitlements, as buildx: security.insecure
     storage_driver: str | None = None
+    isolation: str | None = None  # oci | rootless | chroot; None: the best this place allows
     # A build cache shared through registries: REGISTRY/REPO[:TAG] (tag "buildcache").
     cache_from: list[str] = field(factory=list)
     cache_to: list[str] = field(factory=list)

@@ -93,13 +93,15 @@ from rootless_build.errors import UsageError
               help="Date history, `created` and (clamped) new layers' files at SECONDS since the epoch.")
 @click.option("--compat-volumes", is_flag=True,
               help="Discard what RUN writes under a declared VOLUME, as docker's classic builder does.")
+@click.option("--isolation", type=click.Choice(["oci", "rootless", "chroot"]),
+              help="How RUN steps are isolated (default: the best this place allows).")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, allow, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
           authfile, creds, outputs, image_format, jobs, squash, squash_all, annotations, unset_env, unset_labels,
           inherit_labels, metadata_file, check, call, list_rules, signature_policy, registries_d, sbom, sbom_output,
-          provenance, source_date_epoch, rewrite_timestamp, timestamp, compat_volumes, ssh, build_contexts,
-          **run_flags) -> None:
+          provenance, source_date_epoch, rewrite_timestamp, timestamp, compat_volumes, isolation, ssh,
+          build_contexts, **run_flags) -> None:
     """Build an image from a Dockerfile and a context: a directory, '-' (a tar or a Dockerfile
     on stdin), or a URL (a git repository URL[#REF[:DIR]], a tar or a Dockerfile)."""
     if list_rules:
@@ -123,7 +125,8 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
               "sbom_output": os.path.abspath(sbom_output) if sbom_output else None,
               "provenance": _provenance_mode(provenance),
               "source_date_epoch": source_date_epoch, "timestamp": timestamp,
-              "rewrite_timestamp": rewrite_timestamp, "compat_volumes": compat_volumes}
+              "rewrite_timestamp": rewrite_timestamp, "compat_volumes": compat_volumes,
+              "isolation": common.isolation(ctx, isolation)}
     with BuildInputs() as inputs:  # what they received or started goes when the command ends
         context, dockerfile = inputs.main_context(context, dockerfile)
         fields = inputs.fields(secrets, ssh, build_contexts, **run_flags)
@@ -149,7 +152,7 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
         tags=list(tags), build_args=_pairs(build_args, "--build-arg", from_env=True), target=target,
         no_cache=no_cache, pull=pull, labels=_pairs(labels, "--label", from_env=False), iidfile=iidfile,
         quiet=quiet, platform=platform, network=network,
-        storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
+        storage_driver=common.storage_driver(ctx),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds, **fields)
     check, fmt = _call(call, check, lint_format)
@@ -159,7 +162,7 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
         sys.exit(run_check(common.open_store(ctx), options, fmt))
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
-    if no_cache and has_run(options) and _outside_userns() and not _enter_here():
+    if no_cache and has_run(options) and _outside_userns() and not _enter_here(ctx, options):
         sys.exit(_finish_in_userns(ctx, options, wanted))
     from rootless_build.build.builder import build as run_build
     from rootless_build.build.handlers.run import NeedsUserNamespace
@@ -277,26 +280,34 @@ def _outside_userns() -> bool:
     return os.getuid() != 0 and not in_userns()
 
 
-def _enter_here() -> bool:
-    from rootless_build.sandbox.userns import enter_here
+def _enter_here(ctx: click.Context, options) -> bool:
+    """Enter the user namespace the probed plan asks for (its notes are said by the RUN)."""
+    from rootless_build.sandbox import isolation
 
-    return enter_here()
+    plan = isolation.choose(common.open_store(ctx).tmp_dir, options.isolation, options.storage_driver)
+    return isolation.enter(plan, warn=None)
 
 
 def _in_userns(options) -> int:
-    """Run this very command again as root of the user namespace (RUN steps need it);
-    a Dockerfile read from stdin is handed over as the new process's stdin."""
-    from rootless_build.sandbox.userns import reexec_in_userns, spawn_in_userns
+    """Run this very command again as root of the user namespace (RUN steps need it), with
+    the mapping the probe chose (its plan is in the environment by now); a Dockerfile read
+    from stdin is handed over as the new process's stdin."""
+    from rootless_build.sandbox.isolation import handed_plan
+    from rootless_build.sandbox.idmap import plan_mapping
+    from rootless_build.sandbox.userns import spawn_in_userns
 
+    plan = handed_plan()
+    mapping = plan_mapping(single=plan is not None and plan.mapping == "single")
     if options.dockerfile != "-":
-        return reexec_in_userns(sys.argv[1:])
+        return spawn_in_userns(["rootless_build", *sys.argv[1:]], module=True, mapping=mapping, warn=None)
     import tempfile
 
     with tempfile.TemporaryFile("w+") as text:
         text.write(options.dockerfile_text or "")
         text.flush()
         text.seek(0)
-        return spawn_in_userns(["rootless_build", *sys.argv[1:]], module=True, stdin=text)
+        return spawn_in_userns(["rootless_build", *sys.argv[1:]], module=True, stdin=text, mapping=mapping,
+                               warn=None)
 
 
 def _terminated(signum, _frame) -> None:
@@ -305,29 +316,3 @@ def _terminated(signum, _frame) -> None:
 
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise StepInterrupted(signum)
-
-
-def configured_storage_driver() -> str | None:
-    """`storage_driver = "..."` from $XDG_CONFIG_HOME/rootless-build/config.toml (default
-    ~/.config); the global --storage-driver (or ROOTLESS_BUILD_STORAGE_DRIVER) wins."""
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    path = Path(base) / "rootless-build" / "config.toml"
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from None
-    import tomllib
-
-    try:
-        value = tomllib.loads(raw.decode("utf-8")).get("storage_driver")
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: {e}") from None
-    if value is None:
-        return None
-    from rootless_build.sandbox.drivers import DRIVERS
-
-    if value not in DRIVERS:
-        raise UsageError(f"{path}: storage_driver = {value!r}: choose one of {', '.join(DRIVERS)}")
-    return value

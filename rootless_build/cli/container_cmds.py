@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from rootless_build.cli.common import open_store, print_table, storage_driver
+from rootless_build.cli.common import isolation, open_store, print_table, storage_driver
 from rootless_build.errors import ContainerError, RootlessBuildError, UsageError
 
 _POSITIONAL_TAIL = {"allow_interspersed_args": False}
@@ -135,7 +135,7 @@ def run(ctx, interactive, tty, detach, auto_remove, name, env, env_file, volume,
         _warn_about_id_mapping()
         try:
             container = lifecycle.start(store, catalog, container, expect_attach=not detach,
-                                        prefer_driver=storage_driver(ctx))
+                                        prefer_driver=storage_driver(ctx), prefer_isolation=isolation(ctx))
         except RootlessBuildError:
             if auto_remove:
                 lifecycle.remove(catalog, container, force=True)
@@ -199,7 +199,7 @@ def start(ctx, attach_, interactive, containers):
     for ref in containers:
         try:
             container = lifecycle.start(store, catalog, catalog.lookup(ref), expect_attach=attach_ or interactive,
-                                        prefer_driver=storage_driver(ctx))
+                                        prefer_driver=storage_driver(ctx), prefer_isolation=isolation(ctx))
         except RootlessBuildError as e:
             click.echo(f"Error: {e}", err=True)
             failed = True

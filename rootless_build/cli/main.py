@@ -84,11 +84,14 @@ def _available(module: str) -> bool:
 @click.option("--storage-driver", envvar="ROOTLESS_BUILD_STORAGE_DRIVER",
               type=click.Choice(["overlay", "fuse-overlayfs", "vfs"]), default=None,
               help="How RUN steps and containers get a writable root (default: detected).")
+@click.option("--isolation", envvar="ROOTLESS_BUILD_ISOLATION",
+              type=click.Choice(["oci", "rootless", "chroot"]), default=None,
+              help="How RUN steps and containers are isolated (default: the best this place allows).")
 @click.version_option(__version__, prog_name="rootless-build")
 @click.pass_context
-def cli(ctx: click.Context, root: str | None, storage_driver: str | None) -> None:
+def cli(ctx: click.Context, root: str | None, storage_driver: str | None, isolation: str | None) -> None:
     """Rootless, daemonless container image builder and manager."""
-    ctx.obj = {"root": root, "storage_driver": storage_driver}
+    ctx.obj = {"root": root, "storage_driver": storage_driver, "isolation": isolation}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,13 +36,18 @@ class CommandNotRunnable(ContainerError):
         self.exit_code = exit_code
 
 
-def launcher(store, catalog: Catalog, container: Container, prefer_driver: str | None = None) -> Launch:
+def launcher(store, catalog: Catalog, container: Container, prefer_driver: str | None = None,
+             prefer_isolation: str | None = None) -> Launch:
     def launch(stdio: tuple[int, int, int], console: int | None) -> Launched:
+        from rootless_build.sandbox import isolation
+
+        # The same choice as a build's RUN makes here (probed once per user and place).
+        plan = isolation.choose(store.tmp_dir, prefer_isolation, container.driver or prefer_driver)
         report_r, report_w = os.pipe()
-        pid = fork_in_userns()
+        pid = fork_in_userns(plan.mapping) if plan.userns else os.fork()
         if pid == 0:
             os.close(report_r)
-            _runner(store, catalog, container, prefer_driver, stdio, console, report_w)
+            _runner(store, catalog, container, plan, stdio, console, report_w)
         os.close(report_w)
         return _await_init(pid, report_r, catalog, container)
     return launch
@@ -73,7 +78,7 @@ def _await_init(pid: int, report_r: int, catalog: Catalog, container: Container)
     raise ContainerError(data.decode(errors="replace").strip() or "the container's process ended before it started")
 
 
-def _runner(store, catalog: Catalog, container: Container, prefer_driver: str | None,
+def _runner(store, catalog: Catalog, container: Container, plan,
             stdio: tuple[int, int, int], console: int | None, report_w: int) -> None:
     code = EXIT_OWN_ERROR
     started = []
@@ -85,7 +90,7 @@ def _runner(store, catalog: Catalog, container: Container, prefer_driver: str | 
         keep = sorted(fd for fd in (report_w, console) if fd is not None)
         for low, high in zip([2, *keep], [*keep, 1 << 16], strict=True):
             os.closerange(low + 1, high)
-        spec = _step_spec(store, catalog, container, prefer_driver, report_w, started)
+        spec = _step_spec(store, catalog, container, plan, report_w, started)
         spec.console = console
         if console is not None and len(container.config.console_size) == 2:
             spec.console_size = (container.config.console_size[0], container.config.console_size[1])
@@ -114,16 +119,15 @@ def _fail(report_w: int, message: str, started: list[int]) -> None:
         os.write(report_w, f"E:{line}\n".encode())
 
 
-def _step_spec(store, catalog: Catalog, container: Container, prefer_driver: str | None,
+def _step_spec(store, catalog: Catalog, container: Container, plan,
                report_w: int, started: list[int]):
     from rootless_build.containers import security
-    from rootless_build.sandbox.drivers import detect_driver
     from rootless_build.sandbox.spec import Mount, StepSpec
     from rootless_build.store.unpacked import lower_dirs
 
     image = store.load_image(container.manifest_digest)
     lowerdirs = lower_dirs(store, image, warn=lambda message: os.write(2, f"warning: {message}\n".encode()))
-    driver = container.driver or detect_driver(store.root, prefer_driver)
+    driver = container.driver or plan.driver
     os.write(report_w, f"D:{driver}\n".encode())
 
     def on_start(init_pid: int, start: int) -> None:
@@ -138,4 +142,6 @@ def _step_spec(store, catalog: Catalog, container: Container, prefer_driver: str
                     env=process_env(cfg), cwd=cfg.working_dir, user=cfg.user, hostname=cfg.hostname,
                     network=cfg.network, mounts=mounts, interactive=True, on_start=on_start,
                     hardening=security.hardening_of(cfg), init=security.init_binary() if cfg.init else None,
-                    seccomp_cache=store.cache_dir / "seccomp")
+                    seccomp_cache=store.cache_dir / "seccomp",
+                    isolation="chroot" if plan.isolation == "chroot" else "oci",
+                    chroot_mounts=plan.chroot_mounts)

@@ -79,6 +79,10 @@ class StepSpec:
     console_size: tuple[int, int] = (24, 80)    # rows, cols of that pty at first
     # A host init binary (catatonit) run as pid 1 with argv after `--` (`run --init`).
     init: Path | None = None
+    # "oci" (namespaces + pivot_root) or "chroot" (sandbox.chrootstep; vfs only);
+    # chroot_mounts: the chroot may get a mount namespace with /proc, /dev, /sys bound in.
+    isolation: str = "oci"
+    chroot_mounts: bool = True
 
     def check(self) -> None:
         if not self.argv:

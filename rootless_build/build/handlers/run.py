@@ -52,6 +52,7 @@ class RunRequest(Record, frozen=True):
     options: object = None  # the BuildOptions: --add-host, --shm-size, --ulimit, --cap-add/--cap-drop
     build_args: dict = field(factory=dict)  # the args in scope (history, cache)
     storage_driver: str | None = None
+    isolation: str | None = None  # forced by --isolation (or its defaults); None: probed
     context: object = None  # the BuildContext: --mount=type=bind without from= binds from it
     source_image: Callable[[str], object] | None = None  # from=stage|index|image -> store Image
     warn: Callable[[str], None] | None = None
@@ -108,7 +109,7 @@ def run_request(step, instr) -> RunRequest:
         chain_ids=tuple(chain_ids(list(diff_ids))), layers=tuple(state.layers),
         secrets=dict(build.options.secrets), secret_envs=dict(build.options.secret_envs),
         ssh=dict(build.options.ssh), options=build.options, build_args=args,
-        storage_driver=build.options.storage_driver,
+        storage_driver=build.options.storage_driver, isolation=build.options.isolation,
         context=build.context if any(m.type == "bind" and not m.from_ for m in mounts) else None,
         source_image=build.source_image, warn=build.progress.warn, quiet=build.options.quiet,
         epoch=build.layer_epoch,
@@ -166,16 +167,16 @@ def _output(quiet: bool) -> Callable[[bytes], None]:
 def _failure(exit_code: int, last_lines: list[str]) -> str:
     """`exit status N`, then the step's last output lines (and what a single-id namespace
     means when the output suggests an id change was refused)."""
-    from rootless_build.sandbox.idmap import current_user, read_proc_map, subid_fix
+    from rootless_build.sandbox.diagnose import single_id_hint
+    from rootless_build.sandbox.idmap import read_proc_map
 
     lines = [f"exit status {exit_code}", *(f"  {line}" for line in last_lines)]
     tail = "\n".join(last_lines)
     uid_map = read_proc_map("uid")
     if len(uid_map) == 1 and uid_map[0].count == 1 and (
             "Invalid argument" in tail or "Operation not permitted" in tail):
-        lines.append("hint: only one id is mapped in the user namespace (no subordinate ids), so "
-                     "chown or a change to another user fails; potentially insufficient UIDs: "
-                     f"fix: {subid_fix(current_user()[0])}")
+        lines.append("hint: only one id is mapped in the user namespace, so chown or a change to "
+                     f"another user fails (potentially insufficient UIDs); {single_id_hint()}")
     return "\n".join(lines)
 
 
@@ -198,18 +199,18 @@ def execute_run(store, request: RunRequest):
     SIGINT/SIGTERM (everything cleaned up), NeedsUserNamespace outside the namespace."""
     from rootless_build.build.layerwrite import WrittenLayer
     from rootless_build.build.runmounts import prepare_mounts
-    from rootless_build.sandbox.drivers import detect_driver
+    from rootless_build.sandbox import isolation
     from rootless_build.sandbox.spec import Mount as SandboxMount
     from rootless_build.sandbox.step import StepSpec, run_step
-    from rootless_build.sandbox.userns import enter_here, in_userns
     from rootless_build.sandbox.vfs import flatten_into
     from rootless_build.store.unpacked import ensure_unpacked
     from rootless_build.store.upperlayer import adopt_as_unpacked, discard, write_upper_layer
 
-    # (enter_here says what a single-id namespace limits, once, as the re-executing path does)
-    if not in_userns() and os.getuid() != 0 and not enter_here():
+    plan = isolation.choose(store.tmp_dir, request.isolation, request.storage_driver)
+    if not isolation.enter(plan, warn=None):
         raise NeedsUserNamespace()
-    driver = detect_driver(store.root, request.storage_driver)
+    _note_once(plan)
+    driver = plan.driver
     blobs = [layer["digest"] for layer in request.layers]
     lowers = list(reversed(ensure_unpacked(store, list(request.chain_ids), blobs, warn=request.warn)))
     import tempfile  # lazily: a cached RUN never gets here (see store/atomic.py)
@@ -230,6 +231,7 @@ def execute_run(store, request: RunRequest):
                 network="none" if request.network == "none" else "host", mounts=mounts,
                 output=_output(request.quiet), tail_lines=TAIL_LINES, volatile=True,
                 hardening=_hardening(request), seccomp_cache=store.cache_dir / "seccomp",
+                isolation="chroot" if plan.isolation == "chroot" else "oci", chroot_mounts=plan.chroot_mounts,
                 **_limits(request.options)))
         if result.exit_code != 0:
             raise BuildError(_failure(result.exit_code, result.last_lines))
@@ -271,6 +273,19 @@ def _hardening(request):
     if options is None or not (options.cap_add or options.cap_drop):
         return Hardening()
     return Hardening(caps=resolve_caps(list(options.cap_add), list(options.cap_drop)))
+
+
+NOTED_ENV = "_ROOTLESS_BUILD_NOTED"
+
+
+def _note_once(plan) -> None:
+    """What this place cannot give, said once per build (a re-executed build knows it was)."""
+    if os.environ.get(NOTED_ENV) or not plan.notes:
+        return
+    os.environ[NOTED_ENV] = "1"
+    # On stderr, as the user namespace's own warnings always were (not the step output).
+    sys.stderr.write(f"rootless-build: warning: {plan.describe()}: {'; '.join(plan.notes)}\n")
+    sys.stderr.flush()
 
 
 def _write_script(base: Path, content: str) -> Path:
