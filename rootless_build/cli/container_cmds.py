@@ -101,7 +101,14 @@ def _attach_until_exit(catalog, container, *, stdin: bool, tty: bool, proxy_sign
 @click.option("-w", "--workdir", help="Working directory inside the container.")
 @click.option("-u", "--user", help="User name or uid[:gid] inside the container.")
 @click.option("--entrypoint", help="Override the image's ENTRYPOINT.")
-@click.option("--network", "--net", default="host", show_default=True, help="host or none.")
+@click.option("--network", "--net", default="slirp4netns", show_default=True,
+              help="slirp4netns[:allow_host_loopback=true,mtu=N] (a namespace of its own), host or none.")
+@click.option("-p", "--publish", multiple=True, help="Publish a port: [IP:][HOST:]CTR[/tcp|udp].")
+@click.option("-P", "--publish-all", is_flag=True, help="Publish every EXPOSEd port to a free host port.")
+@click.option("--dns", multiple=True, help="A nameserver for the container's /etc/resolv.conf.")
+@click.option("--add-host", multiple=True, help="Add NAME:IP to the container's /etc/hosts.")
+@click.option("--restart", default="no", show_default=True,
+              help="Restart policy: no, on-failure[:N], always, unless-stopped.")
 @click.option("--hostname", help="Container host name (default: the short ID).")
 @click.option("--stop-timeout", type=int, help="Seconds `stop` waits before SIGKILL (default 10).")
 @click.option("--cap-add", multiple=True, help="Add a Linux capability (or ALL).")
@@ -116,7 +123,7 @@ def _attach_until_exit(catalog, container, *, stdin: bool, tty: bool, proxy_sign
 @click.pass_context
 def run(ctx, interactive, tty, detach, auto_remove, name, env, env_file, volume, workdir, user,
         entrypoint, network, hostname, stop_timeout, cap_add, cap_drop, privileged, security_opt,
-        init, image, command):
+        init, publish, publish_all, dns, add_host, restart, image, command):
     """Run a command in a new container."""
     from rootless_build.containers import lifecycle
     from rootless_build.containers.runconfig import RunOptions
@@ -130,7 +137,8 @@ def run(ctx, interactive, tty, detach, auto_remove, name, env, env_file, volume,
                           tty=tty, interactive=interactive, detach=detach, auto_remove=auto_remove,
                           stop_timeout=stop_timeout, cap_add=list(cap_add), cap_drop=list(cap_drop),
                           privileged=privileged, security_opt=list(security_opt), init=init,
-                          console_size=_terminal_size() if tty else [])
+                          console_size=_terminal_size() if tty else [], publish=list(publish),
+                          publish_all=publish_all, dns=list(dns), add_hosts=list(add_host), restart=restart)
         container = lifecycle.create(store, catalog, image, opts, name=name, driver=None)
         _warn_about_id_mapping()
         try:

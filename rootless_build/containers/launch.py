@@ -135,13 +135,37 @@ def _step_spec(store, catalog: Catalog, container: Container, plan,
         os.write(report_w, f"P:{init_pid}:{start}\n".encode())
 
     cfg = container.config
+    network, slirp = _network(cfg, plan)
     mounts = [Mount("bind" if m.readonly else "cache", m.destination, Path(m.source), readonly=m.readonly)
               for m in cfg.mounts]
     return StepSpec(lowerdirs=lowerdirs, upperdir=catalog.upper_dir(container.id),
                     workdir=catalog.work_dir(container.id), argv=list(cfg.argv), driver=driver,
                     env=process_env(cfg), cwd=cfg.working_dir, user=cfg.user, hostname=cfg.hostname,
-                    network=cfg.network, mounts=mounts, interactive=True, on_start=on_start,
+                    network=network, slirp=slirp, dns=list(cfg.dns),
+                    extra_hosts=[tuple(h.split(":", 1)) for h in cfg.extra_hosts], mounts=mounts, interactive=True, on_start=on_start,
                     hardening=security.hardening_of(cfg), init=security.init_binary() if cfg.init else None,
                     seccomp_cache=store.cache_dir / "seccomp",
                     isolation="chroot" if plan.isolation == "chroot" else "oci",
                     chroot_mounts=plan.chroot_mounts)
+
+
+def _network(cfg, plan):
+    """The step's network mode and slirp4netns's options with the published ports."""
+    mode, _, options = cfg.network.partition(":")
+    if mode != "slirp4netns":
+        return mode, None
+    if plan.isolation == "chroot":      # no user namespace: no network namespace either
+        if cfg.ports:
+            raise ContainerError("published ports need a network namespace, which chroot isolation "
+                                 "cannot make here; run without -p/-P or with --network host")
+        return "host", None
+    import shutil
+
+    from rootless_build.sandbox.slirp import PortForward, parse_options
+
+    if shutil.which("slirp4netns") is None:
+        raise ContainerError("slirp4netns is not installed (apt-get install slirp4netns); "
+                             "or run with --network host")
+    slirp = parse_options(options)
+    slirp.ports = [PortForward(p.host_ip, p.host_port, p.container_port, p.protocol) for p in cfg.ports]
+    return mode, slirp

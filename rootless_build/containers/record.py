@@ -32,6 +32,16 @@ class Mount:
 
 
 @dataclass
+class PortBinding:
+    """-p/-P: a host port (chosen when the container was created) to a container port."""
+
+    host_ip: str            # "": every address (0.0.0.0)
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+
+
+@dataclass
 class RunConfig:
     """The process and its surroundings, resolved from the image config and `run`'s flags."""
 
@@ -43,7 +53,12 @@ class RunConfig:
     tty: bool = False
     open_stdin: bool = False
     stdin_once: bool = False
-    network: str = "host"
+    network: str = "host"           # host, none, slirp4netns[:options]
+    ports: list[PortBinding] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)
+    extra_hosts: list[str] = field(default_factory=list)   # --add-host NAME:IP
+    restart_policy: str = "no"      # no, on-failure, always, unless-stopped (the monitor's)
+    restart_max: int = 0            # on-failure:N (0: no limit)
     mounts: list[Mount] = field(default_factory=list)
     stop_signal: str = "SIGTERM"
     stop_timeout: int = 10
@@ -72,6 +87,8 @@ class State:
     started_at: str = ""
     finished_at: str = ""
     error: str = ""
+    restart_count: int = 0      # restarts by the restart policy since the last `start`
+    stopped: bool = False       # stopped by stop/kill/rm: no restart policy applies
 
 
 @dataclass
@@ -104,6 +121,7 @@ class Container:
         raw = json.loads(data)
         config = _known(RunConfig, raw.get("config") or {})
         config["mounts"] = [Mount(**_known(Mount, m)) for m in config.get("mounts", [])]
+        config["ports"] = [PortBinding(**_known(PortBinding, p)) for p in config.get("ports", [])]
         state_raw = raw.get("state") or {}
         if state:
             try:

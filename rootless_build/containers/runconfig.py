@@ -31,7 +31,12 @@ class RunOptions:
     workdir: str | None = None
     user: str | None = None
     hostname: str | None = None
-    network: str = "host"
+    network: str = "slirp4netns"
+    publish: list[str] = field(default_factory=list)       # -p
+    publish_all: bool = False                               # -P
+    dns: list[str] = field(default_factory=list)
+    add_hosts: list[str] = field(default_factory=list)
+    restart: str = "no"
     tty: bool = False
     interactive: bool = False
     detach: bool = False
@@ -65,8 +70,13 @@ def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> R
         procs.parse_signal(stop_signal)
     except ValueError:
         stop_signal = "SIGTERM"
-    if opts.network not in ("host", "none"):
-        raise UsageError(f"--network {opts.network}: only host and none are supported")
+    from rootless_build.containers import network
+    network.check_network(opts.network)
+    if (opts.publish or opts.publish_all) and not opts.network.startswith("slirp4netns"):
+        raise UsageError(f"-p/-P need a network of the container's own (slirp4netns), not --network {opts.network}")
+    restart_policy, restart_max = parse_restart(opts.restart)
+    if restart_policy != "no" and opts.auto_remove:
+        raise UsageError("--restart and --rm are mutually exclusive (conflicting options)")
     workdir = opts.workdir or img.get("WorkingDir") or "/"
     if not workdir.startswith("/"):
         raise UsageError(f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
@@ -75,7 +85,9 @@ def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> R
         user=opts.user if opts.user is not None else (img.get("User") or ""),
         hostname=hostname, tty=opts.tty, open_stdin=opts.interactive,
         stdin_once=opts.interactive and not opts.detach,
-        network=opts.network, mounts=[parse_volume(v) for v in opts.volumes],
+        network=opts.network, ports=network.publish(opts.publish, opts.publish_all, img),
+        dns=network.check_dns(opts.dns), extra_hosts=network.parse_add_hosts(opts.add_hosts),
+        restart_policy=restart_policy, restart_max=restart_max, mounts=[parse_volume(v) for v in opts.volumes],
         stop_signal=stop_signal,
         stop_timeout=10 if opts.stop_timeout is None else opts.stop_timeout,
         auto_remove=opts.auto_remove, entrypoint=entrypoint, cmd=cmd,
@@ -85,6 +97,20 @@ def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> R
     security.apply_options(config, opts.cap_add, opts.cap_drop, opts.privileged, opts.security_opt,
                            opts.init)
     return config
+
+
+def parse_restart(text: str) -> tuple[str, int]:
+    """docker's --restart: no | on-failure[:N] | always | unless-stopped."""
+    policy, colon, count = text.partition(":")
+    if policy == "on-failure" and colon:
+        if not count.isdigit():
+            raise UsageError(f"--restart {text}: the maximum retry count must be a number")
+        return policy, int(count)
+    if policy in ("no", "on-failure", "always", "unless-stopped") and not colon:
+        return policy, 0
+    if policy in ("always", "unless-stopped"):
+        raise UsageError(f"--restart {text}: maximum retry count cannot be used with restart policy '{policy}'")
+    raise UsageError(f"--restart {text}: use no, on-failure[:N], always or unless-stopped")
 
 
 def parse_entrypoint(text: str) -> list[str]:

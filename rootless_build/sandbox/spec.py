@@ -7,9 +7,13 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox.hardening import Hardening
+
+if TYPE_CHECKING:
+    from rootless_build.sandbox.slirp import SlirpOptions
 
 MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret")
 
@@ -53,7 +57,9 @@ class StepSpec:
     # A USER value resolved in the image ("app", "1000:1000", "app:staff"), or (uid, gid, groups).
     user: str | tuple[int, int, list[int]] = ""
     hostname: str = "rootless-build"
-    network: str = "host"              # "host" or "none"
+    network: str = "host"              # "host", "none" or "slirp4netns" (a namespace of its own)
+    slirp: SlirpOptions | None = None  # slirp4netns's options and the published ports
+    dns: list[str] = field(default_factory=list)    # nameservers for /etc/resolv.conf (--dns)
     mounts: list[Mount] = field(default_factory=list)
     # Each chunk of the step's output (stdout and stderr, merged); None: to our stdout.
     output: Callable[[bytes], None] | None = None
@@ -87,8 +93,8 @@ class StepSpec:
     def check(self) -> None:
         if not self.argv:
             raise SandboxError("a step needs a command")
-        if self.network not in ("host", "none"):
-            raise SandboxError(f"unknown network mode {self.network!r}: use host or none")
+        if self.network not in ("host", "none", "slirp4netns"):
+            raise SandboxError(f"unknown network mode {self.network!r}: use host, none or slirp4netns")
         if not posixpath.isabs(self.cwd):
             raise SandboxError(f"working directory must be absolute: {self.cwd}")
 

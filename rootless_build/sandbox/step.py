@@ -65,7 +65,7 @@ def _prepare(spec: StepSpec, scratch: Path, report_w: int, out_w: int | None) ->
     merged.mkdir()
     (scratch / "ovl").mkdir()
     rootfs = RootfsPlan(merged=os.fspath(merged), etc_files=write_etc(spec, scratch / "etc"),
-                        devpts_gid5=idmap.is_mapped(5, "gid"), own_network=spec.network == "none",
+                        devpts_gid5=idmap.is_mapped(5, "gid"), own_network=spec.network != "host",
                         shm_size=spec.shm_size, mask_paths=spec.hardening.mask_paths)
     argv = list(spec.argv)
     if spec.init is not None:
@@ -77,7 +77,7 @@ def _prepare(spec: StepSpec, scratch: Path, report_w: int, out_w: int | None) ->
         env=list(spec.env), cwd=spec.cwd, user=spec.user, hostname=spec.hostname,
         network=spec.network, interactive=spec.interactive, report_w=report_w, out_w=out_w,
         volatile=spec.volatile, rlimits=list(spec.rlimits), hardening=spec.hardening, console=spec.console,
-        console_size=spec.console_size,
+        console_size=spec.console_size, slirp=spec.slirp, scratch=os.fspath(scratch),
         seccomp_bpf=hardening.filter_for(spec.hardening, spec.seccomp_cache))
     wanted = list(FIXED) + _mount_plan(spec, scratch, plan)
     if spec.init is not None:

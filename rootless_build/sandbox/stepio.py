@@ -30,6 +30,7 @@ def write_etc(spec: StepSpec, etc: Path) -> dict[str, str]:
             resolv = spec.resolv_conf.read_text()
         except OSError:
             resolv = ""
+        resolv = resolv_conf(resolv, spec.dns, spec.network == "slirp4netns")
     hosts = hosts_file(spec.hostname) + "".join(f"{ip}\t{name}\n" for name, ip in spec.extra_hosts)
     files = {"/etc/hosts": hosts, "/etc/hostname": spec.hostname + "\n",
              "/etc/resolv.conf": resolv}
@@ -40,6 +41,23 @@ def write_etc(spec: StepSpec, etc: Path) -> dict[str, str]:
         host.chmod(0o644)
         result[target] = os.fspath(host)
     return result
+
+
+def resolv_conf(host: str, dns: list[str], slirp: bool) -> str:
+    """--dns replaces the host's nameservers; behind slirp4netns the host's loopback ones
+    cannot be reached, so its DNS forwarder (10.0.2.3) stands in for them, as podman does."""
+    kept = [line for line in host.splitlines() if not line.split()[:1] == ["nameserver"]]
+    servers = [line.split()[1] for line in host.splitlines()
+               if line.split()[:1] == ["nameserver"] and len(line.split()) > 1]
+    if dns:
+        servers = list(dns)
+    elif slirp:
+        servers = [s for s in servers if not s.startswith("127.") and s != "::1"]
+        if not servers:
+            servers = ["10.0.2.3"]
+    elif not any(line.split()[:1] == ["nameserver"] for line in host.splitlines()):
+        return host
+    return "".join(f"{line}\n" for line in kept) + "".join(f"nameserver {s}\n" for s in servers)
 
 
 def default_output(chunk: bytes) -> None:

@@ -33,6 +33,7 @@ from typing import NoReturn
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import drivers, hardening, libc, overlay
 from rootless_build.sandbox.rootfs import RootfsPlan, enter_rootfs
+from rootless_build.sandbox.slirp import Slirp, SlirpOptions
 from rootless_build.sandbox.users import home_dir, resolve_user
 
 SETUP_FAILED = 125
@@ -71,7 +72,7 @@ class StepperPlan:
     cwd: str
     user: str | tuple[int, int, list[int]]
     hostname: str
-    network: str
+    network: str                            # host, none or slirp4netns
     interactive: bool
     report_w: int
     out_w: int | None
@@ -84,6 +85,8 @@ class StepperPlan:
     seccomp_bpf: bytes | None = None        # compiled by the builder, once per process
     console: int | None = None              # socket for the pty's master (see StepSpec)
     console_size: tuple[int, int] = (24, 80)
+    slirp: SlirpOptions | None = None
+    scratch: str = ""                       # the step's scratch dir (slirp4netns's socket, log)
 
 
 def _limit(plan: StepperPlan) -> None:
@@ -110,6 +113,7 @@ def _exit_code(status: int) -> int:
 
 def stepper_main(plan: StepperPlan) -> NoReturn:
     mounted = None
+    slirp = None
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)     # the builder decides, then tells us
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -130,12 +134,16 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
         # pid 1's pivot_root moves our root too (one mount namespace): keep the host's /proc
         host_proc = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         flags = libc.CLONE_NEWNS | libc.CLONE_NEWPID | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC
-        if plan.network == "none":
+        if plan.network == "slirp4netns":
+            slirp = Slirp(plan.slirp or SlirpOptions(), plan.scratch)   # forked while we share the host's network
+        if plan.network != "host":
             flags |= libc.CLONE_NEWNET
         libc.unshare(flags)
         libc.sethostname(plan.hostname)
-        if plan.network == "none":
+        if plan.network != "host":
             _loopback_up()
+        if slirp is not None:
+            slirp.connect()
         exec_r, exec_w = os.pipe2(os.O_CLOEXEC)
         init_pid = os.fork()
         if init_pid == 0:
@@ -155,6 +163,8 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
     except BaseException as e:  # noqa: BLE001 - everything becomes one line for the builder
         _report(plan.report_w, "E", _describe(e))
     finally:
+        if slirp is not None:
+            slirp.stop()
         if mounted is not None:
             mounted.stop()      # fuse-overlayfs unmounts in its namespace and exits
         os._exit(0)
