@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import signal
 
-from rootless_build.containers import launch, names, procs, protocol, runconfig
+from rootless_build.containers import launch, names, procs, protocol, restart, runconfig
 from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.record import RUNNING, Container, now_iso
 from rootless_build.containers.removal import remove_container_files
@@ -67,6 +67,10 @@ def start(store, catalog: Catalog, container: Container, *, expect_attach: bool 
 def stop(catalog: Catalog, container: Container, timeout: int | None = None) -> Container:
     """The stop signal (image STOPSIGNAL or SIGTERM), SIGKILL after `timeout` seconds."""
     container = refresh(catalog, container)
+    restart.mark_stopped(catalog, container)
+    if container.state.status == restart.RESTARTING and monitor_alive(container):
+        return _after_monitor(catalog, container)   # it sees the mark within 50 ms and ends
+    container = refresh(catalog, catalog.load(container.id))
     if not is_running(container):
         return container
     s = container.state
@@ -115,6 +119,8 @@ def _after_monitor(catalog: Catalog, container: Container, timeout: float | None
 
 def remove(catalog: Catalog, container: Container, *, force: bool = False) -> None:
     container = refresh(catalog, container)
+    if force:
+        restart.mark_stopped(catalog, container)
     if container.state.status == RUNNING:
         if not force:
             raise ContainerError(f"cannot remove container {container.name}: container is running: "

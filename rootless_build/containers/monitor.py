@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import selectors
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -111,6 +112,19 @@ class Monitor:
         self.listener.setblocking(False)
         self.sel.register(self.listener, selectors.EVENT_READ, "listen")
         self.log = LogWriter(self.catalog.log_path(cid))
+        self._launch(launch, fresh=True)
+
+    def relaunch(self, launch: Launch) -> None:
+        """The restart policy's: the same container, a new process, the same clients and log."""
+        if self.stdin_fd is not None:
+            os.close(self.stdin_fd)
+            self.stdin_fd = None
+        self.stdin_buf.clear()
+        self.stdin_close_pending = False
+        self.exit_status = None
+        self._launch(launch, fresh=False)
+
+    def _launch(self, launch: Launch, fresh: bool) -> None:
         stdio, child_ends = self._stdio()
         try:
             launched = launch(stdio, child_ends[-1] if self.config.tty else None)
@@ -132,8 +146,14 @@ class Monitor:
             s.pid, s.pid_start = launched.init_pid, launched.init_start
             s.monitor_pid, s.monitor_start = me, procs.start_time(me) or 0
             s.boot_id, s.started_at = procs.boot_id(), now_iso()
+            if fresh:       # `start`: a new run, the restart policy applies again
+                s.restart_count, s.stopped = 0, False
+            else:
+                s.restart_count += 1
 
-        self.container = self.catalog.update_state(cid, running)
+        self.container = self.catalog.update_state(self.container.id, running)
+        if self.container.state.stopped:    # stop came while it was restarting: end it now
+            procs.send(launched.init_pid, launched.init_start, signal.SIGKILL)
 
     def _take_pty(self) -> None:
         """The container's pty master, sent by its pid 1 before it exec'd the command."""

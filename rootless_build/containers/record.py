@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 CREATED = "created"
 RUNNING = "running"
 EXITED = "exited"
+RESTARTING = "restarting"   # between two runs under a restart policy
 
 # docker's exit statuses for failures before the command runs
 EXIT_OWN_ERROR = 125

@@ -9,9 +9,11 @@ import signal
 import traceback
 from collections.abc import Callable
 
+from rootless_build.containers import restart
 from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.launch import CommandNotRunnable
 from rootless_build.containers.monitor import Launch, Monitor
+from rootless_build.containers.record import EXIT_OWN_ERROR
 from rootless_build.errors import ContainerError
 
 _OK = b"\0ok"
@@ -64,6 +66,15 @@ def _monitor_main(catalog: Catalog, container_id: str, launch: Launch, expect_at
         return
     _tell(ready_w, _OK)
     status = monitor.serve()
+    backoff = restart.Backoff()
+    while restart.again(catalog, container_id, status, backoff):
+        try:
+            monitor.relaunch(launch)
+        except Exception:  # noqa: BLE001 - it cannot start again: it stays exited
+            _note(catalog, container_id, traceback.format_exc())
+            status = EXIT_OWN_ERROR
+            break
+        status = monitor.serve()
     monitor.finish(status, after_exit)
 
 

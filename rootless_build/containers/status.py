@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 
 from rootless_build.containers import procs
 from rootless_build.containers.catalog import Catalog
-from rootless_build.containers.record import CREATED, EXIT_UNKNOWN, EXITED, RUNNING, Container, now_iso, parse_iso
+from rootless_build.containers.record import (CREATED, EXIT_UNKNOWN, EXITED, RESTARTING, RUNNING, Container,
+                                             now_iso, parse_iso)
 
 
 def monitor_alive(container: Container) -> bool:
@@ -31,14 +32,14 @@ def is_running(container: Container) -> bool:
 
 def refresh(catalog: Catalog, container: Container) -> Container:
     """The container with a stale `running` state settled (written back) as exited."""
-    if container.state.status != RUNNING or monitor_alive(container):
+    if container.state.status not in (RUNNING, RESTARTING) or monitor_alive(container):
         return container
     with catalog.lock(container.id):
         try:
             current = catalog.load(container.id)
         except Exception:
             return container
-        if current.state.status != RUNNING or monitor_alive(current):
+        if current.state.status not in (RUNNING, RESTARTING) or monitor_alive(current):
             return current
         s = current.state
         killed = init_alive(current) and procs.send(s.pid, s.pid_start, signal.SIGKILL)
@@ -96,6 +97,8 @@ def status_text(container: Container, now: datetime | None = None) -> str:
                f"{human_duration(_since(s.finished_at, now))} ago"
     if s.status == CREATED:
         return "Created"
+    if s.status == RESTARTING:
+        return f"Restarting ({s.exit_code}) {human_duration(_since(s.finished_at, now))} ago"
     return s.status.capitalize()
 
 
