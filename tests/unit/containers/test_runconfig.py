@@ -64,7 +64,7 @@ def test_workdir_user_hostname_and_stop_signal() -> None:
     assert (cfg.working_dir, cfg.user, cfg.hostname) == ("/tmp", "0:0", "box")
     with pytest.raises(UsageError, match="absolute path"):
         resolve(image, RunOptions(workdir="rel"), CID)
-    with pytest.raises(UsageError, match="host and none"):
+    with pytest.raises(UsageError, match="use host, none or slirp4netns"):
         resolve(image, RunOptions(network="bridge"), CID)
 
 
@@ -77,3 +77,34 @@ def test_volumes(tmp_path) -> None:
                          (f"{tmp_path}:/x:rx", "unknown option")):
         with pytest.raises(UsageError, match=message):
             parse_volume(bad)
+
+
+def test_publish_parsing_and_port_lines() -> None:
+    from rootless_build.containers.network import parse_publish, port_lines, port_map, publish
+
+    b = parse_publish("127.0.0.1:8080:80/udp")
+    assert (b.host_ip, b.host_port, b.container_port, b.protocol) == ("127.0.0.1", 8080, 80, "udp")
+    b = parse_publish("[::1]:8443:443")
+    assert (b.host_ip, b.host_port, b.container_port) == ("::1", 8443, 443)
+    assert parse_publish("80").host_port == 0 and parse_publish(":80").host_port == 0
+    for bad in ("0:80", "a:80", "1:2:3:4", "80/sctp", "nothost:80:80"):
+        with pytest.raises(UsageError):
+            parse_publish(bad)
+    chosen = publish(["9999:80"], True, {"ExposedPorts": {"80/tcp": {}, "53/udp": {}}})
+    assert [(p.container_port, p.protocol) for p in chosen] == [(80, "tcp"), (53, "udp")]
+    assert chosen[0].host_port == 9999 and chosen[1].host_port > 0   # -P skips what -p gave
+    with pytest.raises(UsageError, match="published twice"):
+        publish(["8080:80", "8080:81"], False, {})
+    assert port_map(chosen[:1]) == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "9999"}]}
+    assert port_lines(chosen) == ["80/tcp -> 0.0.0.0:9999", f"53/udp -> 0.0.0.0:{chosen[1].host_port}"]
+    assert port_lines(chosen, "53/udp") == [f"0.0.0.0:{chosen[1].host_port}"]
+
+
+def test_resolv_conf_for_slirp_and_dns() -> None:
+    from rootless_build.sandbox.stepio import resolv_conf
+
+    host = "search example.org\nnameserver 127.0.0.53\noptions edns0\n"
+    assert resolv_conf(host, [], slirp=True) == "search example.org\noptions edns0\nnameserver 10.0.2.3\n"
+    assert resolv_conf(host, [], slirp=False) == "search example.org\noptions edns0\nnameserver 127.0.0.53\n"
+    assert resolv_conf(host, ["1.1.1.1"], slirp=True).endswith("nameserver 1.1.1.1\n")
+    assert "10.0.2.3" not in resolv_conf("nameserver 192.0.2.1\n", [], slirp=True)
