@@ -103,9 +103,12 @@ class ImagePrune:
     report: gc.PruneReport
 
 
-def prune_images(store: Store, *, all_images: bool = False) -> ImagePrune:
+def prune_images(store: Store, *, all_images: bool = False, eligible=None) -> ImagePrune:
     """Dangling images (and with all_images, every image no container uses, and the
-    build cache), then everything they alone referenced."""
+    build cache), then everything they alone referenced. `eligible(image)` (prune's
+    --filter) narrows the images removed; the build cache is then left alone."""
+    if eligible is not None:
+        return _prune_some(store, all_images, eligible)
     untagged: list[str] = []
     dropped: list[str] = []
     if all_images:
@@ -120,6 +123,21 @@ def prune_images(store: Store, *, all_images: bool = False) -> ImagePrune:
     dangling = dropped + [e["digest"] for e in store.entries() if e["digest"] not in tagged]
     deleted = list(dict.fromkeys(image_id_of(store, d) for d in dangling))
     report = gc.prune(store, dangling=True, build_cache=all_images)
+    return ImagePrune(untagged, deleted, report)
+
+
+def _prune_some(store: Store, all_images: bool, eligible) -> ImagePrune:
+    with store.index_lock():
+        entries = store.entries()
+        used = set(containers_using(store))
+        tagged = {e["digest"] for e in entries if layout.ref_name(e)}
+        chosen = {d for d in {e["digest"] for e in entries}
+                  if d not in used and (all_images or d not in tagged) and eligible(store.load_image(d))}
+        untagged = [n for e in entries if e["digest"] in chosen and (n := layout.ref_name(e))]
+        if chosen:
+            _write(store, [e for e in entries if e["digest"] not in chosen])
+    deleted = list(dict.fromkeys(image_id_of(store, d) for d in chosen))
+    report = gc.prune(store, dangling=False)
     return ImagePrune(untagged, deleted, report)
 
 

@@ -15,7 +15,8 @@ VARIANTS = "variants"
 # Notes about one blob, named by its digest; gc drops them with the blob.
 LAYER_INDEX = "layer-index"  # the entries of a layer tar (build.layerindex)
 BLOB_SOURCES = "blob-sources"  # registry repositories known to hold it (registry.locations)
-BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES)
+LAYER_SIZE = "layer-size"  # a compressed layer's uncompressed size (store.layersize)
+BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES, LAYER_SIZE)
 
 
 def root_manifests(store: Store, *, include_cache: bool = True) -> set[str]:
