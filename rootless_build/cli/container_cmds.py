@@ -47,9 +47,10 @@ def _as_125(e: RootlessBuildError) -> RootlessBuildError:
     return e
 
 
-def _attach_until_exit(catalog, container, *, stdin: bool, tty: bool, proxy_signals: bool) -> None:
+def _attach_until_exit(catalog, container, *, stdin: bool, tty: bool, proxy_signals: bool,
+                       detach_keys: str = "") -> None:
     """Attach to a started container; exit with its status (0 when detached)."""
-    from rootless_build.containers import lifecycle
+    from rootless_build.containers import detachkeys, lifecycle
     from rootless_build.containers.attach import DETACHED, attach
     from rootless_build.containers.status import refresh
 
@@ -62,7 +63,8 @@ def _attach_until_exit(catalog, container, *, stdin: bool, tty: bool, proxy_sign
                 pass
         previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        code = attach(catalog.socket_path(container.id), stdin=stdin, tty=tty)
+        code = attach(catalog.socket_path(container.id), stdin=stdin, tty=tty,
+                      detach_keys=detachkeys.parse(detach_keys or container.config.detach_keys))
     except (FileNotFoundError, ConnectionRefusedError):
         code = None
     finally:
@@ -79,45 +81,88 @@ def _attach_until_exit(catalog, container, *, stdin: bool, tty: bool, proxy_sign
     _exit(code)
 
 
+_RUN_FLAGS = [
+    click.option("-i", "--interactive", is_flag=True, help="Keep stdin open and connected."),
+    click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-terminal."),
+    click.option("--rm", "auto_remove", is_flag=True, help="Remove the container when it exits."),
+    click.option("--name", help="Name the container (default: generated)."),
+    click.option("-e", "--env", multiple=True, help="Set an environment variable (NAME=VALUE or NAME)."),
+    click.option("--env-file", multiple=True, help="Read environment variables from a file."),
+    click.option("-v", "--volume", multiple=True, help="Bind mount HOST-DIR:CONTAINER-DIR[:ro]."),
+    click.option("-w", "--workdir", help="Working directory inside the container."),
+    click.option("-u", "--user", help="User name or uid[:gid] inside the container."),
+    click.option("--entrypoint", help="Override the image's ENTRYPOINT."),
+    click.option("--network", "--net", default="host", show_default=True, help="host or none."),
+    click.option("--hostname", help="Container host name (default: the short ID)."),
+    click.option("--stop-timeout", type=int, help="Seconds `stop` waits before SIGKILL (default 10)."),
+    click.option("-l", "--label", "labels", multiple=True, help="Set a label (KEY=VALUE)."),
+    click.option("--cidfile", help="Write the container ID to this file (which must not exist)."),
+    click.option("--detach-keys", default="", help="Keys that detach (default ctrl-p,ctrl-q)."),
+]
+
+
+def run_flags(command):
+    """The flags `run` and `create` share (docker's container options)."""
+    for option in reversed(_RUN_FLAGS):
+        command = option(command)
+    return command
+
+
+def create_from_flags(ctx, flags: dict, image: str, command: tuple, *, detach: bool):
+    """A new container in the Created state from run/create's flags: (store, catalog, container)."""
+    from rootless_build.containers import detachkeys, lifecycle
+    from rootless_build.containers.runconfig import RunOptions
+
+    if flags["tty"] and flags["interactive"] and not detach and not os.isatty(0):
+        raise UsageError("the input device is not a TTY")
+    detachkeys.parse(flags["detach_keys"])
+    cidfile = flags["cidfile"]
+    if cidfile and os.path.exists(cidfile):
+        raise UsageError(f"container ID file found, make sure the other container isn't running "
+                         f"or delete {cidfile}")
+    store, catalog = _catalog(ctx)
+    opts = RunOptions(command=list(command), entrypoint=flags["entrypoint"], env=list(flags["env"]),
+                      env_files=list(flags["env_file"]), volumes=list(flags["volume"]), workdir=flags["workdir"],
+                      user=flags["user"], hostname=flags["hostname"], network=flags["network"], tty=flags["tty"],
+                      interactive=flags["interactive"], detach=detach, auto_remove=flags["auto_remove"],
+                      stop_timeout=flags["stop_timeout"], labels=list(flags["labels"]),
+                      detach_keys=flags["detach_keys"], cidfile=os.path.abspath(cidfile) if cidfile else "")
+    container = lifecycle.create(store, catalog, image, opts, name=flags["name"], driver=None)
+    if cidfile:
+        _write_cidfile(catalog, container, cidfile)
+    return store, catalog, container
+
+
+def _write_cidfile(catalog, container, path: str) -> None:
+    from rootless_build.containers import lifecycle
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        lifecycle.remove(catalog, container, force=True)
+        raise UsageError(f"failed to create the container ID file {path}: {e.strerror}") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(container.id)
+
+
 @click.command(context_settings=_POSITIONAL_TAIL)
-@click.option("-i", "--interactive", is_flag=True, help="Keep stdin open and connected.")
-@click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-terminal.")
+@run_flags
 @click.option("-d", "--detach", is_flag=True, help="Run in the background; print the container ID.")
-@click.option("--rm", "auto_remove", is_flag=True, help="Remove the container when it exits.")
-@click.option("--name", help="Name the container (default: generated).")
-@click.option("-e", "--env", multiple=True, help="Set an environment variable (NAME=VALUE or NAME).")
-@click.option("--env-file", multiple=True, help="Read environment variables from a file.")
-@click.option("-v", "--volume", multiple=True, help="Bind mount HOST-DIR:CONTAINER-DIR[:ro].")
-@click.option("-w", "--workdir", help="Working directory inside the container.")
-@click.option("-u", "--user", help="User name or uid[:gid] inside the container.")
-@click.option("--entrypoint", help="Override the image's ENTRYPOINT.")
-@click.option("--network", "--net", default="host", show_default=True, help="host or none.")
-@click.option("--hostname", help="Container host name (default: the short ID).")
-@click.option("--stop-timeout", type=int, help="Seconds `stop` waits before SIGKILL (default 10).")
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run(ctx, interactive, tty, detach, auto_remove, name, env, env_file, volume, workdir, user,
-        entrypoint, network, hostname, stop_timeout, image, command):
+def run(ctx, detach, image, command, **flags):
     """Run a command in a new container."""
     from rootless_build.containers import lifecycle
-    from rootless_build.containers.runconfig import RunOptions
 
     try:
-        if tty and interactive and not detach and not os.isatty(0):
-            raise UsageError("the input device is not a TTY")
-        store, catalog = _catalog(ctx)
-        opts = RunOptions(command=list(command), entrypoint=entrypoint, env=list(env), env_files=list(env_file),
-                          volumes=list(volume), workdir=workdir, user=user, hostname=hostname, network=network,
-                          tty=tty, interactive=interactive, detach=detach, auto_remove=auto_remove,
-                          stop_timeout=stop_timeout)
-        container = lifecycle.create(store, catalog, image, opts, name=name, driver=None)
+        store, catalog, container = create_from_flags(ctx, flags, image, command, detach=detach)
         _warn_about_id_mapping()
         try:
             container = lifecycle.start(store, catalog, container, expect_attach=not detach,
                                         prefer_driver=storage_driver(ctx))
         except RootlessBuildError:
-            if auto_remove:
+            if flags["auto_remove"]:
                 lifecycle.remove(catalog, container, force=True)
             raise
     except RootlessBuildError as e:
@@ -125,25 +170,36 @@ def run(ctx, interactive, tty, detach, auto_remove, name, env, env_file, volume,
     if detach:
         click.echo(container.id)
         return
-    _attach_until_exit(catalog, container, stdin=interactive, tty=tty, proxy_signals=not tty)
+    _attach_until_exit(catalog, container, stdin=flags["interactive"], tty=flags["tty"],
+                       proxy_signals=not flags["tty"])
 
 
 @click.command()
 @click.option("-a", "--all", "all_", is_flag=True, help="Show all containers (default: running only).")
 @click.option("-q", "--quiet", is_flag=True, help="Only show container IDs.")
-@click.option("--format", "fmt", default="table", help="table, json or a Go template.")
+@click.option("--format", "fmt", default="table", help="table, json, a Go template or 'table TEMPLATE'.")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate output.")
+@click.option("-f", "--filter", "filters", multiple=True,
+              help="KEY=VALUE: status, name, ancestor, exited, label, id, before, since.")
+@click.option("-l", "--latest", is_flag=True, help="Show only the latest created container.")
+@click.option("-n", "--last", type=int, default=-1, help="Show the n last created containers.")
 @click.pass_context
-def ps(ctx, all_, quiet, fmt, no_trunc):
+def ps(ctx, all_, quiet, fmt, no_trunc, filters, latest, last):
     """List containers."""
-    from rootless_build.containers import listing
+    from rootless_build.containers import filtering, listing
     from rootless_build.containers.record import RUNNING
     from rootless_build.containers.status import refresh
+    from rootless_build.store.filters import Filters
 
-    _, catalog = _catalog(ctx)
+    wanted = Filters.parse(filters, filtering.PS_KEYS)
+    store, catalog = _catalog(ctx)
+    keep = filtering.matcher(store, catalog, wanted)
+    all_ = all_ or latest or last >= 0 or filtering.shows_all(wanted)
     containers = [refresh(catalog, c) for c in catalog.all()]
-    containers = [c for c in containers if all_ or c.state.status == RUNNING]
+    containers = [c for c in containers if (all_ or c.state.status == RUNNING) and keep(c)]
     containers.sort(key=lambda c: c.created, reverse=True)
+    if latest or last >= 0:
+        containers = containers[:1 if latest else last]
     if quiet:
         for c in containers:
             click.echo(c.id if no_trunc else c.short_id)
@@ -153,10 +209,9 @@ def ps(ctx, all_, quiet, fmt, no_trunc):
         rows = [listing.fields(c, no_trunc) for c in containers]
         print_table([[r[key] for _, key in listing.TABLE] for r in rows], [h for h, _ in listing.TABLE])
     else:
-        from rootless_build.cli.image_cmds import render_template
+        from rootless_build.cli.image_cmds import print_formatted
 
-        for c in containers:
-            click.echo(render_template(fmt, listing.fields(c, no_trunc)))
+        print_formatted(fmt, [listing.fields(c, no_trunc) for c in containers], listing.HEADERS)
 
 
 @click.command()
@@ -246,9 +301,10 @@ def wait(ctx, containers):
 
 @click.command()
 @click.option("--no-stdin", is_flag=True, help="Do not attach stdin.")
+@click.option("--detach-keys", default="", help="Keys that detach (default: the container's, ctrl-p,ctrl-q).")
 @click.argument("container")
 @click.pass_context
-def attach(ctx, no_stdin, container):
+def attach(ctx, no_stdin, detach_keys, container):
     """Attach to a running container (detach with ctrl-p ctrl-q)."""
     from rootless_build.containers.status import is_running, refresh
 
@@ -257,7 +313,11 @@ def attach(ctx, no_stdin, container):
     if not is_running(c):
         raise ContainerError("you cannot attach to a stopped container, start it first")
     stdin = not no_stdin and c.config.open_stdin
-    _attach_until_exit(catalog, c, stdin=stdin, tty=c.config.tty, proxy_signals=False)
+    if detach_keys:
+        from rootless_build.containers.detachkeys import parse
+
+        parse(detach_keys)
+    _attach_until_exit(catalog, c, stdin=stdin, tty=c.config.tty, proxy_signals=False, detach_keys=detach_keys)
 
 
 @click.command()
