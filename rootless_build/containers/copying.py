@@ -162,7 +162,7 @@ def copy_in(store, catalog: Catalog, container: Container, src: str, dest: str, 
         pid = rootaccess.fork_into_root(store, catalog, container, scratch)
         if pid == 0:
             parent_sock.close()
-            _child_receive(child_sock, dest)
+            _child_receive(child_sock, dest, keep_ids=archive)
         child_sock.close()
         try:
             with parent_sock, parent_sock.makefile("rb") as stream:
@@ -181,7 +181,7 @@ def copy_in(store, catalog: Catalog, container: Container, src: str, dest: str, 
                         if src == "-":
                             _pump(stdin, out)
                         else:
-                            write_tar(src, placement.name, out, id_map=None if archive else _container_root)
+                            write_tar(src, placement.name, out)
                     except BrokenPipeError:
                         pass        # the child gave up: its answer says why
                 parent_sock.shutdown(socket.SHUT_WR)
@@ -194,12 +194,9 @@ def copy_in(store, catalog: Catalog, container: Container, src: str, dest: str, 
             raise ContainerError(f"copying into container {container.name} failed")
 
 
-def _container_root(uid: int, gid: int) -> tuple[int, int]:
-    return 0, 0
-
-
-def _child_receive(sock: socket.socket, dest: str) -> None:
-    """In the container's root: describe DEST, then extract the tar under the parent chosen."""
+def _child_receive(sock: socket.socket, dest: str, keep_ids: bool) -> None:
+    """In the container's root: describe DEST, then extract the tar under the parent chosen.
+    Without keep_ids nothing is chowned: what root here creates belongs to the container's root."""
     from rootless_build.layers.extract import extract_layer
 
     try:
@@ -216,7 +213,8 @@ def _child_receive(sock: socket.socket, dest: str) -> None:
                 os._exit(0)         # the parent refused the copy
             parent = json.loads(line)["parent"]
             try:
-                extract_layer(stream, parent, mode="apply", chown=True, skip_devices=True, on_warning=lambda m: None)
+                extract_layer(stream, parent, mode="apply", chown=keep_ids, skip_devices=True,
+                              on_warning=lambda m: None)
                 answer = {"ok": True}
             except Exception as e:  # noqa: BLE001 - reported as one line by the parent
                 answer = {"error": str(e) or type(e).__name__}
