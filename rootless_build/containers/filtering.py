@@ -22,17 +22,17 @@ def matcher(store, catalog: Catalog, filters: Filters):
     """A predicate over containers; bad values fail here, once, before any is listed."""
     for value in filters.get("status"):
         if value not in STATUSES:
-            raise UsageError(f"invalid filter 'status={value}'")
+            raise UsageError(f"Invalid filter 'status={value}'")
     exited = []
     for value in filters.get("exited"):
         try:
             exited.append(int(value))
         except ValueError:
-            raise UsageError(f"invalid filter 'exited={value}'") from None
+            raise UsageError(f"Invalid filter 'exited={value}'") from None
     try:
         names = [re.compile(v) for v in filters.get("name")]
     except re.error as e:
-        raise UsageError(f"invalid filter 'name': {e}") from None
+        raise UsageError(f"Invalid filter 'name': {e}") from None
     before = [catalog.lookup(v).created for v in filters.get("before")]
     since = [catalog.lookup(v).created for v in filters.get("since")]
     ancestors = [_image(store, v) for v in filters.get("ancestor")]

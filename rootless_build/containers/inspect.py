@@ -65,8 +65,9 @@ def inspect_doc(catalog: Catalog, c: Container) -> dict:
             "Entrypoint": list(cfg.entrypoint) or None,
             "OnBuild": None,
             "Labels": dict(cfg.labels),
-            "StopSignal": cfg.stop_signal,
-            "StopTimeout": cfg.stop_timeout,
+            # docker shows these only when the image or a flag set them
+            **({"StopSignal": cfg.stop_signal} if cfg.stop_signal != "SIGTERM" else {}),
+            **({"StopTimeout": cfg.stop_timeout} if cfg.stop_timeout != 10 else {}),
         },
         "NetworkSettings": _network_settings(c),
     }

@@ -22,7 +22,7 @@ class Filters:
             if not eq or not key:
                 raise UsageError("bad format of filter (expected name=value)")
             if key.lower() not in allowed:
-                raise UsageError(f"invalid filter '{key}'")
+                raise UsageError(f"Invalid filter '{key}'")
             values.setdefault(key.lower(), []).append(value)
         return cls(values)
 
@@ -46,9 +46,9 @@ class Filters:
             elif value.lower() in ("false", "0"):
                 answers.add(False)
             else:
-                raise UsageError(f"invalid filter '{key}={value}'")
+                raise UsageError(f"Invalid filter '{key}={value}'")
         if len(answers) > 1:
-            raise UsageError(f"invalid filter '{key}': conflicting values")
+            raise UsageError(f"Invalid filter '{key}': conflicting values")
         return answers.pop()
 
     def labels_match(self, labels: dict[str, str] | None, key: str = "label") -> bool:
@@ -86,5 +86,5 @@ def parse_until(text: str, now: float | None = None) -> datetime:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"invalid filter 'until={text}': not a timestamp or a duration (10m, 1h30m)") from None
+        raise UsageError(f"Invalid filter 'until={text}': not a timestamp or a duration (10m, 1h30m)") from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -57,9 +57,9 @@ def test_ps_filters(rb, fleet, tmp_path) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--filter", "bogus=1"], "invalid filter 'bogus'"),
-    (["--filter", "status=sleeping"], "invalid filter 'status=sleeping'"),
-    (["--filter", "exited=x"], "invalid filter 'exited=x'"),
+    (["--filter", "bogus=1"], "Invalid filter 'bogus'"),
+    (["--filter", "status=sleeping"], "Invalid filter 'status=sleeping'"),
+    (["--filter", "exited=x"], "Invalid filter 'exited=x'"),
     (["--filter", "novalue"], "bad format of filter (expected name=value)"),
 ])
 def test_ps_refuses_bad_filters(rb, busybox, args, message) -> None:
@@ -105,9 +105,9 @@ def test_images_filters_and_table(rb, busybox, tmp_path) -> None:
     assert "one:1" not in repos("since=one:1") and "two:2" in repos("since=one:1")
     assert repos("before=two:2", "reference=one") == ["one:1"]
     bad = rb("images", "--filter", "status=1")
-    assert bad.returncode == 125 and bad.stderr == "Error: invalid filter 'status'\n"
+    assert bad.returncode == 125 and bad.stderr == "Error: Invalid filter 'status'\n"
     bad = rb("images", "--filter", "dangling=maybe")
-    assert bad.returncode == 125 and "invalid filter 'dangling=maybe'" in bad.stderr
+    assert bad.returncode == 125 and "Invalid filter 'dangling=maybe'" in bad.stderr
     table = ok(rb("images", "--format", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}", "one")).stdout.splitlines()
     assert table[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID"] and table[1].split()[:2] == ["one", "1"]
     hist = ok(rb("history", "--format", "table {{.CreatedBy}}\t{{.Size}}", "one:1")).stdout.splitlines()
@@ -135,7 +135,7 @@ def test_prune_filters(rb, busybox, tmp_path) -> None:
     left = ok(rb("images", "--format", "{{.Repository}}")).stdout.split()
     assert "img0" not in left and "img1" in left
     bad = rb("prune", "-f", "--filter", "reference=x")
-    assert bad.returncode == 125 and "invalid filter 'reference'" in bad.stderr
+    assert bad.returncode == 125 and "Invalid filter 'reference'" in bad.stderr
     bad = rb("prune", "-f", "--filter", "until=yesterday")
     assert bad.returncode == 125 and "until=yesterday" in bad.stderr
 
