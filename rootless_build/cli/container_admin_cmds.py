@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from rootless_build.cli.common import storage_driver
-from rootless_build.cli.container_cmds import (_POSITIONAL_TAIL, _as_125, _catalog, _each,
-                                               create_from_flags, run_flags)
+from rootless_build.cli.container_cmds import _POSITIONAL_TAIL, _as_125, _catalog, _each
+from rootless_build.cli.run_flags import create_from_flags, run_flags
 from rootless_build.errors import ContainerError, RootlessBuildError, UsageError
 
 

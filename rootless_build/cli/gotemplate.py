@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from rootless_build.errors import UsageError
+from rootless_build.cli.gofuncs import FUNCS, HEADER_PASSTHROUGH, TemplateError, go_string, go_type, truth
 
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
 _TOKEN = re.compile(r"""\s*(?:
@@ -26,15 +26,6 @@ _TOKEN = re.compile(r"""\s*(?:
     (?P<punct>[|(),]) |
     (?P<ident>[A-Za-z_]\w*)
 )""", re.X)
-
-# Go prints a nil map or slice of a typed field this way (docker's inspect documents).
-_MAP_FIELDS = {"Labels", "Volumes", "ExposedPorts"}
-_LIST_FIELDS = {"Env", "Cmd", "Entrypoint", "OnBuild", "Shell", "RepoTags", "RepoDigests", "Layers"}
-
-
-class TemplateError(UsageError):
-    pass
-
 
 # -- parsing -----------------------------------------------------------------------------
 
@@ -219,13 +210,13 @@ def _run(nodes: list, dot, scope: dict, header: bool = False) -> list[str]:
         elif isinstance(node, tuple) and node[0] == "set":
             scope[node[1]] = _pipe(node[2], dot, scope, header)
         elif isinstance(node, tuple):
-            out.append(_go_string(_pipe(node[1], dot, scope, header), node[1]))
+            out.append(go_string(_pipe(node[1], dot, scope, header), node[1]))
         elif node.kind == "if":
             value = _pipe(node.pipe, dot, scope, header)
-            out += _run(node.body if _truth(value) else node.otherwise, dot, scope, header)
+            out += _run(node.body if truth(value) else node.otherwise, dot, scope, header)
         elif node.kind == "with":
             value = _pipe(node.pipe, dot, scope, header)
-            if _truth(value):
+            if truth(value):
                 out += _run(node.body, value, {**scope, **dict.fromkeys(node.variables, value)}, header)
             else:
                 out += _run(node.otherwise, dot, scope, header)
@@ -235,7 +226,7 @@ def _run(nodes: list, dot, scope: dict, header: bool = False) -> list[str]:
                 list(enumerate(value)) if isinstance(value, (list, tuple)) else \
                 list(enumerate(range(value))) if isinstance(value, int) and not isinstance(value, bool) else None
             if items is None and value is not None:
-                raise TemplateError(f"template: range can't iterate over {_go_string(value)}")
+                raise TemplateError(f"template: range can't iterate over {go_string(value)}")
             if not items:
                 out += _run(node.otherwise, dot, scope, header)
             for key, item in items or []:
@@ -291,7 +282,7 @@ def _lookup(value, path: str):
         if isinstance(value, _HeaderData):
             return value.lookup(part)
         if not isinstance(value, dict):
-            raise TemplateError(f"template: can't evaluate field {part} in type {_go_type(value)}")
+            raise TemplateError(f"template: can't evaluate field {part} in type {go_type(value)}")
         key = part if part in value else next((k for k in value if k.lower() == part.lower()), None)
         if key is None:
             raise TemplateError(f"template: can't evaluate field {part}: no such field")
@@ -300,10 +291,10 @@ def _lookup(value, path: str):
 
 
 def _call(name: str, args: list, header: bool):
-    func = _FUNCS.get(name)
+    func = FUNCS.get(name)
     if func is None:
         raise TemplateError(f'template: function "{name}" not defined')
-    if header and name in _HEADER_PASSTHROUGH:
+    if header and name in HEADER_PASSTHROUGH:
         return args[0] if args else ""
     try:
         return func(*args)
@@ -311,113 +302,3 @@ def _call(name: str, args: list, header: bool):
         raise
     except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
         raise TemplateError(f"template: error calling {name}: {e}") from None
-
-
-def _index(coll, *keys):
-    for key in keys:
-        if isinstance(coll, dict):
-            coll = coll.get(key)
-        elif isinstance(coll, (list, tuple, str)) and isinstance(key, int):
-            if not 0 <= key < len(coll):
-                raise IndexError(f"index out of range: {key}")
-            coll = coll[key]
-        else:
-            raise TypeError(f"can't index item of type {_go_type(coll)}")
-    return coll
-
-
-def _print(*args) -> str:
-    """fmt.Sprint: spaces only between operands when neither is a string."""
-    out = ""
-    for i, arg in enumerate(args):
-        if i and not isinstance(arg, str) and not isinstance(args[i - 1], str):
-            out += " "
-        out += _go_string(arg)
-    return out
-
-
-def _printf(fmt: str, *args) -> str:
-    converted = re.sub(r"%[-+# 0-9.]*[vsqdtfg]", lambda m: m.group(0)[:-1] + (
-        "r" if m.group(0)[-1] == "q" else "s" if m.group(0)[-1] in "vt" else m.group(0)[-1]), fmt)
-    values = tuple(_go_string(a) if not isinstance(a, (int, float)) or isinstance(a, bool) else a for a in args)
-    return converted % values
-
-
-def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _truth(value) -> bool:
-    return bool(value) if value is not None else False
-
-
-def _compare(op):
-    def check(a, *bs):
-        if op == "eq":
-            return any(a == b for b in bs)
-        b = bs[0]
-        return {"ne": a != b, "lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[op]
-    return check
-
-
-def _and(*args):
-    for a in args:
-        if not _truth(a):
-            return a
-    return args[-1]
-
-
-def _or(*args):
-    for a in args:
-        if _truth(a):
-            return a
-    return args[-1]
-
-
-_FUNCS = {
-    "json": _json,
-    "join": lambda items, sep: sep.join(_go_string(i) for i in (items or [])),
-    "split": lambda text, sep: text.split(sep),
-    "upper": lambda text: _go_string(text).upper(),
-    "lower": lambda text: _go_string(text).lower(),
-    "title": lambda text: re.sub(r"\b[a-z]", lambda m: m.group(0).upper(), _go_string(text)),
-    "truncate": lambda text, n: _go_string(text)[:n],
-    "pad": lambda text, before, after: " " * before + _go_string(text) + " " * after,
-    "index": _index,
-    "len": lambda value: len(value) if value is not None else 0,
-    "print": _print,
-    "printf": _printf,
-    "println": lambda *args: " ".join(_go_string(a) for a in args) + "\n",
-    "not": lambda value: not _truth(value),
-    "and": _and,
-    "or": _or,
-    **{op: _compare(op) for op in ("eq", "ne", "lt", "le", "gt", "ge")},
-}
-# docker prints the header row with these functions returning their argument unchanged
-_HEADER_PASSTHROUGH = {"json", "join", "split", "upper", "lower", "title", "truncate", "pad"}
-
-
-def _go_type(value) -> str:
-    return {dict: "map[string]interface {}", list: "[]interface {}", str: "string", bool: "bool",
-            int: "int", float: "float64"}.get(type(value), type(value).__name__)
-
-
-def _go_string(value, pipe: list | None = None) -> str:
-    """How Go's text/template prints a value: [a b], map[k:v], <no value>."""
-    if value is None:
-        if pipe and len(pipe) == 1 and len(pipe[0]) == 1 and pipe[0][0][0] == "field":
-            name = pipe[0][0][1].rsplit(".", 1)[-1]
-            if name in _MAP_FIELDS:
-                return "map[]"
-            if name in _LIST_FIELDS:
-                return "[]"
-        return "<no value>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (list, tuple)):
-        return "[" + " ".join(_go_string(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{_go_string(v)}" for k, v in sorted(value.items())) + "]"
-    return str(value)
