@@ -112,7 +112,8 @@ def _tokens(text: str, raw: str) -> list[tuple[str, str]]:
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
             raise TemplateError(f"template: bad syntax in {raw}")
-        out.append((m.lastgroup, m.group(m.lastgroup)))
+        kind = m.lastgroup or ""
+        out.append((kind, m.group(kind)))
         pos = m.end()
     if not out:
         raise TemplateError(f"template: missing value in {raw}")
@@ -121,7 +122,10 @@ def _tokens(text: str, raw: str) -> list[tuple[str, str]]:
 
 def _pipeline(tokens: list, raw: str) -> list:
     """[command, ...]; a command is a list of operands; the value flows into the next."""
-    commands, current, depth, group = [], [], 0, []
+    commands: list[list] = []
+    current: list = []
+    group: list = []
+    depth = 0
     for tok in tokens:
         if depth:
             if tok == ("punct", "("):

@@ -10,7 +10,6 @@ import click
 from rootless_build.cli.common import open_store
 from rootless_build.errors import UsageError
 
-
 _RUN_FLAGS = [
     click.option("-i", "--interactive", is_flag=True, help="Keep stdin open and connected."),
     click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-terminal."),

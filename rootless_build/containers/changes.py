@@ -28,24 +28,27 @@ def container_changes(store, catalog: Catalog, container: Container) -> list[tup
     pid = fork_in_userns()
     if pid == 0:
         os.close(read_r)
+        report: dict[str, object]
         try:
-            answer = {"changes": _changes(store, catalog, container)}
+            report = {"changes": _changes(store, catalog, container)}
         except BaseException as e:  # noqa: BLE001 - the parent turns it into one line
-            answer = {"error": str(e) or type(e).__name__}
+            report = {"error": str(e) or type(e).__name__}
         with os.fdopen(read_w, "w") as f:
-            json.dump(answer, f)
+            json.dump(report, f)
         os._exit(0)
     os.close(read_w)
     with os.fdopen(read_r) as f:
         text = f.read()
     os.waitpid(pid, 0)
+    changes: list[list[str]] | None
     try:
         answer = json.loads(text)
-    except ValueError:
-        answer = {"error": "reading the container's changes failed"}
-    if "error" in answer:
+        changes = answer["changes"] if "error" not in answer else None
+    except (ValueError, TypeError, KeyError):
+        answer, changes = {"error": "reading the container's changes failed"}, None
+    if changes is None:
         raise ContainerError(f"diff {container.name}: {answer['error']}")
-    return [tuple(c) for c in answer["changes"]]
+    return [(str(kind), str(path)) for kind, path in changes]
 
 
 def _changes(store, catalog: Catalog, container: Container) -> list[tuple[str, str]]:
@@ -106,9 +109,10 @@ def _hidden_below(lower: str, parts: list[str]) -> bool:
 
 
 def _vfs_changes(full: str, lowers: list[str]) -> list[tuple[str, str]]:
-    from rootless_build.sandbox.vfs import flatten_into
     import shutil
     import tempfile
+
+    from rootless_build.sandbox.vfs import flatten_into
 
     base = tempfile.mkdtemp(dir=os.path.dirname(os.path.dirname(full)), prefix="diff-")
     try:

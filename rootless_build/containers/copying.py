@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -78,7 +79,7 @@ def copy_out(store, catalog: Catalog, container: Container, src: str, dest: str,
                     placement = _host_placement(src, is_dir, dest)
                 parent_sock.sendall(json.dumps({"name": placement.name}).encode() + b"\n")
                 if dest == "-":
-                    _pump(stream, out)
+                    _pump(stream, out or sys.stdout.buffer)
                 else:
                     from rootless_build.layers.extract import extract_layer
 
@@ -179,7 +180,7 @@ def copy_in(store, catalog: Catalog, container: Container, src: str, dest: str, 
                 with parent_sock.makefile("wb") as out:
                     try:
                         if src == "-":
-                            _pump(stdin, out)
+                            _pump(stdin or sys.stdin.buffer, out)
                         else:
                             write_tar(src, placement.name, out)
                     except BrokenPipeError:
@@ -212,6 +213,7 @@ def _child_receive(sock: socket.socket, dest: str, keep_ids: bool) -> None:
             if not line:
                 os._exit(0)         # the parent refused the copy
             parent = json.loads(line)["parent"]
+            answer: dict[str, object]
             try:
                 extract_layer(stream, parent, mode="apply", chown=keep_ids, skip_devices=True,
                               on_warning=lambda m: None)

@@ -45,8 +45,9 @@ def inspect_doc(catalog: Catalog, c: Container) -> dict:
         "HostConfig": _host_config(c),
         "GraphDriver": {"Data": {"UpperDir": str(catalog.upper_dir(c.id)), "WorkDir": str(catalog.work_dir(c.id))},
                         "Name": c.driver or "overlay"},
-        "Mounts": [{"Type": "bind", "Source": m.source, "Destination": m.destination, "Mode": "ro" if m.readonly else "",
-                    "RW": not m.readonly, "Propagation": "rprivate"} for m in cfg.mounts],
+        "Mounts": [{"Type": "bind", "Source": m.source, "Destination": m.destination,
+                    "Mode": "ro" if m.readonly else "", "RW": not m.readonly, "Propagation": "rprivate"}
+                   for m in cfg.mounts],
         "Config": {
             "Hostname": cfg.hostname,
             "Domainname": "",

@@ -54,7 +54,7 @@ def list_images(store: Store, *, intermediate: bool = False, name_filter: str | 
             ListedImage(image, None, size, _pulled_from(store, image))]
     if name_filter:
         rows = [r for r in rows if (_matches(r.tag, name_filter) if r.tag else
-                                    bool(r.repository) and _matches_repository(r.repository, name_filter))]
+                                    _matches_repository(r.repository or "", name_filter))]
     rows.sort(key=lambda r: _created_key(r.image), reverse=True)
     return rows, problems
 
@@ -77,7 +77,7 @@ def _matches_repository(repository: str, wanted: str) -> bool:
         want = reference.parse(wanted, default_tag="")
     except RootlessBuildError:
         return False
-    return not want.tag and not want.digest and names.same_image_name(f"{repository}:x", str(want.with_tag("x")))
+    return bool(repository) and not want.tag and not want.digest and names.same_image_name(f"{repository}:x", str(want.with_tag("x")))
 
 
 def _pulled_from(store: Store, image: Image) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rootless_build.errors import UsageError
 
@@ -80,11 +80,11 @@ def parse_until(text: str, now: float | None = None) -> datetime:
     now = time.time() if now is None else now
     if text and re.fullmatch(r"(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+", text):
         seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION.findall(text))
-        return datetime.fromtimestamp(now - seconds, timezone.utc)
+        return datetime.fromtimestamp(now - seconds, UTC)
     if re.fullmatch(r"\d+(?:\.\d+)?", text or ""):
-        return datetime.fromtimestamp(float(text), timezone.utc)
+        return datetime.fromtimestamp(float(text), UTC)
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(f"Invalid filter 'until={text}': not a timestamp or a duration (10m, 1h30m)") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

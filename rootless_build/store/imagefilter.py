@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
 from rootless_build.oci import reference
@@ -36,7 +37,7 @@ def filter_rows(store: Store, rows: list[ListedImage], filters: Filters) -> list
     return out
 
 
-def prunable(filters: Filters):
+def prunable(filters: Filters) -> Callable[[Image], bool]:
     """A predicate over images: may prune remove it, given the label and until filters."""
     until = [parse_until(v) for v in filters.get("until")]
 
@@ -52,7 +53,7 @@ def labels_of(image: Image) -> dict[str, str]:
 
 
 def _created(image: Image) -> datetime:
-    return image.created or datetime.min.replace(tzinfo=timezone.utc)
+    return image.created or datetime.min.replace(tzinfo=UTC)
 
 
 def _reference_matches(tag: str | None, pattern: str) -> bool:
@@ -73,4 +74,4 @@ def _path_match(pattern: str, name: str) -> bool:
     """Go's path.Match: '*' does not cross '/'."""
     if pattern.count("/") != name.count("/"):
         return False
-    return all(fnmatchcase(n, p) for p, n in zip(pattern.split("/"), name.split("/")))
+    return all(fnmatchcase(n, p) for p, n in zip(pattern.split("/"), name.split("/"), strict=True))

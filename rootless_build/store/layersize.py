@@ -23,13 +23,14 @@ def image_size(store: Store, image: Image) -> int:
     return sum(layer_sizes(store, image))
 
 
-def _layer_size(store: Store, layer: dict) -> int:
-    digest, size = layer.get("digest", ""), int(layer.get("size", 0))
+def _layer_size(store: Store, layer: dict[str, object]) -> int:
+    digest, size = str(layer.get("digest", "")), int(str(layer.get("size", 0)))
     if layer.get("mediaType") in _UNCOMPRESSED:
         return size
     note = store.get_record(LAYER_SIZE, digest)
-    if note and isinstance(note.get("size"), int):
-        return note["size"]
+    noted = note.get("size") if note else None
+    if isinstance(noted, int):
+        return noted
     measured = _measure(store, digest)
     if measured is None:
         return size         # blob missing or unreadable: the stored size is all we know

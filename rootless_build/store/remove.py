@@ -7,11 +7,13 @@ Index edits happen here; blobs are freed afterwards by `collect` (gc under its l
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rootless_build.errors import ImageNotFound, RootlessBuildError
 from rootless_build.oci import digest as dg
 from rootless_build.store import gc, layout, names
+from rootless_build.store.image import Image
 from rootless_build.store.store import Store
 
 
@@ -103,7 +105,8 @@ class ImagePrune:
     report: gc.PruneReport
 
 
-def prune_images(store: Store, *, all_images: bool = False, eligible=None) -> ImagePrune:
+def prune_images(store: Store, *, all_images: bool = False,
+                 eligible: Callable[[Image], bool] | None = None) -> ImagePrune:
     """Dangling images (and with all_images, every image no container uses, and the
     build cache), then everything they alone referenced. `eligible(image)` (prune's
     --filter) narrows the images removed; the build cache is then left alone."""
@@ -126,7 +129,7 @@ def prune_images(store: Store, *, all_images: bool = False, eligible=None) -> Im
     return ImagePrune(untagged, deleted, report)
 
 
-def _prune_some(store: Store, all_images: bool, eligible) -> ImagePrune:
+def _prune_some(store: Store, all_images: bool, eligible: Callable[[Image], bool]) -> ImagePrune:
     with store.index_lock():
         entries = store.entries()
         used = set(containers_using(store))

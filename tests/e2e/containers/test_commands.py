@@ -40,7 +40,7 @@ def test_create_makes_a_created_container_that_start_runs(rb, busybox, tmp_path)
     assert cidfile.read_text() == cid
     assert state(rb, "made")["Status"] == "created" and state(rb, "made")["Pid"] == 0
     assert "made" not in rb("ps").stdout
-    line = next(l for l in ok(rb("ps", "-a")).stdout.splitlines() if "made" in l)
+    line = next(line for line in ok(rb("ps", "-a")).stdout.splitlines() if "made" in line)
     assert "Created" in line
     # docker refuses an existing cidfile before creating anything
     again = rb("create", "--cidfile", cidfile, busybox, "true")
@@ -95,10 +95,10 @@ def test_top_lists_the_containers_processes_with_ps_options(rb, busybox) -> None
     assert lines[0].split()[:3] == ["UID", "PID", "PPID"]
     body = "\n".join(lines[1:])
     assert "sleep 301" in body and "sleep 302" in body
-    assert all("-m pytest" not in l for l in lines) and len(lines) < 8   # not the host's processes
+    assert all("-m pytest" not in line for line in lines) and len(lines) < 8   # not the host's processes
     custom = ok(rb("top", cid, "-o", "pid,args")).stdout.splitlines()
     assert custom[0].split() == ["PID", "COMMAND"]
-    assert any(l.split(None, 1)[1] == "sleep 301" for l in custom[1:])
+    assert any(line.split(None, 1)[1] == "sleep 301" for line in custom[1:])
     no_pid = rb("top", cid, "-o", "args")
     assert no_pid.returncode != 0 and "Couldn't find PID field in ps output" in no_pid.stderr
     ok(rb("stop", "-t", "0", cid))

@@ -27,7 +27,8 @@ def names(rb, *filters: str, all_: bool = False) -> list[str]:
 def fleet(rb, busybox):
     """web1 running (tier=web), web2 exited 3 (tier=web, env=prod), db created (tier=db)."""
     ok(rb("run", "-d", "--name", "web1", "-l", "tier=web", busybox, "sleep", "300"))
-    assert rb("run", "--name", "web2", "-l", "tier=web", "-l", "env=prod", busybox, "sh", "-c", "exit 3").returncode == 3
+    exited = rb("run", "--name", "web2", "-l", "tier=web", "-l", "env=prod", busybox, "sh", "-c", "exit 3")
+    assert exited.returncode == 3
     ok(rb("create", "--name", "db", "-l", "tier=db", busybox, "true"))
     return busybox
 

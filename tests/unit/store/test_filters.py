@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -40,12 +40,12 @@ def test_boolean() -> None:
 
 @pytest.mark.parametrize("text, seconds_ago", [("10m", 600), ("1h30m", 5400), ("2.5s", 2.5), ("0s", 0)])
 def test_until_durations(text, seconds_ago) -> None:
-    assert parse_until(text, now=10_000.0) == datetime.fromtimestamp(10_000.0 - seconds_ago, timezone.utc)
+    assert parse_until(text, now=10_000.0) == datetime.fromtimestamp(10_000.0 - seconds_ago, UTC)
 
 
 def test_until_timestamps() -> None:
-    assert parse_until("1700000000") == datetime.fromtimestamp(1_700_000_000, timezone.utc)
-    assert parse_until("2024-01-02T03:04:05Z") == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    assert parse_until("2024-01-02") == datetime(2024, 1, 2, tzinfo=timezone.utc)
+    assert parse_until("1700000000") == datetime.fromtimestamp(1_700_000_000, UTC)
+    assert parse_until("2024-01-02T03:04:05Z") == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert parse_until("2024-01-02") == datetime(2024, 1, 2, tzinfo=UTC)
     with pytest.raises(UsageError, match="until=yesterday"):
         parse_until("yesterday")
