@@ -154,11 +154,14 @@ def ps(ctx, all_, quiet, fmt, no_trunc, filters, latest, last):
 @click.command()
 @click.option("-a", "--attach", "attach_", is_flag=True, help="Attach to the container's output.")
 @click.option("-i", "--interactive", is_flag=True, help="Attach the container's stdin.")
+@click.option("--detach-keys", default="", help="Keys that detach (default: the container's, ctrl-p,ctrl-q).")
 @click.argument("containers", nargs=-1, required=True)
 @click.pass_context
-def start(ctx, attach_, interactive, containers):
+def start(ctx, attach_, interactive, detach_keys, containers):
     """Start stopped containers."""
-    from rootless_build.containers import lifecycle
+    from rootless_build.containers import detachkeys, lifecycle
+
+    detachkeys.parse(detach_keys)
 
     store, catalog = _catalog(ctx)
     if (attach_ or interactive) and len(containers) > 1:
@@ -174,8 +177,8 @@ def start(ctx, attach_, interactive, containers):
             failed = True
             continue
         if attach_ or interactive:
-            _attach_until_exit(catalog, container, stdin=interactive,
-                               tty=container.config.tty, proxy_signals=not container.config.tty)
+            _attach_until_exit(catalog, container, stdin=interactive, tty=container.config.tty,
+                               proxy_signals=not container.config.tty, detach_keys=detach_keys)
         click.echo(ref)
     if failed:
         _exit(1)
@@ -250,10 +253,9 @@ def attach(ctx, no_stdin, detach_keys, container):
     if not is_running(c):
         raise ContainerError("you cannot attach to a stopped container, start it first")
     stdin = not no_stdin and c.config.open_stdin
-    if detach_keys:
-        from rootless_build.containers.detachkeys import parse
+    from rootless_build.containers.detachkeys import parse
 
-        parse(detach_keys)
+    parse(detach_keys)
     _attach_until_exit(catalog, c, stdin=stdin, tty=c.config.tty, proxy_signals=False, detach_keys=detach_keys)
 
 

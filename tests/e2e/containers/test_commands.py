@@ -234,3 +234,27 @@ def test_detach_keys_are_checked(rb, busybox) -> None:
     assert bad.returncode == 125 and "Invalid detach keys" in bad.stderr
     cid = ok(rb("create", "--detach-keys", "ctrl-a,x", busybox, "true")).stdout.strip()
     assert json.loads(ok(rb("inspect", cid)).stdout)[0]["Id"] == cid
+
+
+def test_detach_keys_detach_a_tty_session(rb, cli_argv, busybox) -> None:
+    import pexpect
+
+    from ctrhelp import pexpect_env
+
+    child = pexpect.spawn(cli_argv[0], [*cli_argv[1:], "run", "-it", "--name", "keys", "--detach-keys", "ctrl-a,x",
+                                        busybox, "sh"], timeout=60, env=pexpect_env(), encoding="utf-8")
+    child.expect(r"[#$] ")
+    child.send("\x01x")                         # the container's own keys, not ctrl-p ctrl-q
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert state(rb, "keys")["Running"]
+    # attach takes the container's keys unless given others
+    again = pexpect.spawn(cli_argv[0], [*cli_argv[1:], "attach", "--detach-keys", "ctrl-b", "keys"], timeout=60,
+                          env=pexpect_env(), encoding="utf-8")
+    again.send("\n")
+    again.expect(r"[#$] ")
+    again.send("\x02")
+    again.expect(pexpect.EOF)
+    again.close()
+    assert again.exitstatus == 0 and state(rb, "keys")["Running"]
