@@ -238,7 +238,6 @@ def test_detach_keys_are_checked(rb, busybox) -> None:
 
 def test_detach_keys_detach_a_tty_session(rb, cli_argv, busybox) -> None:
     import pexpect
-
     from ctrhelp import pexpect_env
 
     child = pexpect.spawn(cli_argv[0], [*cli_argv[1:], "run", "-it", "--name", "keys", "--detach-keys", "ctrl-a,x",
