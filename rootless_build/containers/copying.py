@@ -107,7 +107,7 @@ def _child_send(sock: socket.socket, src: str, follow: bool) -> None:
     code = 0
     try:
         with sock, sock.makefile("rb") as stream:
-            path = os.path.normpath("/" + src)
+            path = os.path.normpath("/" + src.lstrip("/"))
             try:
                 st = os.stat(path) if follow else os.lstat(path)
             except OSError as e:
@@ -123,11 +123,20 @@ def _child_send(sock: socket.socket, src: str, follow: bool) -> None:
                 os._exit(0)         # the parent refused the copy
             name = json.loads(line)["name"]
             with sock.makefile("wb") as out:
-                write_tar(path, name, out)
+                write_tar(path, name, out, skip=_kernel_trees(path, name))
     except BaseException as e:  # noqa: BLE001 - one line on stderr, a status for the parent
         os.write(2, f"Error: {e}\n".encode())
         code = 1
     os._exit(code)
+
+
+def _kernel_trees(path: str, name: str):
+    """Copying out `/`: the contents of /proc, /sys and /dev are the kernel's mounts, not the
+    container's files (export leaves them out too)."""
+    if path != "/":
+        return None
+    prefix = f"{name}/" if name else ""
+    return lambda arc: arc.startswith((f"{prefix}proc/", f"{prefix}sys/", f"{prefix}dev/"))
 
 
 def write_tar(path: str, name: str, out: BinaryIO, id_map=None, skip=None) -> None:
@@ -202,7 +211,7 @@ def _child_receive(sock: socket.socket, dest: str, keep_ids: bool) -> None:
 
     try:
         with sock, sock.makefile("rb") as stream:
-            path = os.path.normpath("/" + dest) + ("/" if dest.endswith("/") and dest != "/" else "")
+            path = os.path.normpath("/" + dest.lstrip("/")) + ("/" if dest.endswith("/") and dest != "/" else "")
             try:
                 kind = "dir" if os.path.isdir(path) else "file" if os.path.lexists(path.rstrip("/")) else None
             except OSError:

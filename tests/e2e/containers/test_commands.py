@@ -257,3 +257,11 @@ def test_detach_keys_detach_a_tty_session(rb, cli_argv, busybox) -> None:
     again.expect(pexpect.EOF)
     again.close()
     assert again.exitstatus == 0 and state(rb, "keys")["Running"]
+
+
+def test_cp_of_the_root_of_a_running_container_leaves_out_proc_and_sys(rb, busybox, tmp_path) -> None:
+    cid = detached(rb, busybox, "sleep", "300")
+    ok(rb("cp", f"{cid}:/", tmp_path / "root"))
+    assert (tmp_path / "root" / "bin" / "busybox").is_file()
+    assert (tmp_path / "root" / "proc").is_dir() and not os.listdir(tmp_path / "root" / "proc")
+    assert not os.listdir(tmp_path / "root" / "sys") and not os.listdir(tmp_path / "root" / "dev")
