@@ -138,10 +138,9 @@ def prune(ctx, all_, force, filters):
 @click.option("--no-trunc", is_flag=True, help="Do not truncate the output.")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
 @click.option("--format", "fmt", default=None, help="A Go template or 'table TEMPLATE'.")
-@click.option("-H", "--human", default=True, hidden=True, help="Accepted for docker compatibility.")
 @click.argument("name")
 @click.pass_context
-def history(ctx, no_trunc, quiet, fmt, human, name):
+def history(ctx, no_trunc, quiet, fmt, name):
     """Show the history of an image, newest first."""
     from rootless_build.oci.digest import short_id
     from rootless_build.store.describe import history_rows
