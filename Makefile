@@ -19,7 +19,7 @@ define run_tests
 $(1) || { r=$$?; [ $$r = 5 ] || rc=1; }
 endef
 
-.PHONY: all setup sync testdata registry-start registry-stop seed test demo bench lint check
+.PHONY: all setup sync testdata registry-start registry-stop seed test demo bench lint check image
 
 all: test
 
@@ -87,6 +87,12 @@ demo: setup sync testdata
 	$(AS_USER) rootless-build images
 	$(AS_USER) rootless-build inspect hello:latest
 	$(AS_USER) rootless-build run --rm hello:latest
+
+# The CI image of the tool (scripts/image), built by the tool as rbuild from the synced
+# copy, FROM the test registry's debian (start it with `make seed`); IMAGE=name:tag.
+IMAGE ?= rootless-build:latest
+image: sync
+	$(AS_USER) env PIP="$(VENV)/bin/python -m pip" scripts/image/build.sh $(IMAGE)
 
 bench: setup sync testdata
 	if [ -f scripts/bench/run.sh ]; then bash scripts/bench/run.sh; \

@@ -11,6 +11,7 @@ RootlessBuildError            anything we expect and can explain in one line
   SandboxError                a user namespace, mount or process problem
   RegistryError               a registry answered with an error (see registry/errors)
   ContainerError              container lifecycle problems
+  SignatureError              a key, signature or trust policy problem; refused images
 """
 
 from __future__ import annotations
@@ -71,3 +72,8 @@ class RegistryError(RootlessBuildError):
 
 class ContainerError(RootlessBuildError):
     pass
+
+
+class SignatureError(RootlessBuildError):
+    """A key that cannot be used, a signature that cannot be made, or an image the trust
+    policy (policy.json) refuses: the message names the policy entry."""

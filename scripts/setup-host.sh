@@ -20,7 +20,7 @@ say() { echo "setup-host: $*" >&2; }
 packages=(
     uidmap fuse-overlayfs slirp4netns runc podman buildah skopeo umoci docker-registry
     busybox-static debootstrap hyperfine python3-venv pigz zstd tmux apache2-utils
-    openssl jq rsync curl docker.io sudo openssh-client git
+    openssl jq rsync curl docker.io sudo openssh-client git gnupg db5.3-util catatonit
 )
 missing=()
 for p in "${packages[@]}"; do

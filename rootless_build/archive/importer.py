@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 from rootless_build.archive.changes import apply_changes
@@ -18,10 +18,11 @@ from rootless_build.errors import LayerError
 from rootless_build.layers.sink import LayerSink
 from rootless_build.layers.tarreader import BLOCK, is_header, scan_file
 from rootless_build.oci import mediatypes as mt
+from rootless_build.oci import platform, validate
+from rootless_build.oci.documents import InvalidDocument
 from rootless_build.oci.models import Descriptor
-from rootless_build.oci import platform
 from rootless_build.store import Image, Store, names
-from rootless_build.store.writeback import WritebackFile
+from rootless_build.store.tempblob import TempBlob
 
 _CHUNK = 1 << 20
 
@@ -31,6 +32,10 @@ def import_tarball(store: Store, source: str, stream: BinaryIO | None = None, *,
     """Import `source` (a path, or "-" with `stream`) and tag it `name` if given."""
     name = names.normalize(name) if name else None  # a bad name fails before any work
     config = apply_changes({}, changes or [])
+    try:  # --change values: checked as a pulled or loaded config is, before any work
+        validate.image_config(json.dumps({"config": config}).encode(), f"image {name or source}")
+    except InvalidDocument as e:
+        raise ArchiveError(str(e)) from None
     with store.writing():
         if source == "-":
             layer = _store_layer(store, stream, "stdin")
@@ -59,27 +64,19 @@ def import_tarball(store: Store, source: str, stream: BinaryIO | None = None, *,
 
 def _store_layer(store: Store, f: BinaryIO, label: str) -> Descriptor:
     content = open_any(f, label)
-    fd, tmp = store.blobs.new_temp(prefix="import-")
     try:
-        dest = WritebackFile(fd)
-        with LayerSink(dest, "") as sink:
-            first = _read_at_least(content, BLOCK)
-            _check_tar(first, label)
-            sink.write(first)
-            while chunk := content.read(_CHUNK):
-                sink.write(chunk)
-            result = sink.finish()
-        scan_file(tmp, "the tarball")  # every header checked before the layer is stored
-        dest.fsync()
-        store.blobs.adopt(tmp, result.diff_id)
+        with TempBlob(store.tmp_dir, prefix="import-", what=f"importing {label}") as blob:
+            with LayerSink(blob.file, "") as sink:
+                first = _read_at_least(content, BLOCK)
+                _check_tar(first, label)
+                sink.write(first)
+                while chunk := content.read(_CHUNK):
+                    sink.write(chunk)
+                result = sink.finish()
+            scan_file(blob.path, "the tarball")  # every header checked before the layer is stored
+            blob.commit(store.blobs, result.diff_id)
     except LayerError as e:
-        tmp.unlink(missing_ok=True)
         raise ArchiveError(f"{label}: {e}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    finally:
-        os.close(fd)
     return Descriptor(mediaType=mt.OCI_LAYER, digest=result.diff_id, size=result.uncompressed_size)
 
 
@@ -105,5 +102,5 @@ def _now() -> str:
     """RFC 3339 UTC; SOURCE_DATE_EPOCH when set, for reproducible imports."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     seconds = int(epoch) if epoch and epoch.isdigit() else time.time()
-    stamp = datetime.fromtimestamp(seconds, timezone.utc)
+    stamp = datetime.fromtimestamp(seconds, UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond:06d}Z"

@@ -40,19 +40,31 @@ def load(store: Store, source: str | os.PathLike | None, stream: BinaryIO | None
         else:
             found = read_images(TarMembers(open_any(stream, label), staging, label))
         images = [(_commit(store, f), f) for f in found]
+        for image, f in images:
+            _attach(store, image, f)
     return [Loaded(image, _tag(store, image, f)) for image, f in images]
 
 
 def _commit(store: Store, found: FoundImage) -> Image:
     for staged in found.layers:
         if not store.blobs.has(staged.digest):
-            _fsync(staged.path)
-            store.blobs.adopt(staged.path, staged.digest)
+            store.blobs.adopt(staged.path, staged.digest, fsync=True)
     if found.manifest_bytes is not None:
         store.blobs.put_bytes(found.config_bytes)
         return store.add_manifest(found.manifest_bytes)
     layers = [Descriptor(mediaType=mt.OCI_LAYER, digest=s.digest, size=s.size) for s in found.layers]
     return store.write_image(found.config_bytes, layers)
+
+
+def _attach(store: Store, image: Image, found: FoundImage) -> None:
+    """Its SBOM and provenance, re-pointed at the manifest as stored."""
+    if not found.attestations:
+        return
+    from rootless_build.store import referrers
+
+    for manifest, data in found.attestations:
+        referrers.attach(store, referrers.subject_of(image), manifest.get("artifactType", ""), manifest["layers"][0]["mediaType"],
+                         data, manifest.get("annotations"))
 
 
 def _tag(store: Store, image: Image, found: FoundImage) -> tuple[str, ...]:
@@ -67,11 +79,3 @@ def _tag(store: Store, image: Image, found: FoundImage) -> tuple[str, ...]:
     if not given:
         store.add_untagged(image)
     return tuple(given)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +19,7 @@ from rootless_build.errors import LayerError, RootlessBuildError
 from rootless_build.layers.compression import open_uncompressed, sniff
 from rootless_build.layers.sink import LayerSink
 from rootless_build.oci import digest as dg
+from rootless_build.store.tempblob import TempBlob
 from rootless_build.store.writeback import WritebackFile
 
 _CHUNK = 1 << 20
@@ -58,23 +58,21 @@ class _HashingRaw(io.RawIOBase):
 
 
 def stage_stream(src: MemberReader, directory: Path) -> Staged:
-    """Copy `src` to a new file in `directory`, uncompressed, hashing both forms."""
-    fd, name = tempfile.mkstemp(dir=directory, prefix="member-")
-    try:
-        out = WritebackFile(fd)  # the load fsyncs what it keeps: start writing it out now
+    """Copy `src` to a new file in `directory`, uncompressed, hashing both forms. The load
+    adopts (and fsyncs) what it keeps once everything checked; WritebackFile starts
+    writing it out meanwhile."""
+    with TempBlob(directory, prefix="member-", what="staging the archive") as blob:
         if sniff(src.peek(4)):
-            return _stage_compressed(src, out, Path(name))
-        # Not compressed: copy and hash (on LayerSink's hash thread) in one pass.
-        size = src.remaining
-        with LayerSink(out, "") as sink:
-            sink.write_from(src, size)
-            result = sink.finish()
-        return Staged(Path(name), result.diff_id, size, "", result.diff_id, size)
-    except BaseException:
-        os.unlink(name)
-        raise
-    finally:
-        os.close(fd)
+            staged = _stage_compressed(src, blob.file, blob.path)
+        else:
+            # Not compressed: copy and hash (on LayerSink's hash thread) in one pass.
+            size = src.remaining
+            with LayerSink(blob.file, "") as sink:
+                sink.write_from(src, size)
+                result = sink.finish()
+            staged = Staged(blob.path, result.diff_id, size, "", result.diff_id, size)
+        blob.keep()
+    return staged
 
 
 def _stage_compressed(src: MemberReader, out: WritebackFile, path: Path) -> Staged:

@@ -52,10 +52,28 @@ def write_oci_layout(dest: Destination, store: Store, selected: Selected, compre
             entry["platform"]["variant"] = image.config.variant
         for tag in tags or (None,):
             manifests.append({**entry, "annotations": {mt.ANNOTATION_REF_NAME: tag}} if tag else entry)
+        manifests += _attestations(store, image, entry, blob)  # SBOM, provenance: artifacts with this subject
         exported.append(img)
     index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": manifests}
     dest.add_bytes("index.json", json.dumps(index, indent=2).encode() + b"\n")
     return exported
+
+
+def _attestations(store: Store, image, subject: dict, blob) -> list[dict]:
+    """The image's attached artifacts, re-pointed at the manifest as exported; their
+    index.json entries (no ref.name: `load` tells them from images by artifactType)."""
+    from rootless_build.store import referrers
+
+    out = []
+    for entry in referrers.referrers(store, image.manifest_digest):
+        manifest, data = referrers.read_artifact(store, entry)
+        raw = referrers.artifact_manifest(subject, manifest.get("artifactType", ""),
+                                          manifest["layers"][0]["mediaType"], data, manifest.get("annotations"))
+        blob(dg.of_bytes(referrers.EMPTY_CONFIG), referrers.EMPTY_CONFIG)
+        blob(dg.of_bytes(data), data)
+        blob(dg.of_bytes(raw), raw)
+        out.append(referrers.descriptor(raw))
+    return out
 
 
 def write_docker_archive(dest: Destination, store: Store, selected: Selected, compression: str) -> list[ExportImage]:

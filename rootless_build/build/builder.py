@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from rootless_build.build.args import BuildArgs, StageArgs
 from rootless_build.build.cache import StepCache
 from rootless_build.build.dockerfilesource import read_dockerfile
 from rootless_build.build.handlers import handler_for
-from rootless_build.build.history import source_date_epoch
+from rootless_build.build.history import build_epochs
 from rootless_build.build.options import BuildOptions
 from rootless_build.build.platform import (
     check_platform,
@@ -61,16 +62,18 @@ class Builder:
         self.options = options
         self.progress = progress
         self.step_cache = StepCache.for_build(store, options, progress.warn)
-        self.epoch = source_date_epoch()
-        self.epoch_ns = None if self.epoch is None else self.epoch * 1_000_000_000
         self.platform = check_platform(options.platform)
         self.build_args = BuildArgs(options.build_args, predefined_args(self.platform))
+        self.epoch, self.layer_epoch = build_epochs(options, self.build_args)
+        self.layer_epoch_ns = None if self.layer_epoch is None else self.layer_epoch * 1_000_000_000
         self.stage_images: dict[int, object] = {}
         self._trees: dict[str, ImageFS] = {}
         self._named_trees: dict[str, BuildContext] = {}
         self._dockerfile_path: Path | None = None
         self.filename = "Dockerfile"
         self.dockerfile: Dockerfile | None = None
+        self._prefetch: Any = None
+        self.current_stage = 0  # --from names only stages before it; a later one is an image
 
     # -- the whole build ---------------------------------------------------------------
 
@@ -94,14 +97,29 @@ class Builder:
         self.total = sum(1 + len(stage.instructions) + len(self._triggers(bases[stage.index]))
                          for stage in stages)
         self.number = 0
+        self._prefetch = self._prefetcher(stages, target)
         try:
             with self.store.writing():
                 for stage in stages:
+                    prebuilt = self._prefetch is not None and self._prefetch.before_stage(stage.index)
                     self.stage_images[stage.index] = self._build_stage(stage, bases[stage.index],
-                                                                       last=stage is target)
+                                                                       last=stage is target, prebuilt=prebuilt)
+                    if self._prefetch is not None:
+                        self._prefetch.built.add(stage.index)
                 self.step_cache.export()
                 image = self._finish(self.stage_images[target.index])
+                if self.options.sbom or self.options.sbom_output or self.options.provenance:
+                    from rootless_build.build.attest import attest
+
+                    attest(self, image, bases)
+        except BaseException:    # (a failed child stops this build with a SIGTERM to itself)
+            failure = self._prefetch.failure if self._prefetch is not None else None
+            if failure is None:
+                raise
+            raise BuildError(failure) from None   # a stage built beside this one failed
         finally:
+            if self._prefetch is not None:
+                self._prefetch.stop()
             if "context" in self.__dict__:
                 self.context.save()
                 self.context.close()
@@ -157,21 +175,48 @@ class Builder:
             raise self._fail(stage.from_, str(e)) from None
 
     def _triggers(self, base: tuple[BaseRef, object]) -> list[str]:
+        """The ONBUILD triggers a stage runs first: its base image's, or (as BuildKit) those
+        of the earlier stage it starts from. Before that stage is built, their count is
+        known from its ONBUILD lines (it runs, and drops, the triggers it inherits)."""
         ref, image = base
-        if ref.kind == "image":
-            inner = image.config_json.get("config")
-            triggers = inner.get("OnBuild") if isinstance(inner, dict) else None
-            return [t for t in triggers if isinstance(t, str)] if isinstance(triggers, list) else []
-        return []
+        if ref.kind == "stage" and ref.stage is not None:
+            image = self.stage_images.get(ref.stage)
+            if image is None:
+                return [i.original for i in self.dockerfile.stages[ref.stage].instructions
+                        if i.keyword == "ONBUILD"]
+        if ref.kind == "scratch" or image is None:
+            return []
+        inner = image.config_json.get("config")
+        triggers = inner.get("OnBuild") if isinstance(inner, dict) else None
+        return [t for t in triggers if isinstance(t, str)] if isinstance(triggers, list) else []
 
-    def _build_stage(self, stage: Stage, base: tuple[BaseRef, object], *, last: bool):
+    def _prefetcher(self, stages: list[Stage], target: Stage) -> Any:
+        """Independent stages built at once (--jobs), when the graph allows any."""
+        jobs = self.options.jobs or os.cpu_count() or 1
+        if jobs == 1 or len(stages) < 3:      # two stages: the second needs the first
+            return None
+        from rootless_build.build.prefetch import StagePrefetcher
+        from rootless_build.build.stages import stage_dependencies
+
+        deps = stage_dependencies(self.dockerfile, stages, self.build_args.global_env())
+        prefetch = StagePrefetcher(str(self.store.root), self.options, stages, deps, target.index, jobs)
+        return prefetch if prefetch.worth_it() else None
+
+    def work_ahead(self) -> None:
+        """A step misses the cache: work starts, so other ready stages may start beside it."""
+        if self._prefetch is not None:
+            self._prefetch.kick()
+
+    def _build_stage(self, stage: Stage, base: tuple[BaseRef, object], *, last: bool, prebuilt: bool = False):
         ref, image = base
+        self.current_stage = stage.index
         self._announce(stage.from_.original)
         state = self._start(ref, image)
         if last:
             self.target_base_layers = len(state.layers)  # what --squash keeps
             self.target_base_labels = dict(ic.container(state.config).get("Labels") or {})
         state.no_cache = _named_in(stage, self.options.no_cache_stages)
+        state.prebuilt = prebuilt
         steps = [*self._trigger_instructions(stage, base), *stage.instructions]
         for position, instruction in enumerate(steps):
             self._announce(instruction.original)
@@ -266,7 +311,7 @@ class Builder:
 
     def source_image(self, ref: str):
         """What `--from=ref` names: an earlier stage (by name or index) or an image."""
-        stage = earlier_stage(self.dockerfile, ref, len(self.dockerfile.stages))
+        stage = earlier_stage(self.dockerfile, ref, self.current_stage)
         if stage is None:
             return find_base_image(self.store, self._named_image(ref), options=self.options)
         if stage.index not in self.stage_images:
@@ -276,7 +321,7 @@ class Builder:
     def source_tree(self, ref: str) -> tuple[ImageFS, str]:
         """The filesystem `COPY --from=ref` reads."""
         named = self.options.build_contexts.get(ref.lower())
-        is_stage = earlier_stage(self.dockerfile, ref, len(self.dockerfile.stages)) is not None
+        is_stage = earlier_stage(self.dockerfile, ref, self.current_stage) is not None
         if named is not None and named[0] == "dir" and not is_stage:
             return self._named_directory(ref.lower(), named[1]), f"build context {ref}"
         image = self.source_image(ref)
@@ -315,6 +360,8 @@ class Builder:
             image = squash(self, image, base_layers=0 if self.options.squash == "all" else self.target_base_layers)
         if self.options.format == "docker":
             image = self._as_docker(image)
+        if not self.options.record_result:
+            return image                # a stage built for a parallel build: the cache has it
         names = self.tags
         self.progress.commit(names)
         already = set(self.store.tags_by_digest().get(image.manifest_digest, ()))

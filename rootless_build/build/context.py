@@ -104,8 +104,8 @@ class BuildContext:
 
     def lstat(self, path: str) -> os.stat_result | None:
         """An entry's stat, or None when it is absent or ignored. An ignored directory
-        still exists when an exception (`!pattern`) re-includes something inside it, as
-        it does in the context Docker sends."""
+        still exists when Docker's walk enters it (an exception's text starts with its
+        path: `!d/keep` for `d`), as it does in the context Docker sends."""
         if path in self._stats:
             return self._stats[path]
         try:
@@ -125,21 +125,9 @@ class BuildContext:
         return st
 
     def _includes_something(self, directory: str) -> bool:
-        if not self.ignore.may_include_below(directory):
-            return False
-        try:
-            # entries are used inside the loop: scandir(fd) stats them through its own fd
-            # (a dup closed with the iterator)
-            entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in os.scandir(self._dir_fd(directory))]
-        except OSError:
-            return False
-        for name, is_dir in entries:
-            rel = fstree.join(directory, name)
-            if not self.ignore.excluded(rel):
-                return True
-            if is_dir and self._includes_something(rel):
-                return True
-        return False
+        """Whether Docker's walk enters this ignored directory (dockerignore.walks_into):
+        it is then in the context, as BuildKit sends it, whatever is re-included inside."""
+        return self.ignore.walks_into(directory)
 
     # -- fstree.Tree -------------------------------------------------------------------
 

@@ -2,11 +2,13 @@
 
 - A source names a path in its tree (context, stage or image); `..` cannot leave it.
   A named source that is a symlink is followed; symlinks inside copied dirs are kept.
-- Wildcards (`*`, `?`, `[]`, and `**` across directories) match below the literal
-  prefix; a matched directory is copied, not searched further.
+- Wildcards (`*`, `?`, `[]`; `**` is two `*`, as Go's filepath.Match reads it) match
+  below the literal prefix, one component each; a matched directory is copied, not
+  searched further. A wildcard that matches nothing is no error (BuildKit's
+  AllowEmptyWildcard); a literal source that is missing is.
 - A directory source copies its contents. A file goes to `dest` itself, or into it
-  when `dest` ends in `/` (or is `.`), is an existing directory, or there are several
-  sources (which then require a directory destination).
+  when `dest` ends in `/` (or is `.`), is an existing directory, or several sources
+  matched (which then require a directory destination, as the classic builder says).
 - New parent directories are 0755, owned by the --chown ids (else root); existing ones
   keep their metadata. Copied entries keep their modes and mtimes (clamped to
   SOURCE_DATE_EPOCH), get --chown ids (else 0:0 from the context, their own owners
@@ -60,6 +62,8 @@ class ArchiveSource:
     node: Node
     compression: str
     digest: str | None = None
+    lower: object = None  # ImageFS under the layer: symlinks members may pass through
+    now_ns: int = 0  # mtime of the parent directories the unpacking creates
 
 
 @dataclass
@@ -114,11 +118,10 @@ class _Planner:
         req = self.req
         written = req.dest
         dest_abs = written if written.startswith("/") else f"{req.workdir.rstrip('/')}/{written}"
-        dest_dir_syntax = written in (".", "") or written.endswith("/") or written.endswith("/.")
+        dest_dir_syntax = written in (".", "") or written.endswith("/")
         dest = fstree.resolve(self.lower, go_clean("/" + dest_abs).lstrip("/"))
         matches = self._matches()
-        several = len(matches) + len(req.source.heredocs) > 1 or any(
-            has_wildcards(p) for p in req.source.paths)
+        several = len(matches) + len(req.source.heredocs) > 1
         dest_node = self.lower.node(dest) if dest else self.lower.node("")
         dest_exists_dir = dest == "" or (dest_node is not None and dest_node.kind == DIR)
         into_dir = dest_dir_syntax or dest_exists_dir
@@ -137,7 +140,8 @@ class _Planner:
                     if compression is not None:
                         self._ensure_dir(dest, created_mode=0o755)
                         self.archives.append(ArchiveSource(dest, self.tree, real, node, compression,
-                                                           self.tree.known_digest(real, node)))
+                                                           self.tree.known_digest(real, node),
+                                                           self.lower, self._clamp(req.now_ns)))
                         continue
                 self._copy_one(real, node, target)
         for name, data in req.source.heredocs:
@@ -159,9 +163,6 @@ class _Planner:
             path, pivot = _clean_source(written)
             if has_wildcards(path):
                 found = self._glob(path)
-                if not found:
-                    raise CopyError(f"no source files were specified: no match for {written} "
-                                    f"in {self.req.source.label}")
             else:
                 found = [unescape(path)]
             for match in found:
@@ -188,7 +189,7 @@ class _Planner:
         return found
 
     def _walk_glob(self, real_dir: str, rel: str, glob: Glob, found: list[str], base: str) -> None:
-        for name in self.tree.listdir(fstree.join(real_dir, rel)):
+        for name in self.tree.listdir(fstree.join(real_dir, rel) if rel else real_dir):
             child_rel = fstree.join(rel, name)
             node = self.tree.node(fstree.join(real_dir, child_rel))
             if node is None:

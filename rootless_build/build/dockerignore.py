@@ -2,8 +2,14 @@
 
 Rules: `#` comments, blank lines skipped, whitespace trimmed, `!` marks an exception,
 each pattern is cleaned (`./a` -> `a`, a leading `/` dropped), `*`/`?`/`[]` stay within
-one component, `**` spans any number, and a pattern also matches everything under a
-directory it matches. The last matching pattern wins.
+one component, `**` spans any number. The last matching pattern wins. As Docker's
+context walk (moby fileutils, fsutil) decides:
+
+- a pattern of N components also matches a path whose first N components it matches
+  (`d` matches `d/x/y`; `**/x` does not match `a/b/x/y` that way);
+- an excluded directory is not entered at all unless an exception's text starts with
+  the directory's path (`!d/keep` opens `d`; `!**/keep` and `!*/keep` open nothing), so
+  nothing beneath a skipped directory is ever re-included.
 """
 
 from __future__ import annotations
@@ -56,12 +62,15 @@ class _Pattern(Record, frozen=True):
     text: str
     regex: re.Pattern[str]
     exclusion: bool
+    components: int
 
-    def matches_self_or_parent(self, path: str) -> bool:
+    def matches(self, path: str) -> bool:
+        """The path itself, or its parent cut to this pattern's number of components."""
         if self.regex.match(path):
             return True
-        parts = path.split("/")
-        return any(self.regex.match("/".join(parts[:i])) for i in range(1, len(parts)))
+        parents = path.split("/")[:-1]
+        return bool(parents) and self.components <= len(parents) and bool(
+            self.regex.match("/".join(parents[: self.components])))
 
 
 class IgnoreMatcher:
@@ -77,33 +86,50 @@ class IgnoreMatcher:
                 if not text:
                     raise BadPattern('illegal exclusion pattern: "!"')
             text = go_clean(text)
-            self.patterns.append(_Pattern(text, compile_pattern(text), exclusion))
+            self.patterns.append(_Pattern(text, compile_pattern(text), exclusion, text.count("/") + 1))
         self.has_exceptions = any(p.exclusion for p in self.patterns)
+        self._skipped_dirs: dict[str, bool] = {}
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
 
     def excluded(self, path: str) -> bool:
-        """True when the relative path (or a directory above it) is ignored."""
+        """True when the relative path is ignored, or lies in a directory the walk skips."""
         if path.startswith(("./", "/")) or "//" in path or "/./" in path or "/.." in path or path == ".":
             path = go_clean(path).lstrip("/") or "."
         if path == ".":
             return False  # the context root itself is never ignored
+        parts = path.split("/")
+        if any(self._skipped("/".join(parts[:depth])) for depth in range(1, len(parts))):
+            return True
+        return self._matches(path)
+
+    def _matches(self, path: str) -> bool:
         matched = False
         for pattern in self.patterns:
             if pattern.exclusion != matched:
                 continue  # only a later exception can undo a match, and vice versa
-            if pattern.matches_self_or_parent(path):
+            if pattern.matches(path):
                 matched = not pattern.exclusion
         return matched
 
+    def _skipped(self, directory: str) -> bool:
+        """Whether the walk skips this directory and everything beneath it."""
+        known = self._skipped_dirs.get(directory)
+        if known is None:
+            known = self._skipped_dirs[directory] = self._matches(directory) and not self.may_include_below(directory)
+        return known
+
+    def walks_into(self, directory: str) -> bool:
+        """Whether Docker's walk enters this ignored directory (it then is in the context,
+        as a directory, whatever the exceptions find inside)."""
+        parts = directory.split("/")
+        if any(self._skipped("/".join(parts[:depth])) for depth in range(1, len(parts))):
+            return False
+        return self.may_include_below(directory)
+
     def may_include_below(self, directory: str) -> bool:
-        """Whether an exception could re-include something under an ignored directory."""
+        """Whether Docker's walk enters an ignored directory: an exception's text starts
+        with the directory's path (a plain prefix test, wildcards and all)."""
         prefix = go_clean(directory) + "/"
-        for pattern in self.patterns:
-            if not pattern.exclusion:
-                continue
-            literal = re.split(r"[*?\[\\]", pattern.text, maxsplit=1)[0]
-            if literal.startswith(prefix) or prefix.startswith(literal) or "**" in pattern.text:
-                return True
-        return False
+        return any(p.exclusion and (p.text + "/").startswith(prefix) for p in self.patterns)

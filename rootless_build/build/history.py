@@ -20,6 +20,28 @@ def source_date_epoch() -> int | None:
     return int(text)
 
 
+def build_epochs(options, build_args) -> tuple[int | None, int | None]:
+    """(the time history entries and `created` get, the clamp on new layers' mtimes).
+
+    --timestamp sets both. --source-date-epoch, else `--build-arg SOURCE_DATE_EPOCH` (as
+    BuildKit reads it; a stage that declares the ARG sees it), sets the first, and the
+    clamp too with --rewrite-timestamp. The SOURCE_DATE_EPOCH environment variable, as
+    before these flags, sets both."""
+    if options.timestamp is not None:
+        return options.timestamp, options.timestamp
+    if options.source_date_epoch is not None:
+        build_args.given.setdefault("SOURCE_DATE_EPOCH", str(options.source_date_epoch))
+    given = build_args.given.get("SOURCE_DATE_EPOCH")
+    if given is not None:
+        build_args.used.add("SOURCE_DATE_EPOCH")  # consumed by the build itself
+        if not given.isdigit():
+            raise UsageError(f"SOURCE_DATE_EPOCH must be a number of seconds, not {given!r}")
+        dated = int(given)
+        return dated, dated if options.rewrite_timestamp else None
+    from_env = source_date_epoch()
+    return from_env, from_env
+
+
 def now_ns(epoch: int | None) -> int:
     """The time to record: now, clamped to SOURCE_DATE_EPOCH when that is set."""
     now = time.time_ns()

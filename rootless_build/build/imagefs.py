@@ -168,8 +168,8 @@ class ImageFS:
             return f.read(min(node.size, limit)).decode("utf-8", "replace")
 
     def _open_blob(self, digest: str, compression: str) -> BinaryIO:
-        if not compression:
-            return self._store.blobs.open(digest)
+        if not compression:  # seeks to single files: unverified (unpacking verifies the blob)
+            return self._store.blobs.open_raw(digest)
         return self._decompressed(digest, compression)
 
     def _decompressed(self, digest: str, compression: str) -> BinaryIO:

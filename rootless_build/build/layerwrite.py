@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from rootless_build.build import archive
 from rootless_build.build.copyplan import ArchiveSource, CopyPlan, Entry
 from rootless_build.build.fstree import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK
+from rootless_build.build.patterns import go_clean
 from rootless_build.errors import LayerError
 from rootless_build.layers.sink import LayerSink
 from rootless_build.layers.tarwriter import LayerTarWriter
@@ -58,13 +59,12 @@ class _HashingReader:
         return "sha256:" + self.hasher.hexdigest()
 
 
-def write_layer(store, plan: CopyPlan, *, chown: tuple[int, int] | None = None,
-                epoch: int | None = None) -> WrittenLayer:
+def write_layer(store, plan: CopyPlan, *, epoch: int | None = None) -> WrittenLayer:
     def fill(tar: LayerTarWriter) -> None:
         for entry in plan.entries:
             _write_entry(tar, entry)
         for source in plan.archives:
-            _write_archive(tar, source, chown)
+            _write_archive(tar, source)
 
     return write_with(store, fill, epoch=epoch)
 
@@ -144,13 +144,21 @@ def _write_entry(tar: LayerTarWriter, e: Entry) -> None:
             e.tree.remember_digest(e.src, e.node, e.digest)
 
 
-def _write_archive(tar: LayerTarWriter, source: ArchiveSource, chown) -> None:
+def _write_archive(tar: LayerTarWriter, source: ArchiveSource) -> None:
+    """Members keep their own owners (Docker ignores --chown for an unpacked archive)."""
     raw = source.tree.open(source.src, source.node)
     hashing = _HashingReader(raw) if source.digest is None else None
     stream = archive.decompressor(hashing or raw, source.compression)
+    placer = archive.Placer(source.dest, source.lower, f"/{source.src}")
+    mtime = source.now_ns // 1_000_000_000
     try:
         for info, content in archive.members(stream, f"/{source.src}"):
-            _write_member(tar, source.dest, info, content, chown)
+            if not go_clean("/" + info.name).lstrip("/") or info.name.rpartition("/")[2].startswith(".wh."):
+                continue  # the destination itself, or a name a layer cannot hold
+            name, parents = placer.place(info.name)
+            for parent in parents:
+                tar.add_dir(parent, mode=0o755, uid=0, gid=0, mtime=mtime)
+            _write_member(tar, name, placer, info, content)
         if hashing is not None:
             while hashing.read(1 << 20):
                 pass  # the digest covers the whole file, trailing blocks included
@@ -160,17 +168,14 @@ def _write_archive(tar: LayerTarWriter, source: ArchiveSource, chown) -> None:
         raw.close()
 
 
-def _write_member(tar: LayerTarWriter, dest: str, info: TarEntry, content: BinaryIO, chown) -> None:
-    name = archive.rebase(dest, info.name)
-    if not name or name.rpartition("/")[2].startswith(".wh."):
-        return  # the destination itself, or a name a layer cannot hold
-    uid, gid = chown if chown else (info.uid, info.gid)
+def _write_member(tar: LayerTarWriter, name: str, placer, info: TarEntry, content: BinaryIO) -> None:
     xattrs = {k[len("SCHILY.xattr."):]: v.encode("utf-8", "surrogateescape")
               for k, v in info.pax_headers.items() if k.startswith("SCHILY.xattr.")} or None
-    owner = dict(uid=uid, gid=gid, mtime=info.mtime)
+    owner: dict[str, Any] = {"uid": info.uid, "gid": info.gid, "mtime": info.mtime}
     mode = info.mode & 0o7777
+    placer.record(name, "dir" if info.isdir() else "symlink" if info.issym() else "file", info.linkname)
     if info.islnk():
-        tar.add_hardlink(name, archive.rebase(dest, info.linkname), mode=mode, **owner)
+        tar.add_hardlink(name, placer.place(info.linkname)[0], mode=mode, **owner)
     elif info.isdir():
         tar.add_dir(name, mode=mode, xattrs=xattrs, **owner)
     elif info.issym():

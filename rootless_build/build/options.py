@@ -38,7 +38,9 @@ class BuildOptions(Record):
     # --build-context NAME=...: ("image", REF) for docker-image://, ("dir", PATH) for a directory
     # (URLs were received into one); used by FROM NAME and COPY/RUN --mount from=NAME.
     build_contexts: dict[str, tuple[str, str]] = field(factory=dict)
+    allow: list[str] = field(factory=list)  # entitlements, as buildx: security.insecure
     storage_driver: str | None = None
+    isolation: str | None = None  # oci | rootless | chroot; None: the best this place allows
     # A build cache shared through registries: REGISTRY/REPO[:TAG] (tag "buildcache").
     cache_from: list[str] = field(factory=list)
     cache_to: list[str] = field(factory=list)
@@ -50,6 +52,10 @@ class BuildOptions(Record):
     # The result: "oci" or "docker" media types; squash None, "new" (the final stage's
     # layers into one) or "all"; outputs as -o gave them (build.outputs parses them).
     format: str = "oci"
+    # Stages built at once: 0 as many as the machine has cores, 1 one after another.
+    jobs: int = 0
+    # False for a stage built by a child of a parallel build: no tag, no dangling entry.
+    record_result: bool = True
     squash: str | None = None
     outputs: list[str] = field(factory=list)
     # Edits of the result (buildah's flags): manifest annotations, variables and labels to
@@ -59,6 +65,23 @@ class BuildOptions(Record):
     unset_labels: list[str] = field(factory=list)
     inherit_labels: bool = True
     metadata_file: str | None = None
+    signature_policy: str | None = None  # policy.json for pulled base images (--signature-policy)
+    registries_d: str | None = None      # where their signatures are stored (--registries.d)
+    # Supply-chain attestations attached to the result: an SPDX SBOM (--sbom, written out
+    # too with --sbom-output) and SLSA provenance (--provenance mode=min|max).
+    sbom: bool = False
+    sbom_output: str | None = None
+    provenance: str | None = None
+    # Reproducibility, as buildah's flags: the time of history entries and `created`
+    # (--source-date-epoch, or --build-arg SOURCE_DATE_EPOCH as BuildKit reads it), the
+    # same and a clamp on new layers' mtimes (--timestamp), or that clamp added to the
+    # source date epoch (--rewrite-timestamp).
+    source_date_epoch: int | None = None
+    timestamp: int | None = None
+    rewrite_timestamp: bool = False
+    # buildah --compat-volumes: RUN changes under a declared VOLUME are discarded, as the
+    # classic docker builder does (BuildKit keeps them: the default).
+    compat_volumes: bool = False
     # Images FROM and --from found during this build: each is looked up (pulled) once.
     found_images: dict = field(factory=dict)
 
@@ -73,4 +96,4 @@ class BuildOptions(Record):
         from rootless_build.registry.options import RegistryOptions
 
         return RegistryOptions(self.tls_verify, self.cert_dir, self.authfile,
-                               RegistryOptions.parse_creds(self.creds))
+                               RegistryOptions.parse_creds(self.creds), self.signature_policy, self.registries_d)

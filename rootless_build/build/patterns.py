@@ -32,15 +32,16 @@ def has_wildcards(text: str) -> bool:
     return False
 
 
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """A regex for one pattern: `*` and `?` stay inside one path component, `**` spans any."""
+def compile_pattern(pattern: str, *, doublestar: bool = True) -> re.Pattern[str]:
+    """A regex for one pattern: `*` and `?` stay inside one path component, `**` spans any
+    (or, with doublestar=False, is two `*` as Go's filepath.Match reads it)."""
     out = ["^"]
     i, n = 0, len(pattern)
     while i < n:
         ch = pattern[i]
         i += 1
         if ch == "*":
-            if i < n and pattern[i] == "*":
+            if doublestar and i < n and pattern[i] == "*":
                 i += 1
                 if i < n and pattern[i] == "/":
                     i += 1
@@ -106,12 +107,13 @@ def _char_class(pattern: str, i: int, out: list[str]) -> int:
 
 
 class Glob:
-    """A COPY source pattern: matched against a whole relative path."""
+    """A COPY source pattern, matched against a whole relative path as BuildKit resolves
+    source wildcards (Go's filepath.Match): every `*` stays in one component, `**` too."""
 
     def __init__(self, pattern: str):
         self.pattern = pattern
-        self.regex = compile_pattern(pattern)
-        self.depth = None if "**" in pattern else pattern.count("/") + 1
+        self.regex = compile_pattern(pattern, doublestar=False)
+        self.depth = pattern.count("/") + 1
 
     def match(self, path: str) -> bool:
         return self.regex.match(path) is not None

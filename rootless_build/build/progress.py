@@ -23,6 +23,8 @@ class Progress:
         self.err = err or sys.stderr
         self.current_step = 0
         self._already_shown = int(os.environ.pop(SHOWN_STEPS_ENV, "0") or 0)
+        # A stage built in a child process (build/prefetch.py): its lines name the stage.
+        self.prefix = os.environ.get("ROOTLESS_BUILD_PROGRESS_PREFIX", "")
 
     @property
     def resumed(self) -> bool:
@@ -31,7 +33,7 @@ class Progress:
 
     def _print(self, text: str) -> None:
         if not self.quiet and self.current_step >= self._already_shown:
-            print(text, file=self.out, flush=True)
+            print(self.prefix + text, file=self.out, flush=True)
 
     def step(self, number: int, total: int, text: str) -> None:
         self.current_step = number
@@ -54,4 +56,4 @@ class Progress:
         print(image_id.split(":", 1)[-1], file=self.out, flush=True)
 
     def warn(self, text: str) -> None:
-        print(f"WARNING: {text}", file=self.err, flush=True)
+        print(f"{self.prefix}WARNING: {text}", file=self.err, flush=True)

@@ -27,11 +27,11 @@ def squash(builder: Any, image: Any, *, base_layers: int) -> Any:
     final = ImageFS(store, [(layer["digest"], layer["mediaType"]) for layer in layers])
     try:
         if base_layers == 0:
-            written = write_with(store, lambda tar: flatten.write_tree(final, tar), epoch=builder.epoch)
+            written = write_with(store, lambda tar: flatten.write_tree(final, tar), epoch=builder.layer_epoch)
         else:
             new = {layer["digest"] for layer in merged}
             written = write_with(store, lambda tar: flatten.write_changes(base, final, new, tar),
-                                 epoch=builder.epoch)
+                                 epoch=builder.layer_epoch)
     finally:
         base.close()
         final.close()

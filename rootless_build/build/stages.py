@@ -117,6 +117,11 @@ def _referenced_stages(dockerfile: Dockerfile, stage: Stage, env: dict[str, str]
     return refs
 
 
+def stage_dependencies(dockerfile: Dockerfile, stages: list[Stage], global_env: dict[str, str]) -> dict[int, set[int]]:
+    """For each stage, the stages it reads (FROM, COPY --from, RUN --mount=from=)."""
+    return {stage.index: _referenced_stages(dockerfile, stage, global_env) for stage in stages}
+
+
 def stages_to_build(dockerfile: Dockerfile, target: Stage, global_env: dict[str, str]) -> list[Stage]:
     """The target and everything it depends on, in Dockerfile order."""
     needed: set[int] = set()

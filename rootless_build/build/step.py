@@ -33,6 +33,7 @@ class StageState(Record):
     cmd_set: bool = False  # a CMD in this stage (ENTRYPOINT then keeps it)
     dirty: bool = False  # config changed since the last commit (PATH added, ONBUILD consumed)
     no_cache: bool = False  # --no-cache-filter names this stage: its steps are all built
+    prebuilt: bool = False  # a child of this build made the stage: its cache is this build's
     _fs: ImageFS | None = None
 
     def env(self) -> dict[str, str]:
@@ -89,11 +90,17 @@ class Step:
 
     def use_cache(self, inputs) -> bool:
         """Compute the step's key; on a hit, continue from the cached image."""
+        build = self.build
+        if build.epoch is not None or build.layer_epoch is not None:
+            # the same step under other timestamps is another image: never one from cache
+            inputs = {"inputs": inputs, "epoch": build.epoch, "layer_epoch": build.layer_epoch}
         self.key = cache.step_key(self.state.parent, self.instruction.keyword, inputs)
-        if self.build.options.no_cache or self.state.no_cache:
+        if (self.build.options.no_cache or self.state.no_cache) and not self.state.prebuilt:
+            self.build.work_ahead()
             return False
         image = self.build.step_cache.lookup(self.key)
         if image is None or self._expired(image):
+            self.build.work_ahead()
             return False
         self.state.adopt(image)
         self.cached = True

@@ -27,6 +27,8 @@ from rootless_build.errors import UsageError
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 @click.option("--platform", help="Target platform (only this machine's is buildable).")
 @click.option("--network", type=click.Choice(["default", "host", "none"]), help="Network for RUN steps.")
+@click.option("--allow", "allow", multiple=True, type=click.Choice(["security.insecure"]),
+              help="Allow an entitlement (security.insecure: RUN --security=insecure).")
 @click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=FILE|env=VAR",
               help="A secret for RUN --mount=type=secret, from a file or an environment variable.")
 @click.option("--ssh", "ssh", multiple=True, metavar="default|ID=SOCKET|ID=KEYFILE[,KEYFILE]",
@@ -60,6 +62,8 @@ from rootless_build.errors import UsageError
               envvar="BUILDAH_FORMAT",
               help="Media types of the image: oci (default) or docker (Docker schema 2); with --check, "
                    "the lint output: text (default) or json.")
+@click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Stages built at once (0: one per core; 1: one after another).")
 @click.option("--squash", is_flag=True, help="Merge the final stage's new layers into one.")
 @click.option("--squash-all", is_flag=True, help="Merge every layer of the image into one.")
 @click.option("--annotation", "annotations", multiple=True, metavar="[manifest:]KEY=VALUE",
@@ -73,11 +77,31 @@ from rootless_build.errors import UsageError
 @click.option("--call", metavar="build|check[,format=json]",
               help="buildx's spelling: --call check is --check; format=json prints the lint result as JSON.")
 @click.option("--list-rules", is_flag=True, help="List the lint rules and exit.")
+@click.option("--signature-policy", type=click.Path(dir_okay=False),
+              help="Trust policy for pulled base images (default ~/.config/containers/policy.json).")
+@click.option("--registries.d", "registries_d", type=click.Path(file_okay=False),
+              help="Where base images' signature storage is configured.")
+@click.option("--sbom", is_flag=True, help="Attach an SPDX 2.3 SBOM of the image (an OCI artifact).")
+@click.option("--sbom-output", metavar="FILE", help="Also write the SBOM to FILE (implies --sbom).")
+@click.option("--provenance", metavar="mode=min|max", help="Attach SLSA v1 provenance (an in-toto statement).")
+@click.option("--source-date-epoch", type=click.IntRange(min=0), metavar="SECONDS",
+              help="Date history entries and the image `created` at SECONDS since the epoch; a stage "
+                   "declaring ARG SOURCE_DATE_EPOCH sees it (as --build-arg SOURCE_DATE_EPOCH=SECONDS).")
+@click.option("--rewrite-timestamp", is_flag=True,
+              help="With a source date epoch: clamp the mtimes of new layers' files to it too.")
+@click.option("--timestamp", type=click.IntRange(min=0), metavar="SECONDS",
+              help="Date history, `created` and (clamped) new layers' files at SECONDS since the epoch.")
+@click.option("--compat-volumes", is_flag=True,
+              help="Discard what RUN writes under a declared VOLUME, as docker's classic builder does.")
+@click.option("--isolation", type=click.Choice(["oci", "rootless", "chroot"]),
+              help="How RUN steps are isolated (default: the best this place allows).")
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
-          iidfile, quiet, platform, network, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds, outputs, image_format, squash, squash_all, annotations, unset_env, unset_labels,
-          inherit_labels, metadata_file, check, call, list_rules, ssh, build_contexts, **run_flags) -> None:
+          iidfile, quiet, platform, network, allow, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
+          authfile, creds, outputs, image_format, jobs, squash, squash_all, annotations, unset_env, unset_labels,
+          inherit_labels, metadata_file, check, call, list_rules, signature_policy, registries_d, sbom, sbom_output,
+          provenance, source_date_epoch, rewrite_timestamp, timestamp, compat_volumes, isolation, ssh,
+          build_contexts, **run_flags) -> None:
     """Build an image from a Dockerfile and a context: a directory, '-' (a tar or a Dockerfile
     on stdin), or a URL (a git repository URL[#REF[:DIR]], a tar or a Dockerfile)."""
     if list_rules:
@@ -88,13 +112,21 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
 
     if squash and squash_all:
         raise UsageError("--squash and --squash-all cannot be used together")
+    if timestamp is not None and source_date_epoch is not None:
+        raise UsageError("--timestamp and --source-date-epoch cannot be used together")
     lint_format = image_format if image_format in ("text", "json") else "text"
     if image_format in ("text", "json") and not (check or (call or "").startswith("check")):
         raise UsageError(f"--format {image_format} is for --check; images are oci or docker")
     image_format = image_format if image_format in ("oci", "docker") else "oci"
-    result = {"format": image_format, "squash": "all" if squash_all else ("new" if squash else None),
+    result = {"format": image_format, "jobs": jobs, "allow": list(allow), "squash": "all" if squash_all else ("new" if squash else None),
               "outputs": list(outputs), "annotations": _annotations(annotations), "unset_env": list(unset_env),
-              "unset_labels": list(unset_labels), "inherit_labels": inherit_labels, "metadata_file": metadata_file}
+              "unset_labels": list(unset_labels), "inherit_labels": inherit_labels, "metadata_file": metadata_file,
+              "signature_policy": signature_policy, "registries_d": registries_d, "sbom": sbom or bool(sbom_output),
+              "sbom_output": os.path.abspath(sbom_output) if sbom_output else None,
+              "provenance": _provenance_mode(provenance),
+              "source_date_epoch": source_date_epoch, "timestamp": timestamp,
+              "rewrite_timestamp": rewrite_timestamp, "compat_volumes": compat_volumes,
+              "isolation": common.isolation(ctx, isolation)}
     with BuildInputs() as inputs:  # what they received or started goes when the command ends
         context, dockerfile = inputs.main_context(context, dockerfile)
         fields = inputs.fields(secrets, ssh, build_contexts, **run_flags)
@@ -120,7 +152,7 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
         tags=list(tags), build_args=_pairs(build_args, "--build-arg", from_env=True), target=target,
         no_cache=no_cache, pull=pull, labels=_pairs(labels, "--label", from_env=False), iidfile=iidfile,
         quiet=quiet, platform=platform, network=network,
-        storage_driver=common.storage_driver(ctx) or configured_storage_driver(),
+        storage_driver=common.storage_driver(ctx),
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds, **fields)
     check, fmt = _call(call, check, lint_format)
@@ -130,7 +162,7 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
         sys.exit(run_check(common.open_store(ctx), options, fmt))
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
-    if no_cache and has_run(options) and _outside_userns() and not _enter_here():
+    if no_cache and has_run(options) and _outside_userns() and not _enter_here(ctx, options):
         sys.exit(_finish_in_userns(ctx, options, wanted))
     from rootless_build.build.builder import build as run_build
     from rootless_build.build.handlers.run import NeedsUserNamespace
@@ -229,32 +261,53 @@ def _call(call: str | None, check: bool, fmt: str) -> tuple[bool, str]:
     return check or method == "check", fmt
 
 
+def _provenance_mode(text: str | None) -> str | None:
+    """--provenance mode=min|max (BuildKit's spelling; a bare min/max or true is accepted)."""
+    if text is None:
+        return None
+    value = text.strip().lower()
+    value = {"true": "min", "1": "min"}.get(value, value).removeprefix("mode=")
+    if value in ("false", "0"):
+        return None
+    if value not in ("min", "max"):
+        raise UsageError(f"invalid --provenance {text!r}: expected mode=min or mode=max")
+    return value
+
+
 def _outside_userns() -> bool:
     from rootless_build.sandbox.userns import in_userns
 
     return os.getuid() != 0 and not in_userns()
 
 
-def _enter_here() -> bool:
-    from rootless_build.sandbox.userns import enter_here
+def _enter_here(ctx: click.Context, options) -> bool:
+    """Enter the user namespace the probed plan asks for (its notes are said by the RUN)."""
+    from rootless_build.sandbox import isolation
 
-    return enter_here()
+    plan = isolation.choose(common.open_store(ctx).tmp_dir, options.isolation, options.storage_driver)
+    return isolation.enter(plan, warn=None)
 
 
 def _in_userns(options) -> int:
-    """Run this very command again as root of the user namespace (RUN steps need it);
-    a Dockerfile read from stdin is handed over as the new process's stdin."""
-    from rootless_build.sandbox.userns import reexec_in_userns, spawn_in_userns
+    """Run this very command again as root of the user namespace (RUN steps need it), with
+    the mapping the probe chose (its plan is in the environment by now); a Dockerfile read
+    from stdin is handed over as the new process's stdin."""
+    from rootless_build.sandbox.isolation import handed_plan
+    from rootless_build.sandbox.idmap import plan_mapping
+    from rootless_build.sandbox.userns import spawn_in_userns
 
+    plan = handed_plan()
+    mapping = plan_mapping(single=plan is not None and plan.mapping == "single")
     if options.dockerfile != "-":
-        return reexec_in_userns(sys.argv[1:])
+        return spawn_in_userns(["rootless_build", *sys.argv[1:]], module=True, mapping=mapping, warn=None)
     import tempfile
 
     with tempfile.TemporaryFile("w+") as text:
         text.write(options.dockerfile_text or "")
         text.flush()
         text.seek(0)
-        return spawn_in_userns(["rootless_build", *sys.argv[1:]], module=True, stdin=text)
+        return spawn_in_userns(["rootless_build", *sys.argv[1:]], module=True, stdin=text, mapping=mapping,
+                               warn=None)
 
 
 def _terminated(signum, _frame) -> None:
@@ -263,29 +316,3 @@ def _terminated(signum, _frame) -> None:
 
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise StepInterrupted(signum)
-
-
-def configured_storage_driver() -> str | None:
-    """`storage_driver = "..."` from $XDG_CONFIG_HOME/rootless-build/config.toml (default
-    ~/.config); the global --storage-driver (or ROOTLESS_BUILD_STORAGE_DRIVER) wins."""
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    path = Path(base) / "rootless-build" / "config.toml"
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from None
-    import tomllib
-
-    try:
-        value = tomllib.loads(raw.decode("utf-8")).get("storage_driver")
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: {e}") from None
-    if value is None:
-        return None
-    from rootless_build.sandbox.drivers import DRIVERS
-
-    if value not in DRIVERS:
-        raise UsageError(f"{path}: storage_driver = {value!r}: choose one of {', '.join(DRIVERS)}")
-    return value

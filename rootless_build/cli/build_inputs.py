@@ -158,12 +158,11 @@ def _run_flags(add_hosts, shm_size, ulimits, cap_add, cap_drop, ignorefile, cach
 
 def _sandbox_flags(add_hosts, shm_size, ulimits, cap_add, cap_drop) -> dict:
     from rootless_build.build import runoptions as ro
-    from rootless_build.sandbox.capnames import check_names
+    from rootless_build.sandbox.hardening import resolve_caps
 
     caps = {flag: [ro.parse_capability(c, flag) for c in values]
             for flag, values in (("--cap-add", cap_add), ("--cap-drop", cap_drop))}
-    for flag, names in caps.items():
-        check_names(names, flag)
+    resolve_caps(caps["--cap-add"], caps["--cap-drop"])   # unknown names: one line
     limits = [ro.parse_ulimit(u) for u in ulimits]
     return {"add_hosts": [ro.parse_add_host(h) for h in add_hosts],
             "shm_size": ro.parse_size(shm_size, "--shm-size") if shm_size else None,

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 import click
+
+from rootless_build.errors import UsageError
+
+# Kept here (not imported from sandbox/) so that reading them costs no import.
+SANDBOX_CHOICES = {"storage_driver": ("overlay", "fuse-overlayfs", "vfs"),
+                   "isolation": ("oci", "rootless", "chroot")}
 
 
 def open_store(ctx: click.Context):
@@ -14,7 +22,42 @@ def open_store(ctx: click.Context):
 
 
 def storage_driver(ctx: click.Context) -> str | None:
-    return ctx.find_root().obj.get("storage_driver")
+    """--storage-driver (or ROOTLESS_BUILD_STORAGE_DRIVER), else the config file's."""
+    return ctx.find_root().obj.get("storage_driver") or configured("storage_driver")
+
+
+def isolation(ctx: click.Context, local: str | None = None) -> str | None:
+    """A command's --isolation, the global one (or ROOTLESS_BUILD_ISOLATION), else the config file's."""
+    return local or ctx.find_root().obj.get("isolation") or configured("isolation")
+
+
+def config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "rootless-build" / "config.toml"
+
+
+def configured(key: str) -> str | None:
+    """`storage_driver = "..."` / `isolation = "..."` from $XDG_CONFIG_HOME/rootless-build/
+    config.toml (default ~/.config), checked here, where it enters; None when unset."""
+    path = config_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    import tomllib
+
+    try:
+        value = tomllib.loads(raw.decode("utf-8")).get(key)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: {e}") from None
+    if value is None:
+        return None
+    choices = SANDBOX_CHOICES[key]
+    if value not in choices:
+        raise UsageError(f"{path}: {key} = {value!r}: choose one of {', '.join(choices)}")
+    return value
 
 
 def human_size(n: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from rootless_build.cli.common import storage_driver
+from rootless_build.cli.common import isolation, storage_driver
 from rootless_build.cli.container_cmds import _POSITIONAL_TAIL, _as_125, _catalog, _each
 from rootless_build.cli.run_flags import create_from_flags, run_flags
 from rootless_build.errors import ContainerError, RootlessBuildError, UsageError
@@ -37,7 +37,8 @@ def restart(ctx, timeout, containers):
 
     def again(catalog, c) -> None:
         c = lifecycle.stop(catalog, c, timeout)
-        lifecycle.start(store, catalog, c, expect_attach=False, prefer_driver=storage_driver(ctx))
+        lifecycle.start(store, catalog, c, expect_attach=False, prefer_driver=storage_driver(ctx),
+                        prefer_isolation=isolation(ctx))
     _each(ctx, containers, again)
 
 

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from rootless_build.cli.common import open_store, print_table, storage_driver
+from rootless_build.cli.common import isolation, open_store, print_table, storage_driver
 from rootless_build.cli.run_flags import create_from_flags, run_flags
 from rootless_build.errors import ContainerError, RootlessBuildError, UsageError
 
@@ -43,8 +43,10 @@ def _warn_about_id_mapping() -> None:
 
 
 def _as_125(e: RootlessBuildError) -> RootlessBuildError:
-    """Our own failures in run/exec exit 125, so they never pass for the command's status."""
-    e.exit_code = 125
+    """Our own failures in run/exec exit 125, so they never pass for the command's status;
+    a command that cannot be executed keeps docker's 126/127."""
+    if not getattr(e, "command_status", False):
+        e.exit_code = 125
     return e
 
 
@@ -97,7 +99,7 @@ def run(ctx, detach, image, command, **flags):
         _warn_about_id_mapping()
         try:
             container = lifecycle.start(store, catalog, container, expect_attach=not detach,
-                                        prefer_driver=storage_driver(ctx))
+                                        prefer_driver=storage_driver(ctx), prefer_isolation=isolation(ctx))
         except RootlessBuildError:
             if flags["auto_remove"]:
                 lifecycle.remove(catalog, container, force=True)
@@ -129,6 +131,10 @@ def ps(ctx, all_, quiet, fmt, no_trunc, filters, latest, last):
     from rootless_build.store.filters import Filters
 
     wanted = Filters.parse(filters, filtering.PS_KEYS)
+    if fmt not in ("table", "json") and not quiet:
+        from rootless_build.cli.gotemplate import compile_template
+
+        compile_template(fmt)       # before listing: a broken one fails with nothing to list
     store, catalog = _catalog(ctx)
     keep = filtering.matcher(store, catalog, wanted)
     all_ = all_ or latest or last >= 0 or filtering.shows_all(wanted)
@@ -171,7 +177,7 @@ def start(ctx, attach_, interactive, detach_keys, containers):
     for ref in containers:
         try:
             container = lifecycle.start(store, catalog, catalog.lookup(ref), expect_attach=attach_ or interactive,
-                                        prefer_driver=storage_driver(ctx))
+                                        prefer_driver=storage_driver(ctx), prefer_isolation=isolation(ctx))
         except RootlessBuildError as e:
             click.echo(f"Error: {e}", err=True)
             failed = True
@@ -291,7 +297,7 @@ def exec_(ctx, interactive, tty, env, user, workdir, container, command):
     from rootless_build.containers.status import is_running, refresh
 
     try:
-        _, catalog = _catalog(ctx)
+        store, catalog = _catalog(ctx)
         c = refresh(catalog, catalog.lookup(container))
         if not is_running(c):
             raise ContainerError(f"container {c.name} is not running")
@@ -300,7 +306,7 @@ def exec_(ctx, interactive, tty, env, user, workdir, container, command):
     except RootlessBuildError as e:
         raise _as_125(e) from None
     code, message = run_exec(c, ExecOptions(list(command), tty=tty, interactive=interactive, env=list(env),
-                                            user=user, workdir=workdir))
+                                            user=user, workdir=workdir), store.cache_dir / "seccomp")
     if message:
         sys.stdout.flush()
         click.echo(f"Error: {message}", err=True)

@@ -60,6 +60,9 @@ def parse(template: str) -> list:
         pos = m.end()
         _action(m.group(2).strip(), stack, m.group(0))
     tail = template[pos:]
+    if "{{" in tail:        # Go refuses an action that is never closed
+        line = template.count("\n", 0, pos + tail.index("{{")) + 1
+        raise TemplateError(f"template parsing error: template: :{line}: unclosed action")
     if pieces and pieces[-1].group(3):
         tail = tail.lstrip()
     if tail:
@@ -156,9 +159,27 @@ def _pipeline(tokens: list, raw: str) -> list:
 
 # -- execution ---------------------------------------------------------------------------
 
+class Template:
+    """A template parsed once, before anything is listed: a broken one fails with one line
+    even when there is nothing to list (Go parses it first too)."""
+
+    def __init__(self, text: str):
+        self.nodes = parse(text)
+
+    def render(self, data) -> str:
+        return "".join(_run(self.nodes, data, {"$": data}))
+
+
+def compile_template(text: str) -> Template:
+    return Template(text)
+
+
 def render(template: str, data) -> str:
     """One execution of the template over `data`."""
-    return "".join(_run(parse(template), data, {"$": data}))
+    return Template(template).render(data)
+
+
+render_template = render
 
 
 def render_table(template: str, rows: list, headers: dict[str, str]) -> str:
@@ -176,7 +197,8 @@ def format_rows(template: str, rows: list, headers: dict[str, str]) -> str:
     """A listing's --format: `table TEMPLATE` (header and aligned cells) or one line per row."""
     if is_table(template):
         return render_table(template, rows, headers)
-    return "\n".join(render(template, row) for row in rows)
+    parsed = Template(template)
+    return "\n".join(parsed.render(row) for row in rows)
 
 
 def is_table(template: str) -> bool:

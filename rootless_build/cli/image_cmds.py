@@ -1,4 +1,4 @@
-"""images, tag, rmi, prune, history, fsck: thin commands over store/."""
+"""images, tag, rmi, prune, history, fsck: thin commands over store/ (inspect: inspect_cmd)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import click
 
 from rootless_build.cli.common import human_ago, human_size, open_store, print_table
+from rootless_build.cli.gotemplate import compile_template, render_template  # noqa: F401 (re-exported)
 from rootless_build.errors import RootlessBuildError
 
 IMAGE_HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
@@ -33,6 +34,8 @@ def images(ctx, all_, quiet, fmt, no_trunc, digests, filters, repository):
     from rootless_build.store.imagefilter import IMAGES_KEYS, filter_rows
 
     wanted = Filters.parse(filters, IMAGES_KEYS)
+    if fmt not in ("table", "json") and not quiet:
+        compile_template(fmt)       # a broken template fails before anything is listed
     store = open_store(ctx)
     rows, problems = list_images(store, intermediate=all_, name_filter=repository)
     rows = filter_rows(store, rows, wanted)
@@ -64,8 +67,9 @@ def images(ctx, all_, quiet, fmt, no_trunc, digests, filters, repository):
 def print_formatted(fmt: str, rows: list[dict], headers: dict[str, str]) -> None:
     from rootless_build.cli.gotemplate import format_rows, is_table
 
+    text = format_rows(fmt, rows, headers)      # parses the template even when no row is listed
     if rows or is_table(fmt):
-        click.echo(format_rows(fmt, rows, headers))
+        click.echo(text)
 
 
 @click.command()
@@ -89,10 +93,11 @@ def rmi(ctx, force, names):
     from rootless_build.store.remove import collect, remove_image
 
     store = open_store(ctx)
+    in_use = _images_in_use(store)
     failed = deleted = False
     for name in names:
         try:
-            removal = remove_image(store, name, force=force)
+            removal = remove_image(store, name, force=force, in_use=in_use)
         except RootlessBuildError as e:
             click.echo(f"Error: {e}", err=True)
             failed = True
@@ -103,7 +108,7 @@ def rmi(ctx, force, names):
             click.echo(f"Deleted: {image_id}")
         deleted = deleted or bool(removal.deleted)
     if deleted:
-        collect(store)
+        _warn_leftovers(collect(store, in_use=in_use, remove=_remove_tree).leftovers)
     if failed:
         sys.exit(1)
 
@@ -123,7 +128,10 @@ def prune(ctx, all_, force, filters):
     dangling = wanted.boolean("dangling")
     all_ = all_ or dangling is False
     wanted.values.pop("dangling", None)
-    result = prune_images(open_store(ctx), all_images=all_, eligible=prunable(wanted) if wanted else None)
+    store = open_store(ctx)
+    result = prune_images(store, in_use=_images_in_use(store), all_images=all_, remove=_remove_tree,
+                          eligible=prunable(wanted) if wanted else None)
+    _warn_leftovers(result.report.leftovers)
     if result.untagged or result.deleted:
         click.echo("Deleted Images:")
         for t in result.untagged:
@@ -132,6 +140,31 @@ def prune(ctx, all_, force, filters):
             click.echo(f"deleted: {image_id}")
         click.echo()
     click.echo(f"Total reclaimed space: {human_size(result.report.bytes_freed)}")
+
+
+def _images_in_use(store) -> dict:
+    """The images containers stand on, from their records (GC roots, rmi's conflicts)."""
+    from rootless_build.containers.catalog import Catalog
+    from rootless_build.containers.usage import images_in_use
+
+    return images_in_use(Catalog(store.containers_dir))
+
+
+def _remove_tree(path) -> bool:
+    """GC's remover: as the user, then inside the user namespace for what sub-ids own
+    (files a killed RUN step left in tmp/, layers extracted with their owners)."""
+    from rootless_build.containers.removal import remove_tree
+
+    try:
+        remove_tree(path)
+    except RootlessBuildError:
+        return False
+    return True
+
+
+def _warn_leftovers(paths: list[str]) -> None:
+    for path in paths:
+        click.echo(f"warning: could not remove {path}; `rootless-build prune` tries again", err=True)
 
 
 @click.command()
@@ -145,6 +178,7 @@ def history(ctx, no_trunc, quiet, fmt, name):
     from rootless_build.oci.digest import short_id
     from rootless_build.store.describe import history_rows
 
+    template = compile_template(fmt) if fmt and fmt != "table" else None  # before listing
     store = open_store(ctx)
     rows = history_rows(store, store.resolve(name))
 
@@ -155,7 +189,7 @@ def history(ctx, no_trunc, quiet, fmt, name):
         for r in rows:
             click.echo(ident(r))
         return
-    if fmt and fmt != "table":
+    if template is not None:
         print_formatted(fmt, [{"ID": ident(r), "CreatedSince": human_ago(r.created) if r.created else "N/A",
                                "CreatedAt": r.created.isoformat() if r.created else "",
                                "CreatedBy": _created_by(r.created_by, no_trunc), "Size": human_size(r.size),
@@ -176,17 +210,49 @@ def _created_by(text: str, no_trunc: bool) -> str:
 
 
 @click.command()
+@click.option("--repair", is_flag=True,
+              help="Rebuild a damaged index.json from the images in blobs/ (tags from its last good copy).")
 @click.pass_context
-def fsck(ctx):
+def fsck(ctx, repair):
     """Check every blob's digest and size and every reference; exit 1 on a problem."""
     from rootless_build.store.fsck import fsck as check
 
-    report = check(open_store(ctx))
+    store = open_store(ctx)
+    if repair:
+        _repair(store)
+    try:
+        in_use = set(_images_in_use(store))
+    except RootlessBuildError as e:
+        click.echo(str(e))
+        in_use, failed = set(), True
+    else:
+        failed = False
+    report = check(store, in_use)
     for problem in report.problems:
         click.echo(problem)
     counts = f"{report.blobs_checked} blobs, {report.images_checked} images checked"
-    if report.ok:
+    if report.ok and not failed:
         click.echo(f"{counts}: OK")
     else:
-        click.echo(f"{counts}: {len(report.problems)} problem{'s' if len(report.problems) != 1 else ''}")
+        problems = len(report.problems) + failed
+        click.echo(f"{counts}: {problems} problem{'s' if problems != 1 else ''}")
+        if report.index_damaged:
+            click.echo("index.json is damaged: `rootless-build fsck --repair` rebuilds it")
         sys.exit(1)
+
+
+def _repair(store) -> None:
+    from rootless_build.oci.digest import short_id
+    from rootless_build.store.repair import repair_index
+
+    repair = repair_index(store)
+    if repair.problem is None:
+        return
+    click.echo(f"repaired: {repair.problem}")
+    for name in repair.tags:
+        click.echo(f"recovered tag: {name}")
+    for digest in repair.untagged:
+        click.echo(f"recovered untagged image: {digest} (shown as <none>; tag it with "
+                   f"`rootless-build tag {short_id(digest)} NAME`)")
+    for digest in repair.dropped:
+        click.echo(f"dropped index entry: {digest} (manifest no longer stored)")

@@ -18,29 +18,41 @@ _TYPES = ("image", "container")
 @click.option("-f", "--format", "fmt", default=None, help="A Go template, e.g. '{{.Id}}' or '{{json .Config}}'.")
 @click.option("--type", "kind", default=None, help="image or container (default: whichever the name is).")
 @click.option("-s", "--size", is_flag=True, hidden=True, help="Accepted for docker compatibility.")
+@click.option("--provenance", is_flag=True, help="Show an image's SLSA provenance attached by build --provenance.")
 @click.argument("names", nargs=-1, required=True)
 @click.pass_context
-def inspect(ctx, fmt, kind, size, names):
+def inspect(ctx, fmt, kind, size, provenance, names):
     """Show images' or containers' details as a JSON array (docker's shape)."""
+    from rootless_build.cli.gotemplate import compile_template
+
     if kind is not None and kind not in _TYPES:
         raise UsageError(f'"{kind}" is not a valid value for --type')
+    template = compile_template(fmt) if fmt else None   # a broken one fails before anything is read
     store = open_store(ctx)
     docs, failed = [], False
     for name in names:
         try:
-            docs.append(_document(store, name, kind))
+            docs.append(_provenance(store, name) if provenance else _document(store, name, kind))
         except RootlessBuildError as e:
             click.echo(f"Error: {e}", err=True)
             failed = True
-    if fmt:
-        from rootless_build.cli.gotemplate import render
-
+    if template is not None:
         for doc in docs:
-            click.echo(render(fmt, doc))
+            click.echo(template.render(doc))
     else:
         click.echo(json.dumps(docs, indent=4))
     if failed:
         sys.exit(1)
+
+
+def _provenance(store, name: str) -> dict:
+    from rootless_build.build.attest import attached_provenance
+    from rootless_build.errors import ImageNotFound
+
+    doc = attached_provenance(store, store.resolve(name))
+    if doc is None:
+        raise ImageNotFound(f"{name}: no provenance attached (build --provenance mode=min|max)")
+    return doc
 
 
 def _document(store, name: str, kind: str | None) -> dict:

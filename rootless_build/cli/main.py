@@ -36,6 +36,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "login": ("registry_cmds", "login", "Log in to a registry"),
     "logout": ("registry_cmds", "logout", "Log out of a registry"),
     "search": ("registry_cmds", "search", "Search a registry's catalog"),
+    "generate-key": ("sign_cmds", "generate_key", "Create a sigstore signing key pair"),
+    "verify": ("sign_cmds", "verify", "Check a registry image's signature with a public key"),
+    "sbom": ("supply_cmds", "sbom", "Show the packages installed in an image (SPDX or CycloneDX)"),
     "unshare": ("sandbox_cmds", "unshare", "Run a command in the rootless user namespace"),
     "info": ("sandbox_cmds", "info", "Show what this machine offers for rootless builds"),
     "run": ("container_cmds", "run", "Run a command in a new container"),
@@ -89,11 +92,14 @@ def _available(module: str) -> bool:
 @click.option("--storage-driver", envvar="ROOTLESS_BUILD_STORAGE_DRIVER",
               type=click.Choice(["overlay", "fuse-overlayfs", "vfs"]), default=None,
               help="How RUN steps and containers get a writable root (default: detected).")
+@click.option("--isolation", envvar="ROOTLESS_BUILD_ISOLATION",
+              type=click.Choice(["oci", "rootless", "chroot"]), default=None,
+              help="How RUN steps and containers are isolated (default: the best this place allows).")
 @click.version_option(__version__, prog_name="rootless-build")
 @click.pass_context
-def cli(ctx: click.Context, root: str | None, storage_driver: str | None) -> None:
+def cli(ctx: click.Context, root: str | None, storage_driver: str | None, isolation: str | None) -> None:
     """Rootless, daemonless container image builder and manager."""
-    ctx.obj = {"root": root, "storage_driver": storage_driver}
+    ctx.obj = {"root": root, "storage_driver": storage_driver, "isolation": isolation}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,6 +118,9 @@ def _leave(code: int) -> None:
     """Exit without the interpreter's teardown of every loaded module (~20 ms of each
     command here): what we wrote is flushed here or was closed by its `with` block, and
     no thread or atexit handler of ours outlives the command."""
+    scratch = sys.modules.get("rootless_build.store.scratch")
+    if scratch is not None:  # this command's temp dir in the store, if it made one
+        scratch.release()
     try:
         sys.stdout.flush()
     except BrokenPipeError:

@@ -28,10 +28,17 @@ def _tls_options(creds: bool = True):
     return decorate
 
 
-def _options(tls_verify=None, cert_dir=None, authfile=None, creds=None):
+def _options(tls_verify=None, cert_dir=None, authfile=None, creds=None, signature_policy=None, registries_d=None):
     from rootless_build.registry.options import RegistryOptions
 
-    return RegistryOptions(tls_verify, cert_dir, authfile, RegistryOptions.parse_creds(creds))
+    return RegistryOptions(tls_verify, cert_dir, authfile, RegistryOptions.parse_creds(creds),
+                           signature_policy, registries_d)
+
+
+def _registries_d_option(f):
+    return click.option("--registries.d", "registries_d", type=click.Path(file_okay=False),
+                        help="Where signature storage is configured (default ~/.config/containers/registries.d, "
+                             "else /etc/containers/registries.d).")(f)
 
 
 def _without_transport(text: str) -> str:
@@ -42,10 +49,13 @@ def _without_transport(text: str) -> str:
 @click.command()
 @click.option("--platform", help="OS/ARCH[/VARIANT] to pick from a manifest list (default: this host's).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image's name.")
+@click.option("--signature-policy", type=click.Path(dir_okay=False),
+              help="Trust policy to apply (default ~/.config/containers/policy.json, else /etc/containers/policy.json).")
+@_registries_d_option
 @_tls_options()
 @click.argument("reference")
 @click.pass_context
-def pull(ctx, platform, quiet, tls_verify, cert_dir, authfile, creds, reference):
+def pull(ctx, platform, quiet, signature_policy, registries_d, tls_verify, cert_dir, authfile, creds, reference):
     """Pull an image from a registry (by tag or @sha256:digest)."""
     from rootless_build.registry.progress import for_terminal
     from rootless_build.registry.pull import pull as pull_image
@@ -54,7 +64,7 @@ def pull(ctx, platform, quiet, tls_verify, cert_dir, authfile, creds, reference)
     progress = for_terminal(quiet)
     try:
         result = pull_image(store, _without_transport(reference), platform=platform, progress=progress,
-                            options=_options(tls_verify, cert_dir, authfile, creds))
+                            options=_options(tls_verify, cert_dir, authfile, creds, signature_policy, registries_d))
     finally:
         progress.close()
     click.echo(str(result.name))
@@ -66,22 +76,32 @@ def pull(ctx, platform, quiet, tls_verify, cert_dir, authfile, creds, reference)
 @click.option("--chunk-size", metavar="SIZE", help="Upload blobs bigger than SIZE in chunks (e.g. 64MiB).")
 @click.option("--digestfile", type=click.Path(dir_okay=False), help="Write the pushed manifest's digest here.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--sign-by", metavar="FINGERPRINT", help="Sign with this GPG key (into the registries.d lookaside).")
+@click.option("--sign-by-sigstore-private-key", "sigstore_key", type=click.Path(exists=True, dir_okay=False),
+              help="Sign with this sigstore (cosign) private key (as a sigstore attachment).")
+@click.option("--sign-passphrase-file", type=click.Path(exists=True, dir_okay=False),
+              help="Read the signing key's passphrase from this file.")
+@_registries_d_option
 @_tls_options()
 @click.argument("image")
 @click.argument("destination", required=False)
 @click.pass_context
-def push(ctx, compression, chunk_size, digestfile, quiet, tls_verify, cert_dir, authfile, creds, image,
-         destination):
+def push(ctx, compression, chunk_size, digestfile, quiet, sign_by, sigstore_key, sign_passphrase_file, registries_d,
+         tls_verify, cert_dir, authfile, creds, image, destination):
     """Push an image to a registry, under its own name or DESTINATION."""
     from rootless_build.registry.progress import for_terminal
     from rootless_build.registry.push import push as push_image
+    from rootless_build.registry.signatures import SignOptions
+
+    sign = SignOptions(sigstore_key, sign_by, sign_passphrase_file)
 
     store = open_store(ctx)
     progress = for_terminal(quiet)
     try:
         result = push_image(store, image, _without_transport(destination) if destination else None,
                             compression=compression, chunk_size=parse_size(chunk_size), progress=progress,
-                            options=_options(tls_verify, cert_dir, authfile, creds))
+                            options=_options(tls_verify, cert_dir, authfile, creds, registries_d=registries_d),
+                            sign=sign)
     finally:
         progress.close()
     if digestfile:

@@ -27,6 +27,12 @@ _RUN_FLAGS = [
     click.option("-l", "--label", "labels", multiple=True, help="Set a label (KEY=VALUE)."),
     click.option("--cidfile", help="Write the container ID to this file (which must not exist)."),
     click.option("--detach-keys", default="", help="Keys that detach (default ctrl-p,ctrl-q)."),
+    click.option("--cap-add", multiple=True, help="Add a Linux capability (or ALL)."),
+    click.option("--cap-drop", multiple=True, help="Drop a Linux capability (or ALL)."),
+    click.option("--privileged", is_flag=True, help="Every capability, no seccomp filter, no masked paths."),
+    click.option("--security-opt", multiple=True, help="seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false]."),
+    click.option("--init", "init", is_flag=True, help="Run an init (catatonit) as pid 1: it forwards "
+                 "signals and reaps zombies."),
 ]
 
 
@@ -58,11 +64,22 @@ def create_from_flags(ctx, flags: dict, image: str, command: tuple, *, detach: b
                       user=flags["user"], hostname=flags["hostname"], network=flags["network"], tty=flags["tty"],
                       interactive=flags["interactive"], detach=detach, auto_remove=flags["auto_remove"],
                       stop_timeout=flags["stop_timeout"], labels=list(flags["labels"]),
-                      detach_keys=flags["detach_keys"], cidfile=os.path.abspath(cidfile) if cidfile else "")
+                      detach_keys=flags["detach_keys"], cidfile=os.path.abspath(cidfile) if cidfile else "",
+                      cap_add=list(flags["cap_add"]), cap_drop=list(flags["cap_drop"]),
+                      privileged=flags["privileged"], security_opt=list(flags["security_opt"]), init=flags["init"],
+                      console_size=_terminal_size() if flags["tty"] else [])
     container = lifecycle.create(store, catalog, image, opts, name=flags["name"], driver=None)
     if cidfile:
         _write_cidfile(catalog, container, cidfile)
     return store, catalog, container
+
+
+def _terminal_size() -> list[int]:
+    """The local terminal's rows and cols: a `run -t` pty starts with them, as docker's."""
+    from rootless_build.containers.terminal import window_size
+
+    size = window_size(0) or window_size(1)
+    return list(size) if size else []
 
 
 def _write_cidfile(catalog, container, path: str) -> None:

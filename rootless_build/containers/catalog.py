@@ -14,7 +14,6 @@ from rootless_build.containers.record import Container
 from rootless_build.errors import ContainerError, UsageError
 from rootless_build.store import atomic
 from rootless_build.store.lock import locked
-from rootless_build.store.paths import runtime_dir
 
 RECORD = "container.json"
 STATE = "state.json"
@@ -44,7 +43,10 @@ class Catalog:
 
     @staticmethod
     def runtime_path(container_id: str) -> Path:
-        """Per-boot state (the attach socket) in the user's runtime directory."""
+        """Per-boot state (the attach socket) in the user's runtime directory (checked:
+        ours and private, else ContainerError)."""
+        from rootless_build.containers.runtimedir import runtime_dir
+
         return runtime_dir() / "containers" / container_id
 
     def socket_path(self, container_id: str) -> Path:

@@ -27,6 +27,10 @@ _OCI_EQUIVALENT = {mt.DOCKER_LAYER: mt.OCI_LAYER, mt.DOCKER_LAYER_GZIP: mt.OCI_L
 
 def commit_container(store, catalog: Catalog, container: Container, image_name: str | None, *,
                      changes: list[str], message: str = "", author: str = ""):
+    if image_name:
+        from rootless_build.store import names
+
+        image_name = names.normalize(image_name)  # a bad name fails before the layer is written
     container = refresh(catalog, container)
     base = store.load_image(container.manifest_digest)
     config, layers = ic.from_image(base)

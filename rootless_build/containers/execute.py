@@ -19,6 +19,7 @@ from pathlib import Path
 from rootless_build.containers import nsenter, terminal
 from rootless_build.containers.record import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_OWN_ERROR, Container
 from rootless_build.containers.runconfig import process_env
+from rootless_build.sandbox import hardening, libc
 from rootless_build.sandbox.users import home_dir, resolve_user
 
 
@@ -32,8 +33,9 @@ class ExecOptions:
     workdir: str | None = None
 
 
-def run_exec(container: Container, opts: ExecOptions) -> tuple[int, str]:
-    """(exit status, message for stderr when the command could not start)."""
+def run_exec(container: Container, opts: ExecOptions, cache_dir: Path | None = None) -> tuple[int, str]:
+    """(exit status, message for stderr when the command could not start); cache_dir keeps
+    compiled seccomp programs."""
     env = process_env(container.config, opts.env, tty=opts.tty)
     user = opts.user if opts.user is not None else container.config.user
     workdir = opts.workdir or container.config.working_dir or "/"
@@ -43,13 +45,18 @@ def run_exec(container: Container, opts: ExecOptions) -> tuple[int, str]:
         size = terminal.window_size(0)
         if size:
             terminal.set_window_size(master, *size)
+    from rootless_build.containers.security import hardening_of
+    from rootless_build.sandbox.hardening import filter_for
+
+    secure = hardening_of(container.config)     # docker exec: the container's own defaults
+    bpf = filter_for(secure, cache_dir)     # here: nothing can be imported once inside
     err_r, err_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(err_r)
         if master is not None:
             os.close(master)
-        _child(container.state.pid, opts, env, user, workdir, slave, err_w)
+        _child(container.state.pid, opts, env, user, workdir, slave, err_w, (secure, bpf))
     os.close(err_w)
     if slave is not None:
         os.close(slave)
@@ -69,9 +76,10 @@ def run_exec(container: Container, opts: ExecOptions) -> tuple[int, str]:
 
 
 def _child(init_pid: int, opts: ExecOptions, env: list[str], user: str, workdir: str,
-           slave: int | None, err_w: int) -> None:
+           slave: int | None, err_w: int, secure: tuple) -> None:
     """In the forked child: join, fork into the pid namespace, wait, pass the status up."""
     try:
+        libc.prctl(libc.PR_SET_DUMPABLE, 0)   # holds the CLI's memory; the command execs anew
         for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_IGN)
         nsenter.enter(init_pid)     # no imports from here on: the host's files are gone
@@ -81,7 +89,7 @@ def _child(init_pid: int, opts: ExecOptions, env: list[str], user: str, workdir:
             env.append(f"HOME={home_dir(Path('/'), uid)}")
         child = os.fork()
         if child == 0:
-            _grandchild(opts, env, uid, gid, groups, workdir, slave, err_w)
+            _grandchild(opts, env, uid, gid, groups, workdir, slave, err_w, secure)
         _, status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(status)
         os._exit(128 - code if code < 0 else code)
@@ -90,7 +98,7 @@ def _child(init_pid: int, opts: ExecOptions, env: list[str], user: str, workdir:
 
 
 def _grandchild(opts: ExecOptions, env: list[str], uid: int, gid: int, groups: list[int],
-                workdir: str, slave: int | None, err_w: int) -> None:
+                workdir: str, slave: int | None, err_w: int, secure: tuple) -> None:
     try:
         for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
@@ -104,6 +112,7 @@ def _grandchild(opts: ExecOptions, env: list[str], uid: int, gid: int, groups: l
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.close(null)
+        hardening.drop_bounding(secure[0], secure[1])
         try:
             os.setgroups(groups)
         except PermissionError:     # single-id mapping: setgroups is denied, keep none
@@ -116,7 +125,8 @@ def _grandchild(opts: ExecOptions, env: list[str], uid: int, gid: int, groups: l
             _report(err_w, f"chdir to {workdir}: {e.strerror}", EXIT_NOT_EXECUTABLE)
         environ = dict(item.split("=", 1) for item in env)
         os.closerange(3, err_w)             # nothing of the CLI's leaks in (err_w closes on exec)
-        os.closerange(err_w + 1, 1 << 16)
+        os.closerange(err_w + 1, 1 << 20)
+        hardening.finish(secure[0], uid, secure[1])
         try:
             os.execvpe(opts.argv[0], opts.argv, environ)
         except FileNotFoundError:

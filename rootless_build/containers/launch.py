@@ -6,8 +6,9 @@
                  └─ stepper ── init (pid 1 of the container) ── the command
 
 The runner tells the monitor over a pipe: `D:<driver>` (the storage driver, chosen once
-per container), `P:<pid>` (the init's host pid, for signals and exec) or `E:<error>`
-(it could not start). Its exit status is the container's.
+per container), `P:<pid>:<start time>` (pid 1's host pid, for signals and exec),
+`F:<status>:<message>` (its command could not be executed: 126 or 127, as docker) or
+`E:<error>` (it could not start). Its exit status is the container's.
 """
 
 from __future__ import annotations
@@ -25,13 +26,28 @@ from rootless_build.containers.runconfig import process_env
 from rootless_build.errors import ContainerError, RootlessBuildError
 
 
-def launcher(store, catalog: Catalog, container: Container, prefer_driver: str | None = None) -> Launch:
-    def launch(stdio: tuple[int, int, int]) -> Launched:
+class CommandNotRunnable(ContainerError):
+    """The container's command could not be executed: docker's status (126, 127) and words."""
+
+    command_status = True
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def launcher(store, catalog: Catalog, container: Container, prefer_driver: str | None = None,
+             prefer_isolation: str | None = None) -> Launch:
+    def launch(stdio: tuple[int, int, int], console: int | None) -> Launched:
+        from rootless_build.sandbox import isolation
+
+        # The same choice as a build's RUN makes here (probed once per user and place).
+        plan = isolation.choose(store.tmp_dir, prefer_isolation, container.driver or prefer_driver)
         report_r, report_w = os.pipe()
-        pid = fork_in_userns()
+        pid = fork_in_userns(plan.mapping) if plan.userns else os.fork()
         if pid == 0:
             os.close(report_r)
-            _runner(store, catalog, container, prefer_driver, stdio, report_w)
+            _runner(store, catalog, container, plan, stdio, console, report_w)
         os.close(report_w)
         return _await_init(pid, report_r, catalog, container)
     return launch
@@ -50,15 +66,20 @@ def _await_init(pid: int, report_r: int, catalog: Catalog, container: Container)
                     c.driver = driver
                 catalog.update(container.id, set_driver)
             elif kind == "P":
-                return Launched(pid=pid, init_pid=int(text))
+                init_pid, _, start = text.partition(":")
+                return Launched(pid=pid, init_pid=int(init_pid), init_start=int(start))
+            elif kind == "F":
+                os.waitpid(pid, 0)
+                code, _, message = text.partition(":")
+                raise CommandNotRunnable(message, int(code))
             elif kind == "E":
                 data += text.encode() + b"\n"
     os.waitpid(pid, 0)
     raise ContainerError(data.decode(errors="replace").strip() or "the container's process ended before it started")
 
 
-def _runner(store, catalog: Catalog, container: Container, prefer_driver: str | None,
-            stdio: tuple[int, int, int], report_w: int) -> None:
+def _runner(store, catalog: Catalog, container: Container, plan,
+            stdio: tuple[int, int, int], console: int | None, report_w: int) -> None:
     code = EXIT_OWN_ERROR
     started = []
     try:
@@ -66,12 +87,19 @@ def _runner(store, catalog: Catalog, container: Container, prefer_driver: str | 
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
         # The monitor's ends (stdin's write end above all) must not stay open in here.
-        os.closerange(3, report_w)
-        os.closerange(report_w + 1, 1 << 16)
-        spec = _step_spec(store, catalog, container, prefer_driver, report_w, started)
+        keep = sorted(fd for fd in (report_w, console) if fd is not None)
+        for low, high in zip([2, *keep], [*keep, 1 << 16], strict=True):
+            os.closerange(low + 1, high)
+        spec = _step_spec(store, catalog, container, plan, report_w, started)
+        spec.console = console
+        if console is not None and len(container.config.console_size) == 2:
+            spec.console_size = (container.config.console_size[0], container.config.console_size[1])
         from rootless_build.sandbox.step import run_step
 
-        code = run_step(spec).exit_code
+        result = run_step(spec)
+        code = result.exit_code
+        if result.exec_error and not started:
+            os.write(report_w, f"F:{code}:{result.exec_error}\n".encode())
     except RootlessBuildError as e:
         _fail(report_w, str(e), started)
     except BaseException as e:  # noqa: BLE001 - a bug: one line for the user, details in the log
@@ -91,20 +119,20 @@ def _fail(report_w: int, message: str, started: list[int]) -> None:
         os.write(report_w, f"E:{line}\n".encode())
 
 
-def _step_spec(store, catalog: Catalog, container: Container, prefer_driver: str | None,
+def _step_spec(store, catalog: Catalog, container: Container, plan,
                report_w: int, started: list[int]):
-    from rootless_build.sandbox.drivers import detect_driver
-    from rootless_build.store.unpacked import lower_dirs
+    from rootless_build.containers import security
     from rootless_build.sandbox.spec import Mount, StepSpec
+    from rootless_build.store.unpacked import lower_dirs
 
     image = store.load_image(container.manifest_digest)
     lowerdirs = lower_dirs(store, image, warn=lambda message: os.write(2, f"warning: {message}\n".encode()))
-    driver = container.driver or detect_driver(store.root, prefer_driver)
+    driver = container.driver or plan.driver
     os.write(report_w, f"D:{driver}\n".encode())
 
-    def on_start(init_pid: int) -> None:
+    def on_start(init_pid: int, start: int) -> None:
         started.append(init_pid)
-        os.write(report_w, f"P:{init_pid}\n".encode())
+        os.write(report_w, f"P:{init_pid}:{start}\n".encode())
 
     cfg = container.config
     mounts = [Mount("bind" if m.readonly else "cache", m.destination, Path(m.source), readonly=m.readonly)
@@ -112,4 +140,8 @@ def _step_spec(store, catalog: Catalog, container: Container, prefer_driver: str
     return StepSpec(lowerdirs=lowerdirs, upperdir=catalog.upper_dir(container.id),
                     workdir=catalog.work_dir(container.id), argv=list(cfg.argv), driver=driver,
                     env=process_env(cfg), cwd=cfg.working_dir, user=cfg.user, hostname=cfg.hostname,
-                    network=cfg.network, mounts=mounts, interactive=True, on_start=on_start)
+                    network=cfg.network, mounts=mounts, interactive=True, on_start=on_start,
+                    hardening=security.hardening_of(cfg), init=security.init_binary() if cfg.init else None,
+                    seccomp_cache=store.cache_dir / "seccomp",
+                    isolation="chroot" if plan.isolation == "chroot" else "oci",
+                    chroot_mounts=plan.chroot_mounts)

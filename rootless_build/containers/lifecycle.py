@@ -40,7 +40,7 @@ def create(store, catalog: Catalog, image_ref: str, opts: runconfig.RunOptions,
 
 
 def start(store, catalog: Catalog, container: Container, *, expect_attach: bool = False,
-          prefer_driver: str | None = None) -> Container:
+          prefer_driver: str | None = None, prefer_isolation: str | None = None) -> Container:
     """Start (or restart) a container's process under a new monitor; no-op when running."""
     # One starter at a time: two monitors must never run one container (its own lock
     # file: the monitor takes the record's lock while this one is held).
@@ -55,7 +55,8 @@ def start(store, catalog: Catalog, container: Container, *, expect_attach: bool 
         if container.config.auto_remove:
             def after_exit() -> None:
                 remove_container_files(catalog, container.id)
-        spawn_monitor(catalog, container.id, launch.launcher(store, catalog, container, prefer_driver),
+        spawn_monitor(catalog, container.id, launch.launcher(store, catalog, container, prefer_driver,
+                                                                    prefer_isolation),
                       expect_attach=expect_attach, after_exit=after_exit)
     try:
         return catalog.load(container.id)

@@ -25,6 +25,7 @@ from rootless_build.containers import procs, protocol, terminal
 from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.logfile import LogWriter
 from rootless_build.containers.record import EXITED, RUNNING, Container, now_iso
+from rootless_build.errors import ContainerError
 
 HIGH_WATER = 1 << 20
 STDIN_HIGH_WATER = 1 << 20
@@ -41,9 +42,11 @@ class Launched:
 
     pid: int
     init_pid: int
+    init_start: int             # its start time (/proc/PID/stat), read before it could be reaped
 
 
-Launch = Callable[[tuple[int, int, int]], Launched]
+# (the container's fds 0, 1, 2; with a tty, the console socket its pid 1 sends the pty on)
+Launch = Callable[[tuple[int, int, int], int | None], Launched]
 
 
 @dataclass
@@ -80,14 +83,12 @@ class Monitor:
     def _stdio(self) -> tuple[tuple[int, int, int], list[int]]:
         """The container's fds 0, 1, 2 and the ends to close here once it has them."""
         if self.config.tty:
-            master, slave = terminal.open_pty()
-            terminal.set_window_size(master, 24, 80)
-            os.set_blocking(master, False)
-            self.pty_master = master
-            self.outputs[master] = protocol.STDOUT
-            if self.config.open_stdin:
-                self.stdin_fd = os.dup(master)  # its own fd: selectors keys by fd
-            return (slave, slave, slave), [slave]
+            # The container's pid 1 opens its pty in the container's own devpts (so `tty`
+            # names it there) and sends us the master over this socket, as runc's console
+            # socket does; until then its stdio is /dev/null.
+            self.console, child_console = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            return (null, null, null), [null, child_console.detach()]
         if self.config.open_stdin:
             stdin_r, stdin_w = os.pipe()
             os.set_blocking(stdin_w, False)
@@ -112,10 +113,12 @@ class Monitor:
         self.log = LogWriter(self.catalog.log_path(cid))
         stdio, child_ends = self._stdio()
         try:
-            launched = launch(stdio)
+            launched = launch(stdio, child_ends[-1] if self.config.tty else None)
         finally:
             for fd in set(child_ends):
                 os.close(fd)
+        if self.config.tty:
+            self._take_pty()
         self.child_pid = launched.pid
         self.child_pidfd = os.pidfd_open(launched.pid)
         self.sel.register(self.child_pidfd, selectors.EVENT_READ, "child")
@@ -126,11 +129,25 @@ class Monitor:
         def running(c: Container) -> None:
             s = c.state
             s.status, s.exit_code, s.finished_at, s.error = RUNNING, None, "", ""
-            s.pid, s.pid_start = launched.init_pid, procs.start_time(launched.init_pid) or 0
+            s.pid, s.pid_start = launched.init_pid, launched.init_start
             s.monitor_pid, s.monitor_start = me, procs.start_time(me) or 0
             s.boot_id, s.started_at = procs.boot_id(), now_iso()
 
         self.container = self.catalog.update_state(cid, running)
+
+    def _take_pty(self) -> None:
+        """The container's pty master, sent by its pid 1 before it exec'd the command."""
+        _, fds, _, _ = socket.recv_fds(self.console, 16, 1)
+        self.console.close()
+        if not fds:
+            raise ContainerError("the container did not send its terminal")
+        master = fds[0]
+        os.set_inheritable(master, False)
+        os.set_blocking(master, False)
+        self.pty_master = master
+        self.outputs[master] = protocol.STDOUT
+        if self.config.open_stdin:
+            self.stdin_fd = os.dup(master)  # its own fd: selectors keys by fd
 
     # -- the loop -------------------------------------------------------------------------
 

@@ -12,13 +12,14 @@ import os
 from rootless_build.errors import ContainerError
 
 
-def fork_in_userns() -> int:
-    """os.fork(), the child becoming root of a new user + mount namespace with our id maps."""
+def fork_in_userns(mapping_kind: str = "full") -> int:
+    """os.fork(), the child becoming root of a new user + mount namespace with our id maps
+    (mapping_kind "single": only our own id, where newuidmap is refused)."""
     from rootless_build.sandbox import idmap
     from rootless_build.sandbox.enter import enter
     from rootless_build.sandbox.userns import write_maps
 
-    mapping = idmap.plan_mapping()
+    mapping = idmap.plan_mapping(single=mapping_kind == "single")
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
     pid = os.fork()

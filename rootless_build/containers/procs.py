@@ -33,7 +33,8 @@ def alive(pid: int, started: int, boot: str = "") -> bool:
     fields = _stat_fields(pid)
     if not fields or fields[0] in ("Z", "X"):
         return False
-    return started == 0 or int(fields[19]) == started
+    # 0 is an unknown start time: nothing proves the pid is still ours, so it is not
+    return started != 0 and int(fields[19]) == started
 
 
 def wait_gone(pid: int, started: int, timeout: float | None) -> bool:

@@ -54,6 +54,14 @@ class RunConfig:
     detach: bool = False                                        # created to run in the background
     detach_keys: str = ""                                       # docker's --detach-keys, "" = ctrl-p,ctrl-q
     cidfile: str = ""
+    # hardening (containers/security.py): docker's defaults unless these say otherwise
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    seccomp: str = ""               # "" docker's profile, "unconfined", or a profile's JSON text
+    no_new_privileges: str = ""     # "true"/"false" when asked; "": on unless --privileged
+    init: bool = False              # catatonit as pid 1, the command its child
+    console_size: list[int] = field(default_factory=list)   # [rows, cols] of run -t's terminal
 
 
 @dataclass

@@ -28,7 +28,10 @@ def remove_container_files(catalog: Catalog, container_id: str) -> None:
             pass
         except OSError as e:
             raise ContainerError(f"removing {folder}: {e.strerror}") from None
-    shutil.rmtree(catalog.runtime_path(container_id), ignore_errors=True)
+    try:
+        shutil.rmtree(catalog.runtime_path(container_id), ignore_errors=True)
+    except ContainerError:
+        pass                # a runtime dir that is not ours holds nothing of ours
 
 
 def remove_tree(path: Path) -> None:

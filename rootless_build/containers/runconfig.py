@@ -40,6 +40,12 @@ class RunOptions:
     labels: list[str] = field(default_factory=list)
     detach_keys: str = ""
     cidfile: str = ""
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    security_opt: list[str] = field(default_factory=list)
+    init: bool = False
+    console_size: list[int] = field(default_factory=list)   # rows, cols: the pty starts so
 
 
 def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> RunConfig:
@@ -67,7 +73,7 @@ def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> R
     workdir = opts.workdir or img.get("WorkingDir") or "/"
     if not workdir.startswith("/"):
         raise UsageError(f"the working directory '{workdir}' is invalid, it needs to be an absolute path")
-    return RunConfig(
+    config = RunConfig(
         argv=argv, env=env, working_dir=workdir,
         user=opts.user if opts.user is not None else (img.get("User") or ""),
         hostname=hostname, tty=opts.tty, open_stdin=opts.interactive,
@@ -78,7 +84,12 @@ def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> R
         auto_remove=opts.auto_remove, entrypoint=entrypoint, cmd=cmd,
         labels={**(img.get("Labels") or {}), **parse_labels(opts.labels)},
         detach=opts.detach, detach_keys=opts.detach_keys, cidfile=opts.cidfile,
+        console_size=list(opts.console_size) if opts.tty else [],
     )
+    from rootless_build.containers import security
+    security.apply_options(config, opts.cap_add, opts.cap_drop, opts.privileged, opts.security_opt,
+                           opts.init)
+    return config
 
 
 def parse_labels(items: list[str]) -> dict[str, str]:

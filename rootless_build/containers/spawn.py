@@ -10,10 +10,12 @@ import traceback
 from collections.abc import Callable
 
 from rootless_build.containers.catalog import Catalog
+from rootless_build.containers.launch import CommandNotRunnable
 from rootless_build.containers.monitor import Launch, Monitor
 from rootless_build.errors import ContainerError
 
 _OK = b"\0ok"
+_NOT_RUNNABLE = b"\0exec:"       # + "<status>:<message>": the command cannot be executed
 
 
 def spawn_monitor(catalog: Catalog, container_id: str, launch: Launch, *, expect_attach: bool,
@@ -37,6 +39,9 @@ def spawn_monitor(catalog: Catalog, container_id: str, launch: Launch, *, expect
     os.waitpid(pid, 0)
     with os.fdopen(ready_r, "rb") as f:
         answer = f.read()
+    if answer.startswith(_NOT_RUNNABLE):
+        code, _, message = answer[len(_NOT_RUNNABLE):].decode(errors="replace").partition(":")
+        raise CommandNotRunnable(message, int(code))
     if answer != _OK:
         message = answer.decode(errors="replace").strip()
         raise ContainerError(message or "the container's monitor exited before starting it "
@@ -50,15 +55,25 @@ def _monitor_main(catalog: Catalog, container_id: str, launch: Launch, expect_at
     monitor = Monitor(catalog, catalog.load(container_id), expect_attach)
     try:
         monitor.start(launch)
+    except CommandNotRunnable as e:
+        _tell(ready_w, _NOT_RUNNABLE + f"{e.exit_code}:{e}".encode())
+        return
     except Exception as e:  # noqa: BLE001 - whatever stopped the start goes back to the CLI
         _note(catalog, container_id, traceback.format_exc())
-        os.write(ready_w, str(e).encode() or type(e).__name__.encode())
-        os.close(ready_w)
+        _tell(ready_w, str(e).encode() or type(e).__name__.encode())
         return
-    os.write(ready_w, _OK)
-    os.close(ready_w)
+    _tell(ready_w, _OK)
     status = monitor.serve()
     monitor.finish(status, after_exit)
+
+
+def _tell(ready_w: int, answer: bytes) -> None:
+    """The CLI may be gone (kill -9): the container must not depend on it (EPIPE ignored)."""
+    try:
+        os.write(ready_w, answer)
+    except OSError:
+        pass
+    os.close(ready_w)
 
 
 def _detach_stdio(keep: int) -> None:

@@ -140,7 +140,7 @@ def _interval(value: str | None, name: str) -> int:
     try:
         ns = parse_duration(value)
     except DurationError as e:
-        raise InstructionError(str(e)) from None
+        raise InstructionError(f"--{name}: {e}") from None
     if ns != 0 and ns < _MIN_INTERVAL_NS:
         raise InstructionError(f'Interval "{name}" cannot be less than 1ms')
     return ns

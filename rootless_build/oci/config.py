@@ -22,8 +22,9 @@ DEFAULT_SHELL = ["/bin/sh", "-c"]
 
 
 def scratch_config(os_name: str, arch: str, variant: str) -> dict[str, Any]:
-    config = {"architecture": arch, "os": os_name, "config": {}, "rootfs": {"type": "layers", "diff_ids": []},
-              "history": []}
+    # BuildKit starts FROM scratch with WorkingDir "/"
+    config = {"architecture": arch, "os": os_name, "config": {"WorkingDir": "/"},
+              "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
     if variant:
         config["variant"] = variant
     return config

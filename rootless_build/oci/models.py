@@ -7,12 +7,42 @@ bytes written or read (see `dump` and `Raw`), never of a model serialised again.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from rootless_build.oci.documents import InvalidDocument, load_json, sniff_media_type  # noqa: F401 (re-exported)
+from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
+from rootless_build.oci.documents import InvalidDocument, load_json, sniff_media_type  # noqa: F401 (re-exported)
+
+_MAX_ID = 4294967294  # uid_t/gid_t: 2^32-1 is (uid_t)-1, "no change", never a user
+
+
+def _digest(value: str) -> str:
+    if not dg.is_digest(value):
+        raise ValueError("not a sha256/sha512 digest")
+    return value
+
+
+def _text(value: str) -> str:
+    if "\0" in value:
+        raise ValueError("contains a NUL byte")
+    return value
+
+
+def _user(value: str) -> str:
+    """USER is name|uid[:group|gid]; numeric ids must fit a uid_t."""
+    _text(value)
+    for part in value.split(":", 1):
+        if part.isdigit() and int(part) > _MAX_ID:
+            raise ValueError(f"id {part} is out of range (at most {_MAX_ID})")
+    return value
+
+
+Digest = Annotated[str, AfterValidator(_digest)]
+Text = Annotated[str, AfterValidator(_text)]  # reaches execve, the environment or a path
+User = Annotated[str, AfterValidator(_user)]
+Size = Annotated[int, Field(ge=0)]
 
 
 class _Model(BaseModel):
@@ -32,8 +62,8 @@ class Platform(_Model):
 
 class Descriptor(_Model):
     media_type: str = Field(alias="mediaType")
-    digest: str
-    size: int
+    digest: Digest
+    size: Size
     urls: list[str] | None = None
     annotations: dict[str, str] | None = None
     platform: Platform | None = None
@@ -62,7 +92,7 @@ class Index(_Model):
 
 
 class HealthConfig(_Model):
-    test: list[str] | None = Field(default=None, alias="Test")
+    test: list[Text] | None = Field(default=None, alias="Test")
     interval: int | None = Field(default=None, alias="Interval")
     timeout: int | None = Field(default=None, alias="Timeout")
     start_period: int | None = Field(default=None, alias="StartPeriod")
@@ -71,19 +101,19 @@ class HealthConfig(_Model):
 
 
 class ContainerConfig(_Model):
-    user: str | None = Field(default=None, alias="User")
+    user: User | None = Field(default=None, alias="User")
     exposed_ports: dict[str, dict[str, Any]] | None = Field(default=None, alias="ExposedPorts")
-    env: list[str] | None = Field(default=None, alias="Env")
-    entrypoint: list[str] | None = Field(default=None, alias="Entrypoint")
-    cmd: list[str] | None = Field(default=None, alias="Cmd")
-    volumes: dict[str, dict[str, Any]] | None = Field(default=None, alias="Volumes")
-    working_dir: str | None = Field(default=None, alias="WorkingDir")
+    env: list[Text] | None = Field(default=None, alias="Env")
+    entrypoint: list[Text] | None = Field(default=None, alias="Entrypoint")
+    cmd: list[Text] | None = Field(default=None, alias="Cmd")
+    volumes: dict[Text, dict[str, Any]] | None = Field(default=None, alias="Volumes")
+    working_dir: Text | None = Field(default=None, alias="WorkingDir")
     labels: dict[str, str] | None = Field(default=None, alias="Labels")
-    stop_signal: str | None = Field(default=None, alias="StopSignal")
+    stop_signal: Text | None = Field(default=None, alias="StopSignal")
     # Docker extensions that OCI tools carry along untouched.
     healthcheck: HealthConfig | None = Field(default=None, alias="Healthcheck")
-    shell: list[str] | None = Field(default=None, alias="Shell")
-    on_build: list[str] | None = Field(default=None, alias="OnBuild")
+    shell: list[Text] | None = Field(default=None, alias="Shell")
+    on_build: list[Text] | None = Field(default=None, alias="OnBuild")
 
 
 class History(_Model):
@@ -95,8 +125,8 @@ class History(_Model):
 
 
 class RootFS(_Model):
-    type: str = "layers"
-    diff_ids: list[str] = []
+    type: Literal["layers"] = "layers"
+    diff_ids: list[Digest] = []
 
 
 class ImageConfig(_Model):
@@ -116,13 +146,21 @@ def dump(model: BaseModel) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
-def parse_as(model: type[_M], data: bytes, what: str) -> _M:
+def parse_as(model: type[_M], data: bytes, what: str, *, strict: bool = False) -> _M:
+    """`data` as `model`, or InvalidDocument naming the first bad field. `strict` (for
+    documents entering the store) refuses what lax parsing would coerce ("1" for 1)."""
     try:
-        return model.model_validate(load_json(data, what))
+        return model.model_validate(load_json(data, what), strict=strict)
     except ValidationError as e:
-        first = e.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InvalidDocument(f"{what} is malformed: {loc}: {first['msg']}") from None
+        raise InvalidDocument(f"{what} is malformed: {describe_error(e)}") from None
+
+
+def describe_error(e: ValidationError) -> str:
+    """'config.Env.0: contains a NUL byte': where, then why, on one line."""
+    first = e.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "document"
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"{loc}: {msg}".replace("\n", " ")
 
 
 def parse_manifest(data: bytes) -> Manifest:

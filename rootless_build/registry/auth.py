@@ -14,6 +14,7 @@ import requests
 from requests.auth import AuthBase
 
 from rootless_build.registry.errors import RegistryAuthError, from_exception, from_response
+from rootless_build.registry.limits import MAX_TOKEN, read_limited, read_prefix
 
 _PARAM_RE = re.compile(r'([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
 
@@ -91,7 +92,7 @@ class RegistryAuth(AuthBase):
         body = resp.request.body
         if body is not None and not isinstance(body, (bytes, str)):
             return resp  # a stream cannot be replayed here: the caller retries with a fresh one
-        resp.content  # noqa: B018  (drain so the connection goes back to the pool)
+        read_prefix(resp)  # drain (boundedly) so the connection can go back to the pool
         resp.close()
         retry = resp.request.copy()
         retry.headers["Authorization"] = self._header
@@ -142,7 +143,9 @@ class RegistryAuth(AuthBase):
             query.append(("account", creds[0]))
         what = f"authenticating to {self.host}"
         try:
-            resp = self._session.get(realm, params=query, auth=auth, verify=self._verify, timeout=(30, 60))
+            resp = self._session.get(realm, params=query, auth=auth, verify=self._verify, timeout=(30, 60),
+                                     stream=True)
+            _read_answer(resp, what)
         except requests.RequestException as e:
             raise from_exception(e, what) from None
         if resp.status_code in (401, 403):
@@ -158,7 +161,8 @@ class RegistryAuth(AuthBase):
                 "service": params.get("service", ""), "client_id": "rootless-build",
                 "scope": " ".join(sorted(scopes))}
         try:
-            resp = self._session.post(realm, data=form, verify=self._verify, timeout=(30, 60))
+            resp = self._session.post(realm, data=form, verify=self._verify, timeout=(30, 60), stream=True)
+            _read_answer(resp, what)
         except requests.RequestException as e:
             raise from_exception(e, what) from None
         if resp.status_code != 200:
@@ -168,6 +172,14 @@ class RegistryAuth(AuthBase):
 
 def basic_header(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def _read_answer(resp: requests.Response, what: str) -> None:
+    """A token answer read whole but bounded; an error's only as far as its message."""
+    if resp.status_code == 200:
+        read_limited(resp, MAX_TOKEN, what)
+    else:
+        read_prefix(resp)
 
 
 def _token_of(resp: requests.Response, what: str) -> str:

@@ -28,6 +28,7 @@ from rootless_build.registry import locations
 from rootless_build.registry.client import Repository
 from rootless_build.registry.download import download_blob
 from rootless_build.registry.errors import RegistryNotFound
+from rootless_build.registry.limits import MAX_CONFIG, read_limited
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import NoProgress, Progress
 from rootless_build.registry.resolve import push_target
@@ -80,7 +81,7 @@ class _Remote:
             raise RegistryError(f"{self.ref} is not a rootless-build cache")
         resp = repo.open_blob(manifest.config.digest)
         with resp:
-            config = resp.content
+            config = read_limited(resp, min(manifest.config.size, MAX_CONFIG), f"reading the cache index {self.ref}")
         if dg.of_bytes(config) != manifest.config.digest:
             raise RegistryError(f"{self.ref}: the cache index does not match its digest")
         doc = json.loads(config)
@@ -199,10 +200,10 @@ class RemoteCache:
 def _decompress_into_store(store: Store, compressed: Descriptor, layer: Descriptor) -> None:
     """Store the uncompressed tar the step manifest names (checked against its digest and
     size), and remember the compressed blob as its variant so a push need not recompress."""
-    from rootless_build.store.variants import variant_key
     from rootless_build.errors import BlobCorrupt
     from rootless_build.layers.compression import open_uncompressed
     from rootless_build.store.roots import VARIANTS
+    from rootless_build.store.variants import variant_key
 
     try:
         with store.blobs.open(compressed.digest) as src, open_uncompressed(src) as tar, \

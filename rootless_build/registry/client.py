@@ -9,10 +9,10 @@ import requests
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
 from rootless_build.registry.errors import RegistryError
+from rootless_build.registry.limits import MAX_MANIFEST
 from rootless_build.registry.transport import Transport
 
 MANIFEST_ACCEPT = ", ".join([mt.OCI_INDEX, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST_LIST, mt.DOCKER_MANIFEST])
-MAX_MANIFEST = 4 << 20  # the spec lets registries refuse bigger; we refuse to read bigger
 
 
 class Repository:
@@ -33,10 +33,8 @@ class Repository:
         """(raw bytes, media type, digest of the bytes) for a tag or digest."""
         what = f"reading manifest {reference} in {self.display}"
         resp = self.transport.request("GET", f"/v2/{self.name}/manifests/{reference}", what=what,
-                                      headers={"Accept": MANIFEST_ACCEPT})
-        raw = resp.content  # read inside the retried request: a dropped body is tried again
-        if len(raw) > MAX_MANIFEST:
-            raise RegistryError(f"{what}: manifest larger than {MAX_MANIFEST} bytes")
+                                      headers={"Accept": MANIFEST_ACCEPT}, limit=MAX_MANIFEST)
+        raw = resp.content  # read (bounded) inside the retried request: a dropped body is tried again
         digest = dg.of_bytes(raw)
         if dg.is_digest(reference) and digest != reference:
             raise RegistryError(f"{what}: the registry sent a manifest with digest {digest}")

@@ -4,6 +4,8 @@ request after a dropped connection, verified (digest and size) before it becomes
 from __future__ import annotations
 
 import threading
+from pathlib import Path
+from typing import Protocol
 
 import requests
 import urllib3
@@ -20,14 +22,27 @@ CHUNK = 1 << 20
 _DROPPED = (urllib3.exceptions.HTTPError, requests.RequestException, OSError)
 
 
+class ContentCheck(Protocol):
+    """Watches a blob's bytes as they are written (in order) and judges them at commit."""
+
+    def feed(self, data: bytes) -> None: ...
+    def restart(self) -> None: ...
+    def check(self, path: Path, digest: str) -> None: ...
+    def close(self) -> None: ...
+
+
 class Cancelled(Exception):
     """Another download of the same pull failed: stop early (never shown to users)."""
 
 
 def download_blob(repo: Repository, store: Store, desc: Descriptor, *, progress: Progress, key: str,
-                  backoff: Backoff, cancel: threading.Event | None = None) -> None:
+                  backoff: Backoff, cancel: threading.Event | None = None,
+                  content: ContentCheck | None = None) -> None:
+    """`content` sees every byte written and may refuse the blob once its digest and size
+    are right, before it becomes a blob (pull checks a layer against its diff_id so); its
+    creator closes it."""
     what = f"fetching blob {desc.digest} from {repo.display}"
-    writer = store.blobs.writer(desc.digest, desc.size)
+    writer = store.blobs.writer(desc.digest, desc.size, what=f"storing blob {desc.digest}")
     drops = 0
     try:
         while True:
@@ -37,11 +52,13 @@ def download_blob(repo: Repository, store: Store, desc: Descriptor, *, progress:
                 if offset and resp.status_code != 206:
                     # The server ignored the Range header: start the blob again from byte 0.
                     writer.abort()
-                    writer = store.blobs.writer(desc.digest, desc.size)
+                    writer = store.blobs.writer(desc.digest, desc.size, what=f"storing blob {desc.digest}")
+                    if content is not None:
+                        content.restart()
                     progress.reset(key, 0)
                 before = writer.size
                 try:
-                    _copy(resp, writer, desc, progress, key, what, cancel)
+                    _copy(resp, writer, content, desc, progress, key, what, cancel)
                 except _DROPPED as e:
                     err = from_exception(e, what)
                 else:
@@ -57,7 +74,7 @@ def download_blob(repo: Repository, store: Store, desc: Descriptor, *, progress:
             backoff.sleep(max(drops, 1))
         progress.item(key, "Verifying Checksum")
         try:
-            writer.commit()
+            writer.commit(content.check if content is not None else None)
         except BlobCorrupt as e:
             raise RegistryError(f"{what}: {e}; the blob was not stored", code="DIGEST_INVALID") from None
     finally:
@@ -65,13 +82,15 @@ def download_blob(repo: Repository, store: Store, desc: Descriptor, *, progress:
             writer.abort()
 
 
-def _copy(resp, writer, desc: Descriptor, progress: Progress, key: str, what: str,
+def _copy(resp, writer, content: ContentCheck | None, desc: Descriptor, progress: Progress, key: str, what: str,
           cancel: threading.Event | None) -> None:
     # read1: whatever has arrived (up to 1 MiB), so a cancel is seen even on a slow link.
     while chunk := resp.raw.read1(CHUNK, decode_content=False):
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         writer.write(chunk)
+        if content is not None:
+            content.feed(chunk)
         progress.advance(key, len(chunk))
         if writer.size > desc.size:
             raise RegistryError(f"{what}: the registry sent more than the {desc.size} bytes the manifest lists",

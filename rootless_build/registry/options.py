@@ -13,6 +13,8 @@ class RegistryOptions:
     cert_dir: str | None = None            # CA (*.crt) and client (*.cert + *.key) files
     authfile: str | None = None            # only this auth file, as podman's --authfile
     creds: tuple[str, str] | None = None   # --creds USER:PASSWORD, overrides any file
+    signature_policy: str | None = None    # policy.json to apply on pull (--signature-policy)
+    registries_d: str | None = None        # where signatures are stored (--registries.d)
 
     @staticmethod
     def parse_creds(text: str | None) -> tuple[str, str] | None:

@@ -11,17 +11,20 @@ from dataclasses import dataclass
 from rootless_build.errors import RegistryError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
-from rootless_build.oci.models import Descriptor, parse_index, parse_manifest, sniff_media_type
+from rootless_build.oci import platform as platforms
+from rootless_build.oci import validate
+from rootless_build.oci.models import Descriptor, sniff_media_type
 from rootless_build.oci.reference import Reference
 from rootless_build.registry import conf as registries_conf
-from rootless_build.registry import locations
-from rootless_build.oci import platform as platforms
+from rootless_build.registry import locations, verify
 from rootless_build.registry.client import Repository
 from rootless_build.registry.download import Cancelled, download_blob
 from rootless_build.registry.errors import RegistryAuthError, RegistryNotFound
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import NoProgress, Progress
+from rootless_build.registry.referrers import pull_attached
 from rootless_build.registry.resolve import Candidate, Source, pull_candidates
+from rootless_build.registry.signatures import enforce as enforce_policy
 from rootless_build.registry.transport import Connections
 from rootless_build.store import Image, Store
 from rootless_build.store.names import normalize
@@ -62,22 +65,28 @@ def pull(store: Store, text: str, *, options: RegistryOptions | None = None, pla
         progress.message("Using default tag: latest")
     found = find_manifest(candidates, connections)
     raw, digest = found.raw, found.digest
+    image_name = str(found.name)
+    enforce_policy(found.repo, str(found.name), digest, options)
     if found.media_type in mt.INDEXES:
-        index = parse_index(raw)
-        choice = platforms.choose(index, wanted, str(found.name))
+        index = validate.index(raw, image_name)
+        choice = platforms.choose(index, wanted, image_name)
         raw, _, _ = found.repo.get_manifest(choice.digest)
     elif found.media_type in _SCHEMA1:
         raise RegistryError(f"{found.name}: Docker schema 1 manifests are not supported; push the image again "
                             f"with a current tool")
-    manifest = parse_manifest(raw)
+    manifest = validate.manifest(raw, image_name)
     ref = found.source.ref
     progress.message(f"{ref.tag or ref.digest}: Pulling from {found.repo.name}")
+    # Nothing is stored before the config is valid and names one diff_id per layer.
+    config_raw = verify.fetch_config(store, found.repo, manifest.config, image_name)
+    diff_ids = validate.layer_count(validate.image_config(config_raw, image_name), manifest.layers, image_name)
     with store.writing():
-        if found.media_type in mt.INDEXES:
-            store.blobs.put_bytes(found.raw)  # lets a later lookup by the list's digest work offline
         manifest_digest = dg.of_bytes(raw)
         new = not store.blobs.has(manifest_digest)
-        _fetch_blobs(store, found.repo, manifest.config, manifest.layers, progress, jobs)
+        _fetch_layers(store, found.repo, manifest.layers, diff_ids, image_name, progress, jobs)
+        store.blobs.put_bytes(config_raw)
+        if found.media_type in mt.INDEXES:
+            store.blobs.put_bytes(found.raw)  # lets a later lookup by the list's digest work offline
         image = store.add_manifest(raw)
         name = found.name
         tags = ()
@@ -88,12 +97,17 @@ def pull(store: Store, text: str, *, options: RegistryOptions | None = None, pla
             tags = (normalize(tag),)
         else:
             store.add_untagged(image)
-        locations.remember(store, [manifest.config.digest, *(l.digest for l in manifest.layers)],
+        locations.remember(store, [manifest.config.digest, *(layer.digest for layer in manifest.layers)],
                            found.source.ref.registry, found.repo.name)
+        try:
+            pull_attached(store, found.repo, manifest_digest)  # its SBOM and provenance, if any
+        except RegistryError as e:
+            progress.message(f"Warning: attestations not pulled: {e}")
     progress.items_done()
     progress.message(f"Digest: {digest}")
     shown = normalize(text)
-    progress.message(f"Status: Downloaded newer image for {shown}" if new else f"Status: Image is up to date for {shown}")
+    progress.message(f"Status: Downloaded newer image for {shown}" if new
+                     else f"Status: Image is up to date for {shown}")
     return PullResult(store.load_image(image.manifest_digest, tags), name, digest, new)
 
 
@@ -123,35 +137,43 @@ def find_manifest(candidates: list[Candidate], connections: Connections) -> _Fou
                code=first.code, status=first.status)
 
 
-def _fetch_blobs(store: Store, repo: Repository, config: Descriptor, layers: list[Descriptor],
-                 progress: Progress, jobs: int) -> None:
-    todo: dict[str, tuple[Descriptor, bool]] = {}
-    for desc in layers:
+def _fetch_layers(store: Store, repo: Repository, layers: list[Descriptor], diff_ids: list[str], image: str,
+                  progress: Progress, jobs: int) -> None:
+    """Every layer in the store, each checked against its diff_id before it is kept."""
+    todo: dict[str, tuple[int, Descriptor]] = {}
+    for n, desc in enumerate(layers):
         key = dg.short_id(desc.digest)
         if store.blobs.has(desc.digest):
+            validate.diff_id(n, verify.known_diff_id(store, desc), diff_ids[n], image, desc)
             progress.item(key, "Already exists")
-        elif desc.digest not in todo:
+        elif desc.digest in todo:
+            # the same blob twice: it can uncompress to only one diff_id
+            validate.diff_id(n, diff_ids[todo[desc.digest][0]], diff_ids[n], image, desc)
+        else:
             progress.item(key, "Pulling fs layer", desc.size)
-            todo[desc.digest] = (desc, True)
-    if not store.blobs.has(config.digest):
-        todo.setdefault(config.digest, (config, False))
+            todo[desc.digest] = (n, desc)
     if not todo:
         return
     cancel = threading.Event()
     backoff = repo.transport.backoff
 
-    def fetch(desc: Descriptor, shown: bool) -> None:
+    def fetch(n: int, desc: Descriptor) -> None:
         key = dg.short_id(desc.digest)
-        shown_progress = progress if shown else NoProgress()
-        shown_progress.item(key, "Downloading", desc.size)
-        download_blob(repo, store, desc, progress=shown_progress, key=key, backoff=backoff, cancel=cancel)
-        shown_progress.item(key, "Download complete")
-        shown_progress.item(key, "Pull complete")
+        progress.item(key, "Downloading", desc.size)
+        stream = verify.DiffIdStream(n, diff_ids[n], image, desc)
+        try:
+            download_blob(repo, store, desc, progress=progress, key=key, backoff=backoff, cancel=cancel,
+                          content=stream)
+        finally:
+            stream.close()
+        verify.note_diff_id(store, desc.digest, diff_ids[n])
+        progress.item(key, "Download complete")
+        progress.item(key, "Pull complete")
 
-    # Small blobs (the config) first, so the big ones do not hold it up.
-    ordered = sorted(todo.values(), key=lambda item: item[0].size)
+    # Small blobs first, so the big ones do not hold them up.
+    ordered = sorted(todo.values(), key=lambda item: item[1].size)
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="pull") as pool:
-        futures = [pool.submit(fetch, desc, shown) for desc, shown in ordered]
+        futures = [pool.submit(fetch, n, desc) for n, desc in ordered]
         try:
             for future in as_completed(futures):
                 exc = future.exception()

@@ -18,7 +18,9 @@ from rootless_build.registry import locations
 from rootless_build.registry.client import Repository
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import NoProgress, Progress
+from rootless_build.registry.referrers import push_attached
 from rootless_build.registry.resolve import push_target
+from rootless_build.registry.signatures import SignOptions, Signer
 from rootless_build.registry.transport import Connections
 from rootless_build.registry.upload import blob_path, upload_blob
 from rootless_build.store import Image, Store
@@ -37,7 +39,7 @@ class PushResult:
 def push(store: Store, source: str, dest: str | None = None, *, options: RegistryOptions | None = None,
          compression: str = "gzip", progress: Progress | None = None,
          conf: registries_conf.RegistriesConf | None = None, connections: Connections | None = None,
-         chunk_size: int | None = None, jobs: int = JOBS) -> PushResult:
+         chunk_size: int | None = None, jobs: int = JOBS, sign: SignOptions | None = None) -> PushResult:
     """Push the stored image `source` to `dest` (default: its own name)."""
     if compression not in COMPRESSIONS:
         raise UsageError(f"unknown compression {compression!r} (choose gzip or zstd)")
@@ -47,16 +49,24 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
     image = store.resolve(source)
     target = push_target(dest or source, conf)
     ref = target.ref
+    signer = Signer(sign, options, f"{ref.name}:{ref.tag or 'latest'}") if sign else None
     repo = Repository(connections.get(ref.registry, target.insecure), ref.repository, push=True)
     progress.message(f"The push refers to repository [{ref.name}]")
     with store.writing():
         layers = _push_blobs(store, repo, image, compression, progress, chunk_size, jobs)
         raw, media_type = manifest_for(image, layers, compression)
+        if signer is not None:
+            signer.ready()  # the key unlocked while the blobs went up (or the push stops here)
         digest = repo.put_manifest(ref.tag or "latest", raw, media_type)
         if dg.of_bytes(raw) != digest:
             digest = dg.of_bytes(raw)  # what we sent is what a pull by digest will verify
         locations.remember(store, [image.manifest.config.digest, *(l.digest for l in layers)],
                            ref.registry, ref.repository)
+    if signer is not None:
+        progress.message("Signing manifest")
+        signer.sign_pushed(repo, digest)
+    with store.writing():  # SBOM and provenance, re-pointed at the manifest as pushed
+        push_attached(store, repo, image.manifest_digest, {"mediaType": media_type, "digest": digest, "size": len(raw)})
     progress.items_done()
     progress.message(f"{ref.tag}: digest: {digest} size: {len(raw)}")
     return PushResult(ref, digest, len(raw))

@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterable
 
 import requests
 
+from rootless_build.errors import RegistryError
 from rootless_build.registry import credentials
 from rootless_build.registry.auth import RegistryAuth
-from rootless_build.errors import RegistryError
 from rootless_build.registry.errors import from_exception, from_response
+from rootless_build.registry.limits import MAX_JSON, read_limited, read_prefix
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.retry import Backoff, default_backoff
 from rootless_build.registry.tls import ContextAdapter, RegistrySession, cert_dirs, ssl_context
@@ -127,8 +128,8 @@ class Transport:
         return ["https", "http"]
 
     def _probe(self, scheme: str) -> requests.Response:
-        resp = self.session.get(f"{scheme}://{self.api_host}/v2/", auth=_NoAuth(), timeout=TIMEOUT)
-        resp.content  # noqa: B018
+        resp = self.session.get(f"{scheme}://{self.api_host}/v2/", auth=_NoAuth(), timeout=TIMEOUT, stream=True)
+        read_prefix(resp)
         return resp
 
     # -- requests ----------------------------------------------------------------------
@@ -136,10 +137,12 @@ class Transport:
     def request(self, method: str, path: str, *, what: str, ok: Iterable[int] = (200,),
                 headers: dict[str, str] | None = None, params=None,
                 body: Callable[[], object] | bytes | None = None, stream: bool = False,
-                retry: bool = True) -> requests.Response:
+                retry: bool = True, limit: int = MAX_JSON) -> requests.Response:
         """Send, retrying temporary failures; a response with a status in `ok`, or an error.
 
-        `body` may be a callable that makes a fresh body for each try (file streams)."""
+        `body` may be a callable that makes a fresh body for each try (file streams).
+        Unless `stream`, the answer's body is read here (retried when it drops) and refused
+        when larger than `limit`; an error's body is read only as far as its message."""
         ok = tuple(ok)
         attempts = self.backoff.attempts if retry else 1
         auth_retried = False
@@ -150,7 +153,11 @@ class Transport:
             data = body() if callable(body) else body
             try:
                 resp = self.session.request(method, self.url(path), headers=headers, params=params, data=data,
-                                            stream=stream, timeout=TIMEOUT)
+                                            stream=True, timeout=TIMEOUT)
+                if resp.status_code not in ok:
+                    read_prefix(resp)
+                elif not stream:
+                    read_limited(resp, limit, what)
             except requests.RequestException as e:
                 err = from_exception(e, what)
                 if err.temporary and attempt < attempts:

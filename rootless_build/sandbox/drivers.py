@@ -154,7 +154,10 @@ def detect_driver(store_root: Path, prefer: str | None = None, *, refresh: bool 
         except (OSError, ValueError):
             pass
     results = probe_all(store_root, stop_at_first=True)
-    driver = next(name for name, error in results.items() if error is None)
+    driver = next((name for name, error in results.items() if error is None), None)
+    if driver is None:
+        raise SandboxError("no storage driver works here: " + "; ".join(f"{n}: {e}" for n, e in results.items())
+                           + " (run `rootless-build info` for what blocks each and the fix)")
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(f".{CACHE_NAME}.{os.getpid()}")
     tmp.write_text(json.dumps({"kernel": kernel, "driver": driver, "probes": results}, sort_keys=True))

@@ -84,6 +84,21 @@ def _option_path(path: Path) -> str:
     return text.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
 
 
+def fuse_device_problem() -> str | None:
+    """None when /dev/fuse exists and opens, else what is wrong and the fix (one line)."""
+    if not os.path.exists("/dev/fuse"):
+        return ("there is no /dev/fuse here; fix: give the container the device "
+                "(docker/podman run --device /dev/fuse; Kubernetes: a fuse device plugin or privileged)")
+    try:
+        os.close(os.open("/dev/fuse", os.O_RDWR))
+    except OSError as e:
+        if os.getuid() != 0 and not os.access("/dev/fuse", os.R_OK | os.W_OK):
+            return f"/dev/fuse cannot be opened by this user ({e.strerror}); fix (as root): chmod 0666 /dev/fuse"
+        return (f"/dev/fuse cannot be opened ({e.strerror}): the device cgroup refuses it; fix: "
+                "docker/podman run --device /dev/fuse")
+    return None
+
+
 def _die_with_parent() -> None:
     libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -93,8 +108,9 @@ def mount_fuse_overlay(lowerdirs: Sequence[Path], upperdir: Path, workdir: Path,
     binary = find_binary()
     if binary is None:
         raise SandboxError("fuse-overlayfs not found; fix: apt-get install fuse-overlayfs")
-    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
-        raise SandboxError("/dev/fuse is not usable by this user; fix: chmod 0666 /dev/fuse")
+    problem = fuse_device_problem()
+    if problem:
+        raise SandboxError(problem)
     options = ",".join([
         "lowerdir=" + ":".join(_option_path(p) for p in lowerdirs),
         f"upperdir={_option_path(upperdir)}",

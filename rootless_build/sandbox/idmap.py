@@ -113,18 +113,30 @@ def _entries(own_id: int, ranges: list[IdRange]) -> tuple[MapEntry, ...]:
     return tuple(entries)
 
 
-def plan_mapping() -> IdMapping:
-    """What to map for the current user: the full ranges with the helpers, else one id."""
+def _own_ids(kind: str) -> tuple[MapEntry, ...]:
+    """Every id this process's namespace has, each mapped to itself (the identity map for
+    real root; a container root's own ranges in a container)."""
+    try:
+        entries = read_proc_map(kind)
+    except (OSError, ValueError):
+        entries = [MapEntry(0, 0, 4294967295)]
+    return tuple(MapEntry(e.inside, e.inside, e.count) for e in entries)
+
+
+def plan_mapping(single: bool = False) -> IdMapping:
+    """What to map for the current user: the full ranges with the helpers, else one id
+    (single=True: one id whatever is available, when the helpers are refused here)."""
     user, uid, gid = current_user()
     if uid == 0:
-        # Real root needs no helper: the identity map gives every id.
-        full = (MapEntry(0, 0, 4294967295),)
-        return IdMapping(user, full, full, use_helpers=False)
+        # Root needs no helper: it maps every id it has.
+        return IdMapping(user, _own_ids("uid"), _own_ids("gid"), use_helpers=False)
     # Both files are keyed by user name or numeric uid.
     subuids, subgids = read_ranges(SUBUID, user, uid), read_ranges(SUBGID, user, uid)
     helpers = [find_helper("newuidmap"), find_helper("newgidmap")]
     problem = ""
-    if not subuids or not subgids:
+    if single:
+        problem = ("newuidmap could not map the subordinate ids here (see `rootless-build info`)")
+    elif not subuids or not subgids:
         missing = " and ".join(str(p) for p, r in ((SUBUID, subuids), (SUBGID, subgids)) if not r)
         problem = f"no subordinate ids for {user} in {missing}; fix: {subid_fix(user)}"
     elif None in helpers:

@@ -51,6 +51,7 @@ MOUNT_ATTR_NOEXEC = 0x8
 MOVE_MOUNT_T_SYMLINKS = 0x10
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 
 # Syscall numbers: the new mount API has the same numbers on every architecture.

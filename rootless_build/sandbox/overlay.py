@@ -50,7 +50,11 @@ def _fs_messages(fd: int) -> str:
             msg = os.read(fd, 1024)
             if not msg:
                 break
-            lines.append(msg.decode(errors="replace").strip())
+            text = msg.decode(errors="replace").strip()
+            # Each message starts with its level ("e ", "w ", "i "): not for the user.
+            if len(text) > 2 and text[0] in "ewi" and text[1] == " ":
+                text = text[2:]
+            lines.append(text)
     except OSError:
         pass
     return "; ".join(lines)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import libc
+from rootless_build.sandbox.hardening import MASKED_PATHS, READONLY_PATHS
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 DEV_LINKS = (("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
@@ -37,6 +38,7 @@ class RootfsPlan:
     devpts_gid5: bool = True                   # gid 5 (tty) is mapped
     own_network: bool = False                  # a new network namespace: a sysfs of its own
     shm_size: int | None = None                # bytes of /dev/shm (None: docker's 64 MiB)
+    mask_paths: bool = True                    # docker's masked and read-only /proc, /sys paths
 
 
 def _detached(source: str, readonly: bool, recursive: bool = False) -> int:
@@ -103,6 +105,28 @@ def _dev(plan: RootfsPlan, devices: dict[str, int]) -> None:
         os.symlink(target, f"/dev/{name}")
 
 
+def _mask_paths() -> None:
+    """docker's masked paths (files: /dev/null over them; dirs: an empty read-only tmpfs)
+    and read-only paths (a read-only bind of themselves). Absent ones are skipped."""
+    for path in MASKED_PATHS:
+        try:
+            is_dir = os.path.isdir(path) and not os.path.islink(path)
+            if not is_dir and not os.path.exists(path):
+                continue
+            fd = _new_fs("tmpfs", readonly=True) if is_dir else _detached("/dev/null", True)
+        except OSError as e:
+            raise SandboxError(f"masking {path}: {e.strerror}") from None
+        _attach(fd, path, f"a mask on {path}", optional=True)
+    for path in READONLY_PATHS:
+        try:
+            fd = _detached(path, readonly=True, recursive=True)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise SandboxError(f"making {path} read-only: {e.strerror}") from None
+        _attach(fd, path, f"a read-only {path}", optional=True)
+
+
 def _dev_mount_point(target: str, is_dir: bool) -> None:
     os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
     if is_dir:
@@ -131,6 +155,8 @@ def enter_rootfs(plan: RootfsPlan) -> None:
     _attach(proc, "/proc", "proc")
     _attach(sysfs, "/sys", "sysfs", optional=True)
     _dev(plan, devices)
+    if plan.mask_paths:
+        _mask_paths()
     for target, fd in etc.items():
         _attach(fd, target, target, optional=True)
     for target, fd, is_dir in binds:

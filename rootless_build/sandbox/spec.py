@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rootless_build.errors import SandboxError
+from rootless_build.sandbox.hardening import Hardening
 
 MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret")
 
@@ -59,18 +60,29 @@ class StepSpec:
     # Give the command our stdin/stdout/stderr (a tty for `run -it`) instead of capturing.
     interactive: bool = False
     tail_lines: int = 20
-    # Called with the host pid of the step's pid 1 as soon as it runs (containers record it
-    # for stop, kill and exec).
-    on_start: Callable[[int], None] | None = None
+    # Called with the host pid of the step's pid 1 and its start time (/proc/PID/stat) as
+    # soon as its command runs (containers record them for stop, kill and exec).
+    on_start: Callable[[int, int], None] | None = None
     resolv_conf: Path = Path("/etc/resolv.conf")
     # The upper dir is scratch (a build step's): no sync of it when the overlay goes away.
     volatile: bool = False
-    # build --add-host, --shm-size, --ulimit, --cap-add/--cap-drop (checked by build/runoptions.py)
+    # build --add-host, --shm-size, --ulimit (checked by build/runoptions.py)
     extra_hosts: list[tuple[str, str]] = field(default_factory=list)  # (name, ip) for /etc/hosts
     shm_size: int | None = None  # bytes of /dev/shm (None: 64 MiB)
     rlimits: list[tuple[int, int, int]] = field(default_factory=list)  # (RLIMIT_*, soft, hard), -1 unlimited
-    cap_add: list[str] = field(default_factory=list)  # names without CAP_, or ALL
-    cap_drop: list[str] = field(default_factory=list)
+    # Capabilities, no_new_privs, seccomp, masked paths: docker's defaults unless said.
+    hardening: Hardening = Hardening()
+    seccomp_cache: Path | None = None      # where compiled seccomp programs are kept
+    # A unix socket: pid 1 opens a pty in the step's devpts, makes it its stdio and sends the
+    # master over it (SCM_RIGHTS), as runc's --console-socket.
+    console: int | None = None
+    console_size: tuple[int, int] = (24, 80)    # rows, cols of that pty at first
+    # A host init binary (catatonit) run as pid 1 with argv after `--` (`run --init`).
+    init: Path | None = None
+    # "oci" (namespaces + pivot_root) or "chroot" (sandbox.chrootstep; vfs only);
+    # chroot_mounts: the chroot may get a mount namespace with /proc, /dev, /sys bound in.
+    isolation: str = "oci"
+    chroot_mounts: bool = True
 
     def check(self) -> None:
         if not self.argv:
@@ -85,6 +97,7 @@ class StepSpec:
 class StepResult:
     exit_code: int
     last_lines: list[str]
+    exec_error: str = ""        # the command could not be executed (exit_code 126 or 127)
 
 
 class StepInterrupted(SandboxError):

@@ -10,49 +10,22 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from rootless_build.errors import SandboxError
-from rootless_build.sandbox import drivers, idmap, vfs
+from rootless_build.sandbox import drivers, hardening, idmap, vfs
 from rootless_build.sandbox.mountpoints import FIXED, InPlace, build_init_layer, create_in_place
 from rootless_build.sandbox.rootfs import BindSource, RootfsPlan
 from rootless_build.sandbox.spec import Mount, StepInterrupted, StepResult, StepSpec, mount_target
+from rootless_build.sandbox.stepio import TAIL_BYTES, default_output, interruptible, last_lines, write_etc
 from rootless_build.sandbox.stepper import CowBind, SecretCopy, StepperPlan, stepper_main
 from rootless_build.sandbox.userns import in_userns
 
+INIT_TARGET = "/run/rootless-build-init"     # where --init's binary is bound in the container
 STOP_GRACE = 5.0
-TAIL_BYTES = 64 * 1024
 SCRATCH = ("merged", "ovl", "ovl.fuse.log", "init", "etc", "secrets", "binds")
-
-
-def _hosts(hostname: str) -> str:
-    return (f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-            f"127.0.1.1\t{hostname}\n")
-
-
-def _write_etc(spec: StepSpec, etc: Path) -> dict[str, str]:
-    etc.mkdir()
-    resolv = ""
-    if spec.network != "none":
-        try:
-            resolv = spec.resolv_conf.read_text()
-        except OSError:
-            resolv = ""
-    hosts = _hosts(spec.hostname) + "".join(f"{ip}\t{name}\n" for name, ip in spec.extra_hosts)
-    files = {"/etc/hosts": hosts, "/etc/hostname": spec.hostname + "\n",
-             "/etc/resolv.conf": resolv}
-    result = {}
-    for target, content in files.items():
-        host = etc / os.path.basename(target)
-        host.write_text(content)
-        host.chmod(0o644)
-        result[target] = os.fspath(host)
-    return result
 
 
 def _mount_plan(spec: StepSpec, scratch: Path, plan: StepperPlan) -> list[tuple[str, str]]:
@@ -91,16 +64,24 @@ def _prepare(spec: StepSpec, scratch: Path, report_w: int, out_w: int | None) ->
     merged = scratch / "merged"
     merged.mkdir()
     (scratch / "ovl").mkdir()
-    rootfs = RootfsPlan(merged=os.fspath(merged), etc_files=_write_etc(spec, scratch / "etc"),
+    rootfs = RootfsPlan(merged=os.fspath(merged), etc_files=write_etc(spec, scratch / "etc"),
                         devpts_gid5=idmap.is_mapped(5, "gid"), own_network=spec.network == "none",
-                        shm_size=spec.shm_size)
+                        shm_size=spec.shm_size, mask_paths=spec.hardening.mask_paths)
+    argv = list(spec.argv)
+    if spec.init is not None:
+        rootfs.binds.append(BindSource(INIT_TARGET, os.fspath(spec.init), readonly=True))
+        argv = [INIT_TARGET, "--", *argv]
     plan = StepperPlan(
         parent_pid=os.getpid(), driver=spec.driver, lowerdirs=list(spec.lowerdirs),
-        upperdir=spec.upperdir, driver_workdir=scratch / "ovl", rootfs=rootfs, argv=list(spec.argv),
+        upperdir=spec.upperdir, driver_workdir=scratch / "ovl", rootfs=rootfs, argv=argv,
         env=list(spec.env), cwd=spec.cwd, user=spec.user, hostname=spec.hostname,
         network=spec.network, interactive=spec.interactive, report_w=report_w, out_w=out_w,
-        volatile=spec.volatile, rlimits=list(spec.rlimits), cap_drop=list(spec.cap_drop))
+        volatile=spec.volatile, rlimits=list(spec.rlimits), hardening=spec.hardening, console=spec.console,
+        console_size=spec.console_size,
+        seccomp_bpf=hardening.filter_for(spec.hardening, spec.seccomp_cache))
     wanted = list(FIXED) + _mount_plan(spec, scratch, plan)
+    if spec.init is not None:
+        wanted.append((INIT_TARGET, "file"))
     if spec.driver == vfs.NAME:
         vfs.populate(spec.lowerdirs, spec.upperdir)
         return plan, create_in_place(spec.upperdir, wanted)
@@ -109,46 +90,6 @@ def _prepare(spec: StepSpec, scratch: Path, report_w: int, out_w: int | None) ->
     build_init_layer(spec.lowerdirs, init, wanted)
     plan.lowerdirs = [init, *spec.lowerdirs]
     return plan, None
-
-
-def _default_output(chunk: bytes) -> None:
-    stream = getattr(sys.stdout, "buffer", None)
-    if stream is not None:
-        stream.write(chunk)
-        stream.flush()
-    else:
-        sys.stdout.write(chunk.decode(errors="replace"))
-        sys.stdout.flush()
-
-
-def _last_lines(tail: bytes, count: int) -> list[str]:
-    lines = tail.decode(errors="replace").replace("\r\n", "\n").split("\n")
-    lines = [line.rsplit("\r", 1)[-1] for line in lines]
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return lines[-count:]
-
-
-@contextmanager
-def _interruptible() -> Iterator[None]:
-    """SIGINT and SIGTERM become StepInterrupted while the step runs (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    interrupted = []
-
-    def handler(signum, _frame):
-        if not interrupted:         # once: a second Ctrl-C must not break the clean-up
-            interrupted.append(signum)
-            raise StepInterrupted(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _stop(pid: int) -> None:
@@ -190,18 +131,22 @@ def run_step(spec: StepSpec) -> StepResult:
     SandboxError when the sandbox itself fails and StepInterrupted on SIGINT/SIGTERM."""
     spec.check()
     drivers.check_name(spec.driver)
+    if spec.isolation == "chroot":
+        from rootless_build.sandbox.chrootstep import run_chroot_step
+
+        return run_chroot_step(spec, spec.chroot_mounts)
     if not in_userns() and os.getuid() != 0:
         raise SandboxError("run_step must run inside the user namespace (see reexec_in_userns)")
     scratch = spec.workdir
     scratch.mkdir(parents=True, exist_ok=True)
-    output: Callable[[bytes], None] = spec.output or _default_output
+    output: Callable[[bytes], None] = spec.output or default_output
     report_r, report_w = os.pipe()
     out_r, out_w = (None, None) if spec.interactive else os.pipe()
     in_place: InPlace | None = None
     stepper = None
     messages = b""
     tail = b""
-    with _interruptible():
+    with interruptible():
         try:
             plan, in_place = _prepare(spec, scratch, report_w, out_w)
             stepper = os.fork()
@@ -221,7 +166,12 @@ def run_step(spec: StepSpec) -> StepResult:
                 *lines, pending = (pending + chunk).split(b"\n")
                 for line in lines:
                     if line.startswith(b"I:") and spec.on_start is not None:
-                        spec.on_start(int(line[2:]))
+                        pid, start = line[2:].split(b":")
+                        spec.on_start(int(pid), int(start))
+                    elif line.startswith(b"N:") and out_r is not None:
+                        message = line[2:].partition(b":")[2] + b"\n"
+                        output(message)     # a build shows it as the step's last words
+                        tail = (tail + message)[-TAIL_BYTES:]
             os.waitpid(stepper, 0)
             stepper = None
         finally:
@@ -253,6 +203,7 @@ def _drain(fd: int) -> bytes:
 
 def _result(messages: str, tail: bytes, count: int) -> StepResult:
     status = None
+    exec_error = ""
     for line in messages.splitlines():
         kind, _, text = line.partition(":")
         if kind == "E":
@@ -260,11 +211,13 @@ def _result(messages: str, tail: bytes, count: int) -> StepResult:
         if kind == "U":
             uid, gid = (int(x) for x in text.split(":"))
             raise idmap.insufficient_ids(uid, gid, "the step's user")
+        if kind == "N":
+            exec_error = text.partition(":")[2]
         if kind == "X":
             status = int(text)
     if status is None:
         raise SandboxError("the step's sandbox process ended without a status")
-    return StepResult(status, _last_lines(tail, count))
+    return StepResult(status, last_lines(tail, count), exec_error)
 
 
 __all__ = ["run_step", "StepSpec", "StepResult", "Mount", "StepInterrupted"]

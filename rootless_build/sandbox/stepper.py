@@ -2,13 +2,17 @@
 
     builder ── stepper: own mount ns; mounts the overlay (a fuse-overlayfs daemon stays
                  │       there); then new mount, pid, uts, ipc (+net) namespaces
-                 └─ init (pid 1): pivot_root, /proc, /dev, /etc files; forks the command,
-                      └─ command  reaps every orphan, exits with the command's status
+                 └─ pid 1: pivot_root, /proc, /dev, /etc files, user, capabilities,
+                           no_new_privs, seccomp; then execs the command itself
 
-Everything mounted lives in the stepper's namespaces and vanishes with them; pid 1's death
-kills whatever the command left running. Both stepper and init die with their parent
+Pid 1 is the step's own program (or the --init binary): nothing of the builder's Python
+stays in the namespace, no host fd crosses the execve (all are close-on-exec or closed),
+and its environment is exactly the step's. The stepper stays outside the pid namespace,
+non-dumpable. Everything mounted lives in the stepper's namespaces and vanishes with
+them; pid 1's death kills whatever the command left running. Both die with their parent
 (PR_SET_PDEATHSIG). Messages go to the builder over the report pipe, one line each:
-`E:<error>`, `U:<uid>:<gid>` (unmapped user), `P:<fuse pid>`, `X:<exit status>`.
+`E:<error>`, `U:<uid>:<gid>` (unmapped user), `P:<fuse pid>`, `I:<pid>:<start time>` (the
+command runs), `N:<status>:<message>` (it could not be executed), `X:<exit status>`.
 No imports may happen in here after the pivot: the old root is gone.
 """
 
@@ -27,14 +31,14 @@ from pathlib import Path
 from typing import NoReturn
 
 from rootless_build.errors import SandboxError
-from rootless_build.sandbox import drivers, libc, overlay
-from rootless_build.sandbox.capnames import PR_CAPBSET_DROP, capability_numbers
+from rootless_build.sandbox import drivers, hardening, libc, overlay
 from rootless_build.sandbox.rootfs import RootfsPlan, enter_rootfs
 from rootless_build.sandbox.users import home_dir, resolve_user
 
 SETUP_FAILED = 125
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+TIOCSPTLCK, TIOCGPTPEER = 0x40045431, 0x5441
 
 
 @dataclass(frozen=True)
@@ -76,17 +80,17 @@ class StepperPlan:
     cow_binds: list[CowBind] = field(default_factory=list)
     volatile: bool = False
     rlimits: list[tuple[int, int, int]] = field(default_factory=list)  # (RLIMIT_*, soft, hard)
-    cap_drop: list[str] = field(default_factory=list)  # capability names (or ALL) out of the bounding set
+    hardening: hardening.Hardening = hardening.Hardening()
+    seccomp_bpf: bytes | None = None        # compiled by the builder, once per process
+    console: int | None = None              # socket for the pty's master (see StepSpec)
+    console_size: tuple[int, int] = (24, 80)
 
 
 def _limit(plan: StepperPlan) -> None:
-    """--ulimit and --cap-drop, applied to the command's process before its exec."""
+    """--ulimit, applied to the command's process before its exec."""
     for which, soft, hard in plan.rlimits:
         resource.setrlimit(which, (resource.RLIM_INFINITY if soft < 0 else soft,
                                    resource.RLIM_INFINITY if hard < 0 else hard))
-    if plan.cap_drop:
-        for number in capability_numbers(plan.cap_drop):
-            libc.prctl(PR_CAPBSET_DROP, number)
 
 
 def _report(fd: int, kind: str, text: str) -> None:
@@ -112,6 +116,7 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
         libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != plan.parent_pid:
             os._exit(SETUP_FAILED)
+        libc.prctl(libc.PR_SET_DUMPABLE, 0)     # it holds the builder's memory: unreachable
         libc.unshare(libc.CLONE_NEWNS)
         libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
         mounted = drivers.mount_driver(plan.driver, plan.lowerdirs, plan.upperdir,
@@ -122,6 +127,8 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
         _prepare_secrets(plan)
         for bind in plan.cow_binds:
             _prepare_cow_bind(bind)
+        # pid 1's pivot_root moves our root too (one mount namespace): keep the host's /proc
+        host_proc = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         flags = libc.CLONE_NEWNS | libc.CLONE_NEWPID | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC
         if plan.network == "none":
             flags |= libc.CLONE_NEWNET
@@ -129,13 +136,20 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
         libc.sethostname(plan.hostname)
         if plan.network == "none":
             _loopback_up()
+        exec_r, exec_w = os.pipe2(os.O_CLOEXEC)
         init_pid = os.fork()
         if init_pid == 0:
-            _init_main(plan)
-        _report(plan.report_w, "I", str(init_pid))
+            os.close(exec_r)
+            _init_main(plan, exec_w)
+        os.close(exec_w)
+        signal.signal(signal.SIGTERM, lambda *_: _kill(init_pid))
+        failed = _read_all(exec_r)      # EOF: the execve happened (the pipe is close-on-exec)
+        if failed:
+            _report(plan.report_w, "N", failed.decode(errors="replace"))
+        else:
+            _report(plan.report_w, "I", f"{init_pid}:{_start_time(host_proc, init_pid)}")
         if plan.out_w is not None:
             os.close(plan.out_w)
-        signal.signal(signal.SIGTERM, lambda *_: _kill(init_pid))
         _, status = os.waitpid(init_pid, 0)
         _report(plan.report_w, "X", str(_exit_code(status)))
     except BaseException as e:  # noqa: BLE001 - everything becomes one line for the builder
@@ -144,6 +158,26 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
         if mounted is not None:
             mounted.stop()      # fuse-overlayfs unmounts in its namespace and exits
         os._exit(0)
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    try:
+        while chunk := os.read(fd, 4096):
+            data += chunk
+    finally:
+        os.close(fd)
+    return data
+
+
+def _start_time(proc_fd: int, pid: int) -> int:
+    """Field 22 of /proc/PID/stat: our unreaped child, so it is there (maybe a zombie)."""
+    fd = os.open(f"{pid}/stat", os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc_fd)
+    try:
+        data = os.read(fd, 4096)
+    finally:
+        os.close(fd)
+    return int(data[data.rfind(b")") + 2:].split()[19])
 
 
 def _kill(pid: int) -> None:
@@ -198,48 +232,40 @@ def _loopback_up() -> None:
 
 # --- pid 1 -------------------------------------------------------------------------------
 
-def _init_main(plan: StepperPlan) -> NoReturn:
+def _init_main(plan: StepperPlan, exec_w: int) -> NoReturn:
+    """Set the step's root and process up, then exec its command as pid 1."""
     try:
         libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            signal.signal(sig, signal.SIG_IGN)
+            signal.signal(sig, signal.SIG_IGN)      # until the execve: the stepper decides
         enter_rootfs(plan.rootfs)
         if isinstance(plan.user, str):
             uid, gid, groups = resolve_user(Path("/"), plan.user)
         else:
             uid, gid, groups = plan.user
         env = _environment(plan.env, uid)
-        command = os.fork()
-        if command == 0:
-            _exec_command(plan, uid, gid, groups, env)
-        if plan.interactive:
-            _forward_signals(command)
+        if plan.console is not None:
+            _console(plan.console, uid, plan.console_size)
     except BaseException as e:  # noqa: BLE001
         _report(plan.report_w, "E", _describe(e))
         os._exit(SETUP_FAILED)
-    while True:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            os._exit(SETUP_FAILED)
-        if pid == command:
-            os._exit(_exit_code(status))
+    _exec_command(plan, uid, gid, groups, env, exec_w)
 
 
-# What a container's pid 1 passes on to its command (stop, kill -s, window size changes).
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-             signal.SIGUSR2, signal.SIGWINCH, signal.SIGALRM, signal.SIGCONT)
-
-
-def _forward_signals(command: int) -> None:
-    def forward(signum, _frame):
-        try:
-            os.kill(command, signum)
-        except ProcessLookupError:
-            pass
-
-    for sig in FORWARDED:
-        signal.signal(sig, forward)
+def _console(sock_fd: int, uid: int, size: tuple[int, int]) -> None:
+    """A pty of the step's own devpts on fds 0-2 (the user's, as runc makes it); its master
+    goes to whoever holds the other end of sock_fd."""
+    master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+    slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
+    os.fchown(slave, uid, -1)
+    for target in (0, 1, 2):
+        os.dup2(slave, target)
+    os.close(slave)
+    with socket.socket(fileno=sock_fd) as sock:
+        socket.send_fds(sock, [b"m"], [master])
+    os.close(master)
 
 
 def _environment(env: list[str], uid: int) -> dict[str, str]:
@@ -261,7 +287,17 @@ def _setgroups_allowed() -> bool:
         return True
 
 
-def _exec_command(plan: StepperPlan, uid: int, gid: int, groups: list[int], env: dict[str, str]) -> NoReturn:
+def _exec_failure(argv0: str, e: OSError) -> tuple[int, str]:
+    """docker's (runc's) words and status for a command that cannot be executed."""
+    if isinstance(e, (FileNotFoundError, NotADirectoryError)):
+        if "/" not in argv0:
+            return 127, f'exec: "{argv0}": executable file not found in $PATH'
+        return 127, f'exec: "{argv0}": stat {argv0}: no such file or directory'
+    return 126, f'exec: "{argv0}": {(e.strerror or str(e)).lower()}'
+
+
+def _exec_command(plan: StepperPlan, uid: int, gid: int, groups: list[int], env: dict[str, str],
+                  exec_w: int) -> NoReturn:
     try:
         for sig in range(1, signal.NSIG):
             try:
@@ -277,6 +313,7 @@ def _exec_command(plan: StepperPlan, uid: int, gid: int, groups: list[int], env:
         os.umask(0o022)
         if not os.path.isdir(plan.cwd):
             os.makedirs(plan.cwd, 0o755)     # as root, like runc
+        hardening.drop_bounding(plan.hardening, plan.seccomp_bpf)
         try:
             _limit(plan)
         except (OSError, ValueError) as e:
@@ -296,13 +333,20 @@ def _exec_command(plan: StepperPlan, uid: int, gid: int, groups: list[int], env:
             os.dup2(null, 0)
             os.dup2(plan.out_w, 1)
             os.dup2(plan.out_w, 2)
+        # Nothing of ours may cross the execve: close every fd but the two pipes that tell
+        # the stepper how it went, and those are close-on-exec.
+        os.set_inheritable(plan.report_w, False)
+        keep = sorted((plan.report_w, exec_w))
+        os.closerange(3, keep[0])
+        os.closerange(keep[0] + 1, keep[1])
+        os.closerange(keep[1] + 1, 1 << 20)
+        hardening.finish(plan.hardening, uid, plan.seccomp_bpf)
     except BaseException as e:  # noqa: BLE001
         _report(plan.report_w, "E", _describe(e))
         os._exit(SETUP_FAILED)
-    os.closerange(3, plan.report_w)
-    os.closerange(plan.report_w + 1, 65536)
     try:
         os.execvpe(plan.argv[0], plan.argv, env)
     except OSError as e:
-        os.write(2, f"rootless-build: exec {plan.argv[0]}: {e.strerror}\n".encode())
-        os._exit(127 if isinstance(e, (FileNotFoundError, NotADirectoryError)) else 126)
+        code, message = _exec_failure(plan.argv[0], e)
+        os.write(exec_w, f"{code}:{message}".encode())
+        os._exit(code)

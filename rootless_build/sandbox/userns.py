@@ -83,16 +83,20 @@ def _status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def enter_here(warn: Callable[[str], None] | None = _stderr_warning) -> bool:
+def enter_here(warn: Callable[[str], None] | None = _stderr_warning,
+               mapping: idmap.IdMapping | None = None) -> bool:
     """Make this process root of a new user and mount namespace. False when it cannot
     do so in place (another thread runs: unshare refuses): re-execute instead."""
     if threading.active_count() > 1:
         return False
-    mapping = idmap.plan_mapping()
+    mapping = mapping or idmap.plan_mapping()
     ready_r, ready_w = os.pipe()
     done_r, done_w = os.pipe()
     helper = os.fork()
     if helper == 0:
+        # Our ends only: holding the parent's, a failed unshare would leave us waiting forever.
+        os.close(ready_w)
+        os.close(done_r)
         _map_parent(ready_r, done_w, mapping)
     os.close(ready_r)
     os.close(done_w)
@@ -136,13 +140,13 @@ def _map_parent(ready_r: int, done_w: int, mapping: idmap.IdMapping) -> None:
 
 def spawn_in_userns(argv: list[str], *, module: bool = False,
                     warn: Callable[[str], None] | None = _stderr_warning,
-                    stdin=None, stdout=None, stderr=None) -> int:
+                    stdin=None, stdout=None, stderr=None, mapping: idmap.IdMapping | None = None) -> int:
     """Run argv (or, with module=True, `python -m argv[0] argv[1:]`) as root of a new user
     and mount namespace; return its exit status (128+N when killed by signal N).
 
     stdin/stdout/stderr are inherited (the tty too) unless given, as for subprocess.Popen.
     """
-    mapping = idmap.plan_mapping()
+    mapping = mapping or idmap.plan_mapping()
     if mapping.warning and warn is not None:
         warn(mapping.warning)
     ready_r, ready_w = os.pipe()

@@ -19,8 +19,7 @@ from pathlib import Path
 
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import libc
-from rootless_build.sandbox.lowerview import (OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX,
-                                              is_opaque, is_whiteout)
+from rootless_build.sandbox.lowerview import OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX, is_opaque, is_whiteout
 
 NAME = "vfs"
 

@@ -3,28 +3,37 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from rootless_build.errors import BlobCorrupt, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.store.atomic import fsync_dir
 
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from rootless_build.store.scratch import Scratch
+
 _CHUNK = 1 << 20
 
 
 class BlobWriter:
-    """A temp file in the store that becomes a blob on commit, hashing what is written."""
+    """A blob written from a stream and hashed as it goes (a TempBlob underneath): on
+    commit its digest and size are checked against what was expected, then it is adopted.
+    Bytes are hashed only once the kernel took them, and a write error ends the blob."""
 
-    def __init__(self, store: BlobStore, expected: str | None = None, expected_size: int | None = None):
+    def __init__(self, store: DirBlobStore, expected: str | None = None, expected_size: int | None = None,
+                 what: str = "writing a blob"):
+        from rootless_build.store.tempblob import TempBlob  # lazily: a cached build writes no blob
+
         self._store = store
         self.expected = expected
         self.expected_size = expected_size
-        import tempfile  # lazily: a cached build writes no blob (see store/atomic.py)
-
-        fd, self.tmp_path = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-")
-        self._file = os.fdopen(fd, "wb")
         self._hasher = dg.Hasher()
+        self._temp = TempBlob(store.tmp_dir, what=what, on_written=self._hasher.update)
+        self.tmp_path = str(self._temp.path)
         self.digest: str | None = None
 
     @property
@@ -32,44 +41,51 @@ class BlobWriter:
         return self._hasher.size
 
     def write(self, data: bytes | memoryview) -> int:
-        self._hasher.update(data)
-        return self._file.write(data)
+        return self._temp.write(data)
 
-    def commit(self) -> str:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+    def commit(self, check: Callable[[Path, str], None] | None = None) -> str:
+        """Make the temp file the blob named by its digest (checked against the expected
+        digest and size); `check(temp path, digest)` may refuse its content before that."""
+        self._temp.close()
         actual = self._hasher.digest()
-        if self.expected and actual != self.expected:
+        try:
+            if self.expected and actual != self.expected:
+                raise BlobCorrupt(f"digest mismatch: expected {self.expected}, got {actual}")
+            if self.expected_size is not None and self.size != self.expected_size:
+                raise BlobCorrupt(f"size mismatch for {actual}: expected {self.expected_size} bytes, got {self.size}")
+            if check is not None:
+                check(self._temp.path, actual)
+            self._temp.commit(self._store, actual)
+        except BaseException:
             self.abort()
-            raise BlobCorrupt(f"digest mismatch: expected {self.expected}, got {actual}")
-        if self.expected_size is not None and self.size != self.expected_size:
-            self.abort()
-            raise BlobCorrupt(f"size mismatch for {actual}: expected {self.expected_size} bytes, got {self.size}")
-        self._store.adopt(Path(self.tmp_path), actual)
+            raise
         self.digest = actual
         return actual
 
     def abort(self) -> None:
-        if not self._file.closed:
-            self._file.close()
-        try:
-            os.unlink(self.tmp_path)
-        except FileNotFoundError:
-            pass
+        self._temp.abort()
 
     def __enter__(self) -> BlobWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is not None or self.digest is None:
             self.abort()
 
 
-class BlobStore:
-    def __init__(self, blobs_dir: Path, tmp_dir: Path):
+class DirBlobStore:
+    """The store's blobs/ directory: the BlobStore protocol (store/blobstore.py)."""
+
+    def __init__(self, blobs_dir: Path, scratch: Scratch):
         self.dir = blobs_dir
-        self.tmp_dir = tmp_dir
+        self._scratch = scratch
+        self._fresh: set[str] = set()  # adopted by this process: read back unverified
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Where blobs are written before they are adopted (this process's temp space)."""
+        return self._scratch.path
 
     def path(self, digest: str) -> Path:
         algo, hexpart = dg.parse(digest)
@@ -81,18 +97,38 @@ class BlobStore:
     def size(self, digest: str) -> int:
         return self.path(digest).stat().st_size
 
-    def open(self, digest: str) -> BinaryIO:
+    def open(self, digest: str, size: int | None = None, *, verify: bool = True) -> BinaryIO:
+        """A forward-only reader whose digest (and `size`, when given) are checked when it
+        reaches the end or is closed (store/verified.py): BlobCorrupt then names the blob.
+        A blob this process wrote itself is not hashed again; nor with verify=False, for a
+        caller that checks the bytes itself."""
+        fd = self._open_fd(digest)
+        if not verify or digest in self._fresh:
+            return os.fdopen(fd, "rb")
+        from rootless_build.store.verified import VerifiedReader
+
+        return VerifiedReader(fd, digest, size, str(self.path(digest)))  # type: ignore[return-value]
+
+    def open_raw(self, digest: str) -> BinaryIO:
+        """A seekable, unverified reader, for single files at known offsets of a layer
+        (build.imagefs, whose layer index was made by a verified pass over the blob)."""
+        return os.fdopen(self._open_fd(digest), "rb")
+
+    def _open_fd(self, digest: str) -> int:
         try:
-            return open(self.path(digest), "rb")
+            return os.open(self.path(digest), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise StoreError(f"blob {digest} is missing from the store (run `rootless-build fsck`)") from None
+            raise StoreError(f"blob {digest} is missing from the store; `rootless-build pull` the image "
+                             "again, or `rootless-build rmi` it") from None
 
     def read(self, digest: str) -> bytes:
         """Read a small blob (manifest, config) and check its digest."""
-        with self.open(digest) as f:
+        with self.open_raw(digest) as f:
             data = f.read()
         if dg.of_bytes(data) != digest:
-            raise BlobCorrupt(f"blob {digest} is corrupt (digest mismatch); `rootless-build rmi` or pull the image again")
+            from rootless_build.store.verified import corrupt_message
+
+            raise BlobCorrupt(corrupt_message(digest, "digest mismatch"))
         return data
 
     def put_bytes(self, data: bytes) -> str:
@@ -104,8 +140,9 @@ class BlobStore:
             w.commit()
         return digest
 
-    def writer(self, expected: str | None = None, expected_size: int | None = None) -> BlobWriter:
-        return BlobWriter(self, expected, expected_size)
+    def writer(self, expected: str | None = None, expected_size: int | None = None,
+               what: str = "writing a blob") -> BlobWriter:
+        return BlobWriter(self, expected, expected_size, what)
 
     def new_temp(self, prefix: str = "layer-") -> tuple[int, Path]:
         """A temp file in the store's tmp dir, for callers that hash as they write."""
@@ -114,16 +151,29 @@ class BlobStore:
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=prefix)
         return fd, Path(name)
 
-    def adopt(self, tmp_path: Path, digest: str) -> None:
-        """Move a fully written, already hashed temp file into place (idempotent)."""
+    def adopt(self, tmp_path: Path, digest: str, *, fsync: bool = False) -> None:
+        """Move a fully written, already hashed temp file into place (idempotent); `fsync`
+        it first when its writer did not (load's staged files)."""
         dest = self.path(digest)
-        if dest.exists():
-            os.unlink(tmp_path)
-            return
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, dest)
-        fsync_dir(dest.parent)
+        try:
+            if dest.exists():
+                os.unlink(tmp_path)
+                return
+            if fsync:
+                fd = os.open(tmp_path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp_path, 0o644)
+            os.replace(tmp_path, dest)
+            fsync_dir(dest.parent)
+            self._fresh.add(digest)
+        except OSError as e:
+            from rootless_build.store.fserrors import write_error
+
+            raise write_error(e, dest.parent, f"storing blob {digest}") from None
 
     def delete(self, digest: str) -> None:
         try:

@@ -4,7 +4,8 @@ documents, `history` rows. Plain data; cli/ formats it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from rootless_build.errors import RootlessBuildError
 from rootless_build.oci import reference
@@ -97,7 +98,7 @@ def _pulled_from(store: Store, image: Image) -> str | None:
 
 
 def _created_key(image: Image) -> datetime:
-    return image.created or datetime.min.replace(tzinfo=timezone.utc)
+    return image.created or datetime.min.replace(tzinfo=UTC)
 
 
 def repo_digests(image: Image, pulled_from: str | None = None) -> list[str]:
@@ -105,11 +106,11 @@ def repo_digests(image: Image, pulled_from: str | None = None) -> list[str]:
     return [f"{repo}@{image.manifest_digest}" for repo in repos]
 
 
-def inspect_doc(store: Store, image: Image) -> dict:
+def inspect_doc(store: Store, image: Image) -> dict[str, Any]:
     """docker image inspect's shape."""
     cfg = image.config.config
 
-    def get(name: str):
+    def get(name: str) -> Any:
         return getattr(cfg, name) if cfg is not None else None
 
     config = {
@@ -153,7 +154,7 @@ def _last_comment(image: Image) -> str:
     return (history[-1].comment or "") if history else ""
 
 
-def podman_json(row: ListedImage) -> dict:
+def podman_json(row: ListedImage) -> dict[str, Any]:
     """One object of `podman images --format json`."""
     image = row.image
     created = image.created

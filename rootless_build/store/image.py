@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rootless_build.oci import digest as dg
 from rootless_build.record import Record
@@ -23,12 +23,14 @@ class Image(Record, frozen=True):
     tags: tuple[str, ...] = ()
 
     @cached_property
-    def manifest_json(self) -> dict:
-        return json.loads(self.manifest_bytes)
+    def manifest_json(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.manifest_bytes)
+        return value
 
     @cached_property
-    def config_json(self) -> dict:
-        return json.loads(self.config_bytes)
+    def config_json(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.config_bytes)
+        return value
 
     @cached_property
     def manifest(self) -> Manifest:
@@ -45,7 +47,8 @@ class Image(Record, frozen=True):
     @property
     def id(self) -> str:
         """Image ID = digest of the config, as docker and podman show it."""
-        return self.manifest_json["config"]["digest"]
+        digest: str = self.manifest_json["config"]["digest"]
+        return digest
 
     @property
     def short_id(self) -> str:

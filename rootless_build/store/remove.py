@@ -7,14 +7,20 @@ Index edits happen here; blobs are freed afterwards by `collect` (gc under its l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rootless_build.errors import ImageNotFound, RootlessBuildError
 from rootless_build.oci import digest as dg
+from rootless_build.oci.reference import looks_like_id
 from rootless_build.store import gc, layout, names
 from rootless_build.store.image import Image
 from rootless_build.store.store import Store
+from rootless_build.store.trees import remove_tree
+
+if TYPE_CHECKING:
+    from rootless_build.store.scratch import Remover
 
 
 class ImageConflict(RootlessBuildError):
@@ -33,37 +39,26 @@ class ContainerUse:
     name: str
 
 
-def containers_using(store: Store) -> dict[str, list[ContainerUse]]:
-    """Manifest digest -> the containers created from it ($ROOT/containers/<id>/container.json)."""
-    out: dict[str, list[ContainerUse]] = {}
-    if not store.containers_dir.is_dir():
-        return out
-    for path in sorted(store.containers_dir.glob("*/container.json")):
-        try:
-            rec = json.loads(path.read_bytes())
-        except (ValueError, OSError):
-            continue
-        if rec.get("manifest_digest"):
-            use = ContainerUse(rec.get("id") or path.parent.name, rec.get("name") or "")
-            out.setdefault(rec["manifest_digest"], []).append(use)
-    return out
+InUse = Mapping[str, Sequence[ContainerUse]]  # manifest digest -> containers (containers.usage)
 
 
 def image_id_of(store: Store, manifest_digest: str) -> str:
     """The image ID (config digest) of a stored manifest; the manifest digest if unreadable,
     so a damaged image can still be named and removed."""
     try:
-        return json.loads(store.blobs.path(manifest_digest).read_bytes())["config"]["digest"]
+        digest = json.loads(store.blobs.path(manifest_digest).read_bytes())["config"]["digest"]
+        return digest if isinstance(digest, str) else manifest_digest
     except (OSError, ValueError, KeyError, TypeError):
         return manifest_digest
 
 
-def remove_image(store: Store, text: str, *, force: bool = False) -> Removal:
-    """`rmi TEXT`: TEXT is a tag (untag it) or an image ID/digest (untag every tag)."""
+def remove_image(store: Store, text: str, *, in_use: InUse, force: bool = False) -> Removal:
+    """`rmi TEXT`: TEXT is a tag (untag it) or an image ID/digest (untag every tag).
+    `in_use`: the images containers stand on, which the caller reads from their records."""
     with store.index_lock():
         entries = store.entries()
         tag, digest = _lookup(store, entries, text)
-        users = containers_using(store).get(digest, [])
+        users = list(in_use.get(digest, ()))
         image_id = image_id_of(store, digest)
         tags = [n for e in entries if e["digest"] == digest and (n := layout.ref_name(e))]
         if tag is not None:
@@ -92,10 +87,10 @@ def remove_image(store: Store, text: str, *, force: bool = False) -> Removal:
         return removal
 
 
-def collect(store: Store) -> gc.PruneReport:
+def collect(store: Store, *, in_use: InUse, remove: Remover = remove_tree) -> gc.PruneReport:
     """Free the blobs and unpacked layers nothing references any more."""
     with store.collecting():
-        return gc.collect(store)
+        return gc.collect(store, in_use=set(in_use), remove=remove)
 
 
 @dataclass
@@ -105,19 +100,19 @@ class ImagePrune:
     report: gc.PruneReport
 
 
-def prune_images(store: Store, *, all_images: bool = False,
-                 eligible: Callable[[Image], bool] | None = None) -> ImagePrune:
+def prune_images(store: Store, *, in_use: InUse, all_images: bool = False,
+                 remove: Remover = remove_tree, eligible: Callable[[Image], bool] | None = None) -> ImagePrune:
     """Dangling images (and with all_images, every image no container uses, and the
     build cache), then everything they alone referenced. `eligible(image)` (prune's
     --filter) narrows the images removed; the build cache is then left alone."""
     if eligible is not None:
-        return _prune_some(store, all_images, eligible)
+        return _prune_some(store, in_use, all_images, eligible, remove)
     untagged: list[str] = []
     dropped: list[str] = []
     if all_images:
         with store.index_lock():
             entries = store.entries()
-            used = set(containers_using(store))
+            used = set(in_use)
             untagged = [n for e in entries if e["digest"] not in used and (n := layout.ref_name(e))]
             dropped = [e["digest"] for e in entries if e["digest"] not in used]
             if dropped:
@@ -125,14 +120,15 @@ def prune_images(store: Store, *, all_images: bool = False,
     tagged = {e["digest"] for e in store.entries() if layout.ref_name(e)}
     dangling = dropped + [e["digest"] for e in store.entries() if e["digest"] not in tagged]
     deleted = list(dict.fromkeys(image_id_of(store, d) for d in dangling))
-    report = gc.prune(store, dangling=True, build_cache=all_images)
+    report = gc.prune(store, in_use=set(in_use), dangling=True, build_cache=all_images, remove=remove)
     return ImagePrune(untagged, deleted, report)
 
 
-def _prune_some(store: Store, all_images: bool, eligible: Callable[[Image], bool]) -> ImagePrune:
+def _prune_some(store: Store, in_use: InUse, all_images: bool, eligible: Callable[[Image], bool],
+                remove: Remover) -> ImagePrune:
     with store.index_lock():
         entries = store.entries()
-        used = set(containers_using(store))
+        used = set(in_use)
         tagged = {e["digest"] for e in entries if layout.ref_name(e)}
         chosen = {d for d in {e["digest"] for e in entries}
                   if d not in used and (all_images or d not in tagged) and eligible(store.load_image(d))}
@@ -140,15 +136,17 @@ def _prune_some(store: Store, all_images: bool, eligible: Callable[[Image], bool
         if chosen:
             _write(store, [e for e in entries if e["digest"] not in chosen])
     deleted = list(dict.fromkeys(image_id_of(store, d) for d in chosen))
-    report = gc.prune(store, dangling=False)
+    report = gc.prune(store, in_use=set(in_use), dangling=False, remove=remove)
     return ImagePrune(untagged, deleted, report)
 
 
-def _lookup(store: Store, entries: list[dict], text: str) -> tuple[str | None, str]:
+def _lookup(store: Store, entries: list[layout.Entry], text: str) -> tuple[str | None, str]:
     """(the tag TEXT names or None, manifest digest) or ImageNotFound."""
     try:
         wanted = names.normalize(text)
     except RootlessBuildError:
+        if not looks_like_id(text):
+            raise  # neither a name nor an ID: docker's "invalid reference format"
         wanted = None
     if wanted and "@" not in wanted:
         for entry in entries:
@@ -164,7 +162,7 @@ def _lookup(store: Store, entries: list[dict], text: str) -> tuple[str | None, s
     return None, digest
 
 
-def _entry_for(entries: list[dict], digest: str) -> dict:
+def _entry_for(entries: list[layout.Entry], digest: str) -> layout.Entry:
     return next(e for e in entries if e["digest"] == digest)
 
 
@@ -173,5 +171,5 @@ def _name(use: ContainerUse) -> str:
     return f"{short} ({use.name})" if use.name else short
 
 
-def _write(store: Store, entries: list[dict]) -> None:
+def _write(store: Store, entries: list[layout.Entry]) -> None:
     layout.write_index(store.root, entries)

@@ -1,13 +1,15 @@
-"""What keeps blobs alive: index.json, build cache records, containers (GC roots)."""
+"""What keeps blobs alive: index.json, build cache records, and the images containers use,
+which callers pass in (GC roots)."""
 
 from __future__ import annotations
 
-import json
-from typing import Iterator
+from collections.abc import Iterable
+from typing import Any
 
+from rootless_build.errors import RootlessBuildError, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
-from rootless_build.oci.documents import load_json
+from rootless_build.oci.documents import InvalidDocument, load_json
 from rootless_build.store.store import Store
 
 BUILD_CACHE = "build"
@@ -15,33 +17,35 @@ VARIANTS = "variants"
 # Notes about one blob, named by its digest; gc drops them with the blob.
 LAYER_INDEX = "layer-index"  # the entries of a layer tar (build.layerindex)
 BLOB_SOURCES = "blob-sources"  # registry repositories known to hold it (registry.locations)
+DIFF_ID = "diff-id"  # the digest of its uncompressed content, checked once (registry.pull)
+SBOM_LAYER = "sbom-layer"  # what an SBOM scan found in a layer (sbom.scan)
+REFERRERS = "referrers"  # the artifacts attached to an image manifest (store.referrers)
 LAYER_SIZE = "layer-size"  # a compressed layer's uncompressed size (store.layersize)
-BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES, LAYER_SIZE)
+BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES, DIFF_ID, SBOM_LAYER, REFERRERS, LAYER_SIZE)
 
 
-def root_manifests(store: Store, *, include_cache: bool = True) -> set[str]:
+def root_manifests(store: Store, in_use: Iterable[str], *, include_cache: bool = True) -> set[str]:
+    """Images that must keep their blobs: the index's (an unreadable index raises, it is
+    never taken for an empty one), the build cache's, and `in_use`, those containers stand
+    on (read from their records by the caller: containers.usage)."""
+    from rootless_build.store.referrers import roots as attached  # (referrers imports this module)
+
     roots = {entry["digest"] for entry in store.entries()}
     if include_cache:
-        roots |= {rec["manifest"] for _, rec in store.records(BUILD_CACHE) if "manifest" in rec}
-    roots |= set(container_images(store))
-    return roots
+        roots |= cache_manifests(store)
+    roots |= set(in_use)
+    return roots | attached(store, roots)  # SBOMs, provenance: kept with their image
 
 
-def container_images(store: Store) -> Iterator[str]:
-    """Manifest digests that containers run on ($ROOT/containers/<id>/container.json)."""
-    if not store.containers_dir.is_dir():
-        return
-    for path in store.containers_dir.glob("*/container.json"):
-        try:
-            digest = json.loads(path.read_bytes()).get("manifest_digest")
-        except (ValueError, OSError):
-            continue
-        if digest:
-            yield digest
+def cache_manifests(store: Store) -> set[str]:
+    return {rec["manifest"] for _, rec in store.records(BUILD_CACHE) if isinstance(rec.get("manifest"), str)}
 
 
-def reachable(store: Store, manifests: set[str]) -> tuple[set[str], set[str]]:
-    """(blob digests, chain ids) reachable from the given manifests or indexes."""
+def reachable(store: Store, manifests: set[str], *, cached: frozenset[str] | set[str] = frozenset()
+              ) -> tuple[set[str], set[str]]:
+    """(blob digests, chain ids) reachable from the given manifests or indexes. A manifest
+    that is stored but unreadable raises (its layers are unknown, so nothing could be freed
+    safely), unless only the build cache refers to it (`cached`): a cache entry is dropped."""
     blobs: set[str] = set()
     chains: set[str] = set()
     pending = list(manifests)
@@ -51,26 +55,44 @@ def reachable(store: Store, manifests: set[str]) -> tuple[set[str], set[str]]:
             continue
         blobs.add(digest)
         try:
-            doc = load_json(store.blobs.path(digest).read_bytes())
-        except Exception:
-            continue
+            doc = load_json(store.blobs.read(digest), "manifest")
+            children = _digests(doc, "manifests")
+            config = doc.get("config") or {}
+            if not isinstance(config, dict) or not isinstance(config.get("digest", ""), str):
+                raise InvalidDocument("'config' is not a descriptor")
+            layers = _digests(doc, "layers")
+        except RootlessBuildError as e:
+            if digest in cached:
+                continue
+            raise StoreError(f"manifest {digest} cannot be read ({e}): not collecting garbage, its "
+                             "blobs are unknown; `rootless-build rmi` the image or pull it again") from None
         if doc.get("mediaType") in mt.INDEXES or "manifests" in doc:
-            pending.extend(m["digest"] for m in doc.get("manifests", []) if "digest" in m)
+            pending.extend(children)
             continue
-        config = doc.get("config") or {}
         if "digest" in config:
             blobs.add(config["digest"])
             chains |= set(dg.chain_ids(_diff_ids(store, config["digest"])))
-        blobs |= {layer["digest"] for layer in doc.get("layers", []) if "digest" in layer}
+        blobs |= set(layers)
     for _, rec in store.records(VARIANTS):
         if rec.get("source") in blobs and "digest" in rec:
             blobs.add(rec["digest"])
     return blobs, chains
 
 
+def _digests(doc: dict[str, Any], key: str) -> list[str]:
+    items = doc.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("digest"), str)
+                                              for i in items):
+        raise InvalidDocument(f"'{key}' is not a list of descriptors")
+    return [i["digest"] for i in items]
+
+
 def _diff_ids(store: Store, config_digest: str) -> list[str]:
+    """An unreadable config only costs the unpacked layers (extracted again from blobs)."""
     try:
         config = load_json(store.blobs.path(config_digest).read_bytes())
-        return list((config.get("rootfs") or {}).get("diff_ids") or [])
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        return [d for d in diff_ids if isinstance(d, str)] if isinstance(diff_ids, list) else []
     except Exception:
         return []
+

@@ -21,7 +21,7 @@ _FS_IOC_SETFLAGS = 0x40086602
 _TOPDIR_FL = 0x00020000
 
 
-def spread_subdirectories(path: os.PathLike | str) -> None:
+def spread_subdirectories(path: os.PathLike[str] | str) -> None:
     """Set the top-directory flag on `path` when it is not set yet (best effort)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

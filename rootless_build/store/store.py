@@ -4,31 +4,41 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
-from rootless_build.errors import ImageNotFound, StoreError
+from rootless_build.errors import ImageNotFound, RootlessBuildError, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.documents import InvalidDocument, load_json, sniff_media_type
+from rootless_build.oci.reference import looks_like_id
 from rootless_build.store import atomic, layout, names
-from rootless_build.store.blobs import BlobStore
+from rootless_build.store.blobs import DirBlobStore
 from rootless_build.store.boot import boot_id
 from rootless_build.store.image import Image
 from rootless_build.store.lock import locked
 from rootless_build.store.paths import default_root
+from rootless_build.store.scratch import Scratch
 from rootless_build.store.spread import spread_subdirectories
+from rootless_build.store.trees import remove_tree
 
 
 class Store:
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.tmp_dir = self.root / "tmp"
+        self.tmp_root = self.root / "tmp"
+        self.scratch = Scratch(self.tmp_root, remove_tree)
         self.layers_dir = self.root / "layers"
         self.cache_dir = self.root / "cache"
         self.containers_dir = self.root / "containers"
-        self.blobs = BlobStore(self.root / "blobs", self.tmp_dir)
+        self.blobs: DirBlobStore = DirBlobStore(self.root / "blobs", self.scratch)
+
+    @property
+    def tmp_dir(self) -> Path:
+        """This process's temp space in the store (store/scratch.py), made on first use."""
+        return self.scratch.path
 
     @classmethod
     def open(cls, root: Path | str | None = None) -> Store:
@@ -36,9 +46,9 @@ class Store:
         try:
             store.root.mkdir(parents=True, exist_ok=True)
             layout.init_layout(store.root)
-            for d in (store.tmp_dir, store.layers_dir, store.cache_dir, store.containers_dir):
+            for d in (store.tmp_root, store.layers_dir, store.cache_dir, store.containers_dir):
                 d.mkdir(exist_ok=True)
-            for d in (store.tmp_dir, store.layers_dir, store.containers_dir):
+            for d in (store.tmp_root, store.layers_dir, store.containers_dir):
                 spread_subdirectories(d)
         except OSError as e:
             raise StoreError(f"cannot use store {store.root}: {e.strerror or e}") from None
@@ -46,26 +56,29 @@ class Store:
 
     # -- locks ---------------------------------------------------------------
 
-    def index_lock(self):
+    def index_lock(self) -> AbstractContextManager[None]:
         return locked(self.root / "index.lock")
 
-    def writing(self):
-        """Held (shared) by anything that adds blobs, so prune never races it."""
-        return locked(self.root / "gc.lock", exclusive=False)
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Held (shared) by anything that adds blobs, so prune never races it. Refuses a
+        store whose index is damaged before anything is written (store/layout.py)."""
+        with locked(self.root / "gc.lock", exclusive=False):
+            layout.read_index(self.root)
+            yield
 
-    def collecting(self):
+    def collecting(self) -> AbstractContextManager[None]:
         return locked(self.root / "gc.lock", exclusive=True)
 
     @contextmanager
     def temp_dir(self, prefix: str = "work-") -> Iterator[Path]:
-        import shutil  # lazily: a cached build needs neither (see store/atomic.py)
-        import tempfile
+        import tempfile  # lazily: a cached build needs none (see store/atomic.py)
 
         path = Path(tempfile.mkdtemp(dir=self.tmp_dir, prefix=prefix))
         try:
             yield path
         finally:
-            shutil.rmtree(path, ignore_errors=True)
+            remove_tree(path)
 
     # -- reading images --------------------------------------------------------
 
@@ -78,7 +91,7 @@ class Store:
             raise InvalidDocument(f"manifest {manifest_digest} has no config descriptor")
         return Image(manifest_digest, raw, self.blobs.read(config["digest"]), tags)
 
-    def entries(self) -> list[dict]:
+    def entries(self) -> list[layout.Entry]:
         return layout.read_index(self.root)
 
     def tags_by_digest(self) -> dict[str, list[str]]:
@@ -105,7 +118,9 @@ class Store:
     def _find_digest(self, text: str, tags: dict[str, list[str]]) -> str | None:
         try:
             wanted = names.normalize(text)
-        except Exception:
+        except RootlessBuildError:
+            if not looks_like_id(text):
+                raise  # neither a name nor an ID: docker's "invalid reference format"
             wanted = None
         if wanted and "@" not in wanted:
             for digest, names_ in tags.items():
@@ -137,7 +152,7 @@ class Store:
 
     # -- writing images ----------------------------------------------------------
 
-    def write_image(self, config_bytes: bytes, layers: list, *, docker: bool = False,
+    def write_image(self, config_bytes: bytes, layers: list[Any], *, docker: bool = False,
                     annotations: dict[str, str] | None = None) -> Image:
         """Store a config and a manifest over already stored layer blobs (not tagged yet);
         `layers` are oci.models.Descriptor values or descriptor dicts as JSON has them."""
@@ -165,6 +180,8 @@ class Store:
         name = names.normalize(name)
         with self.index_lock():
             entries = self.entries()
+            if any(e["digest"] == image.manifest_digest and layout.ref_name(e) == name for e in entries):
+                return  # already so (a cached build re-tags): no index write, no fsync
             for entry in entries:
                 if layout.ref_name(entry) == name:
                     del entry["annotations"][mt.ANNOTATION_REF_NAME]
@@ -198,7 +215,7 @@ class Store:
             entries = [e for e in self.entries() if e["digest"] != image.manifest_digest]
             layout.write_index(self.root, entries)
 
-    def _entry(self, image: Image, name: str | None) -> dict:
+    def _entry(self, image: Image, name: str | None) -> layout.Entry:
         entry = {"mediaType": image.manifest_json.get("mediaType") or mt.OCI_MANIFEST,
                  "digest": image.manifest_digest, "size": len(image.manifest_bytes)}
         if name:
@@ -212,13 +229,14 @@ class Store:
         safe = key.replace(":", "-").replace("/", "_")
         return self.cache_dir / kind / safe
 
-    def get_record(self, kind: str, key: str) -> dict | None:
+    def get_record(self, kind: str, key: str) -> dict[str, Any] | None:
         try:
-            return json.loads(self.record_path(kind, key).read_bytes())
+            value = json.loads(self.record_path(kind, key).read_bytes())
+            return value if isinstance(value, dict) else None
         except (FileNotFoundError, ValueError):
             return None
 
-    def put_record(self, kind: str, key: str, value: dict) -> None:
+    def put_record(self, kind: str, key: str, value: dict[str, Any]) -> None:
         path = self.record_path(kind, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic.write_bytes(path, json.dumps(value, sort_keys=True).encode())
@@ -236,15 +254,17 @@ class Store:
         except FileNotFoundError:
             return []
 
-    def records(self, kind: str) -> Iterator[tuple[str, dict]]:
+    def records(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         folder = self.cache_dir / kind
         if not folder.is_dir():
             return
         for path in folder.iterdir():
             try:
-                yield path.name, json.loads(path.read_bytes())
+                value = json.loads(path.read_bytes())
             except (ValueError, OSError):
                 continue
+            if isinstance(value, dict):  # (a record is an object; anything else is damage)
+                yield path.name, value
 
     # -- unpacked layers ----------------------------------------------------------
 
@@ -267,7 +287,7 @@ class Store:
         (self.layers_dir / dg.parse(chain_id)[1] / "complete").write_text(boot_id())
 
 
-def _drop_redundant_untagged(entries: list[dict]) -> list[dict]:
+def _drop_redundant_untagged(entries: list[layout.Entry]) -> list[layout.Entry]:
     """An image that lost its last tag to a re-tag stays as one untagged (dangling) entry."""
     out, seen = [], set()
     tagged = {e["digest"] for e in entries if layout.ref_name(e)}

@@ -6,28 +6,31 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from rootless_build.errors import StoreError
 from rootless_build.layers.extract import extract_layer
 from rootless_build.store.image import Image
-from rootless_build.store.store import Store
-from rootless_build.store.gc import remove_tree
 from rootless_build.store.lock import locked
+from rootless_build.store.store import Store
+from rootless_build.store.trees import remove_tree
 
+Warn = Callable[[str], None]  # told of what extraction skipped
 
-def lower_dirs(store: Store, image: Image, *, warn=None) -> list[Path]:
+def lower_dirs(store: Store, image: Image, *, warn: Warn | None = None) -> list[Path]:
     """The image's layers as overlay lower dirs, top-most first, unpacking what is missing."""
     return list(reversed(ensure_unpacked(store, image.chain_ids, image.layer_digests, warn=warn)))
 
 
-def ensure_unpacked(store: Store, chain_ids: list[str], blob_digests: list[str], *, warn=None) -> list[Path]:
+def ensure_unpacked(store: Store, chain_ids: list[str], blob_digests: list[str], *,
+                    warn: Warn | None = None) -> list[Path]:
     """Unpacked dirs bottom-up for the given chain; extraction is locked per chain id and
     done into a temp dir renamed into place, so concurrent builds never see half a layer."""
     if len(chain_ids) != len(blob_digests):
         raise StoreError("image config and manifest disagree on the number of layers")
     dirs: list[Path] = []
-    for chain_id, blob in zip(chain_ids, blob_digests):
+    for chain_id, blob in zip(chain_ids, blob_digests, strict=True):
         path = store.unpacked_path(chain_id)
         if not store.is_unpacked(chain_id):
             _unpack(store, chain_id, blob, list(reversed(dirs)), warn)
@@ -35,7 +38,8 @@ def ensure_unpacked(store: Store, chain_ids: list[str], blob_digests: list[str],
     return dirs
 
 
-def _unpack(store: Store, chain_id: str, blob: str, lowers_topmost_first: list[Path], warn) -> None:
+def _unpack(store: Store, chain_id: str, blob: str, lowers_topmost_first: list[Path],
+            warn: Warn | None) -> None:
     layer_dir = store.unpacked_path(chain_id).parent
     layer_dir.mkdir(parents=True, exist_ok=True)
     with locked(layer_dir / "lock"):

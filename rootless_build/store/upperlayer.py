@@ -29,8 +29,8 @@ from rootless_build.layers.diff import write_diff
 from rootless_build.layers.sink import LayerSink
 from rootless_build.layers.tree import write_tree
 from rootless_build.layers.whiteouts import FUSE_OPAQUE_DEVICE, WH_META_PREFIX, WH_OPAQUE, WH_PREFIX
-from rootless_build.store.gc import remove_tree
 from rootless_build.store.lock import locked
+from rootless_build.store.trees import remove_tree
 from rootless_build.store.writeback import WritebackFile
 
 # The storage drivers by name (the sandbox's), and the whiteout format of each one's upper

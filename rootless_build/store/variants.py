@@ -9,7 +9,6 @@ recompressed or expanded the same way.
 
 from __future__ import annotations
 
-import os
 from typing import BinaryIO
 
 from rootless_build.errors import BlobCorrupt, UsageError
@@ -17,8 +16,9 @@ from rootless_build.layers.compression import READ_SIZE, open_uncompressed
 from rootless_build.layers.sink import LayerDigests, LayerSink
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.models import Descriptor
-from rootless_build.store.store import Store
 from rootless_build.store.roots import VARIANTS
+from rootless_build.store.store import Store
+from rootless_build.store.tempblob import TempBlob
 from rootless_build.store.writeback import WritebackFile
 
 COMPRESSIONS = {"none": "", "gzip": "gzip", "zstd": "zstd"}
@@ -75,21 +75,13 @@ def make_variant(store: Store, layer: Descriptor, compression: str, diff_id: str
 
 def _convert(store: Store, layer: Descriptor, compression: str, diff_id: str | None,
              tee: BinaryIO | None) -> Descriptor:
-    fd, tmp = store.blobs.new_temp(prefix=f"{compression or 'tar'}-")
-    try:
-        blob = WritebackFile(fd)
-        with store.blobs.open(layer.digest) as src:
-            result = _write(src, layer, _Tee(blob, tee) if tee is not None else blob, compression)
-        blob.fsync()
+    with TempBlob(store.tmp_dir, prefix=f"{compression or 'tar'}-", what=f"compressing {layer.digest}") as blob:
+        with store.blobs.open(layer.digest, verify=diff_id is None) as src:  # else checked below
+            result = _write(src, layer, _Tee(blob.file, tee) if tee is not None else blob.file, compression)
         if diff_id is not None and result.diff_id != diff_id:
             raise BlobCorrupt(f"blob {layer.digest} is corrupt (its content hashes to {result.diff_id}, "
                               f"not {diff_id}); `rootless-build rmi` or pull the image again")
-        store.blobs.adopt(tmp, result.digest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    finally:
-        os.close(fd)
+        blob.commit(store.blobs, result.digest)
     return Descriptor(mediaType=mt.oci_layer_type(compression), digest=result.digest, size=result.size)
 
 

@@ -26,8 +26,8 @@ _TABLE: dict[str, tuple[str, str]] = {
     "SHELL": ("metadata", "handle_shell"),
     "STOPSIGNAL": ("metadata", "handle_stopsignal"),
     "USER": ("metadata", "handle_user"),
-    "VOLUME": ("metadata", "handle_volume"),
-    "WORKDIR": ("metadata", "handle_workdir"),
+    "VOLUME": ("volume", "handle_volume"),
+    "WORKDIR": ("workdir", "handle_workdir"),
 }
 
 

@@ -62,7 +62,7 @@ def _copy_or_add(step, instr, keyword: str) -> None:
             CopyRequest, dest=instr.dest, workdir=workdir(step.state.config), lower=lower,
             chown=chown, chmod=chmod, excludes=instr.excludes, parents=getattr(instr, "parents", False),
             keep_owners=bool(from_ref) and not _is_directory_context(tree), now_ns=step.now(),
-            clamp_ns=build.epoch_ns)
+            clamp_ns=build.layer_epoch_ns)
         local = [s for s in instr.sources if s not in urls]
         if git:
             return _add_git(step, instr, git[0], chown, request)
@@ -97,7 +97,7 @@ def _cache_or_write(step, instr, keyword: str, plan: CopyPlan, chown, *, missed:
     if inputs is not None and inputs != missed and step.use_cache(inputs):
         return
     try:
-        written = write_layer(step.store, plan, chown=chown, epoch=build.epoch)
+        written = write_layer(step.store, plan, epoch=build.layer_epoch)
     except RootlessBuildError as e:
         raise step.fail(str(e)) from None
     if inputs is None and step.use_cache(cache_inputs(plan, keyword)):
@@ -161,7 +161,7 @@ def _add_git(step, instr, source: str, chown, request) -> None:
         tree = BuildContext(top, IgnoreMatcher([]))
         try:
             plan = plan_copy(request(Source(tree, git.shown, (".",), ()), unpack_archives=False))
-            written = write_layer(step.store, plan, chown=chown, epoch=step.build.epoch)
+            written = write_layer(step.store, plan, epoch=step.build.layer_epoch)
         except RootlessBuildError as e:
             raise step.fail(str(e)) from None
     keep(step.store, written)

@@ -16,6 +16,8 @@ def _metadata_step(step, instr, *, author: str | None = None, inputs=None) -> No
         return
     config = step.state.config
     config["config"] = ic.apply_instruction(ic.container(config), instr, cmd_set=step.state.cmd_set)
+    if instr.keyword == "CMD":
+        config["config"]["ArgsEscaped"] = True  # as BuildKit writes it (the classic builder does not)
     if author:
         config["author"] = author
     step.commit(nop(step.instruction.original), empty_layer=True, author=author)
@@ -25,8 +27,9 @@ def _expanded_step(step) -> None:
     _metadata_step(step, step.expanded())
 
 
-handle_env = handle_label = handle_workdir = handle_user = _expanded_step
-handle_expose = handle_volume = handle_stopsignal = _expanded_step
+handle_env = handle_label = handle_user = _expanded_step
+handle_expose = handle_stopsignal = _expanded_step
+# WORKDIR and VOLUME may create directories: handlers/workdir.py, handlers/volume.py
 
 
 def handle_cmd(step) -> None:

@@ -92,7 +92,8 @@ def test_stop_of_a_process_ignoring_sigterm_kills_after_the_timeout(rb, busybox,
 
 
 def test_stop_of_an_ordinary_process_is_quick(rb, busybox, store_root) -> None:
-    cid = _run_detached(rb, busybox, "sleep", "100")
+    # as with docker, a pid 1 without a SIGTERM handler ignores it: --init forwards it
+    cid = _run_detached(rb, "--init", busybox, "sleep", "100")
     began = time.monotonic()
     assert rb("stop", cid).returncode == 0
     assert time.monotonic() - began < 5
@@ -156,7 +157,8 @@ def test_rm_refuses_a_running_container_unless_forced(rb, busybox, store_root) -
 
 
 def test_kill_with_a_signal(rb, busybox, store_root) -> None:
-    cid = _run_detached(rb, busybox, "sleep", "300")
+    # pid 1 gets only the signals it handles (as with docker): --init passes USR1 on to sleep
+    cid = _run_detached(rb, "--init", busybox, "sleep", "300")
     assert rb("kill", "-s", "USR1", cid).returncode == 0
     assert rb("wait", cid).stdout.strip() == str(128 + signal.SIGUSR1)
     assert rb("kill", cid).returncode != 0          # not running any more

@@ -78,7 +78,9 @@ def test_rmi_of_an_image_in_use_needs_force(rb, busybox):
     digest = json.loads(_ok(rb("images", "--format", "json")))[0]["Digest"]
     folder = rb.root / "containers" / ("ab" * 32)
     folder.mkdir(parents=True)
-    (folder / "container.json").write_text(json.dumps({"id": "ab" * 32, "name": "web", "manifest_digest": digest}))
+    (folder / "container.json").write_text(json.dumps({"id": "ab" * 32, "name": "web", "manifest_digest": digest,
+                                                       "image": BUSYBOX, "image_id": "sha256:" + "cd" * 32,
+                                                       "created": "2024-01-01T00:00:00Z"}))
     error = _one_line_error(rb("rmi", BUSYBOX))
     assert "container abababababab (web) is using" in error
     assert _ok(rb("rmi", "-f", BUSYBOX)).splitlines() == [f"Untagged: {BUSYBOX}"]

@@ -20,7 +20,7 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connectio
 class Rule:
     method: str
     path: re.Pattern
-    action: str                 # "drop", "status", "corrupt", "slow"
+    action: str                 # "drop", "status", "corrupt", "slow", "ignore-range" (answer 200 in full)
     times: int | None = 1       # None: every matching request
     status: int = 500
     after: int = 0              # "drop": bytes of the body sent before the connection drops
@@ -107,8 +107,10 @@ def _handler(proxy: FaultProxy):
             upstream = http.client.HTTPConnection(proxy.upstream, timeout=60)
             # Header by header: a client may send several Accept lines, all of which count.
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            ignore_range = rule is not None and rule.action == "ignore-range"
             for k, v in self.headers.items():
-                if k.lower() not in _HOP_BY_HOP and k.lower() != "content-length":
+                if k.lower() not in _HOP_BY_HOP and k.lower() != "content-length" and not (
+                        ignore_range and k.lower() == "range"):
                     upstream.putheader(k, v)
             upstream.putheader("Content-Length", str(len(body or b"")))
             upstream.endheaders(body)

@@ -47,6 +47,20 @@ def test_dropped_connection_resumes_with_a_range_request(rb, fault_proxy, pushed
     assert_clean(rb)
 
 
+def test_a_server_that_ignores_range_restarts_the_blob_and_its_checks(rb, fault_proxy, pushed_busybox,
+                                                                       isolated_env):
+    """After a drop, the registry answers the Range request with the whole blob (200): the
+    download starts again from byte 0, and so does the diff_id check that runs beside it."""
+    layer = layer_of(pushed_busybox)
+    fault_proxy.add("GET", f"/blobs/{layer['digest']}", "drop", after=100_000)
+    fault_proxy.add("GET", f"/blobs/{layer['digest']}", "ignore-range")
+    ok(rb("pull", through(fault_proxy, pushed_busybox), env=isolated_env))
+    gets = fault_proxy.requests("GET", f"/blobs/{layer['digest']}")
+    assert [(g.range, g.status) for g in gets] == [(None, 200), ("bytes=100000-", 200)]
+    assert (rb.root / "blobs" / "sha256" / layer["digest"][7:]).stat().st_size == layer["size"]
+    assert_clean(rb)
+
+
 @pytest.mark.parametrize("status, headers", [(500, {}), (503, {}), (429, {"Retry-After": "1"})])
 def test_temporary_errors_are_retried(rb, fault_proxy, pushed_busybox, isolated_env, status, headers):
     layer = layer_of(pushed_busybox)

@@ -30,16 +30,17 @@ def test_busybox_steps(driver, rb, busybox, case, build, inspect, podman):
     assert "Using cache" not in cold.stdout
     config = inspect.config("busybox-steps:1")
     assert config["config"]["User"] == "app" and config["config"]["WorkingDir"] == "/opt/app/data"
-    assert len(config["rootfs"]["diff_ids"]) == 5 and history_matches_layers(config)
+    # base, WORKDIR $APP_HOME (creates /opt/app, as BuildKit), COPY, 3 RUNs
+    assert len(config["rootfs"]["diff_ids"]) == 6 and history_matches_layers(config)
     runs = [h for h in config["history"] if h["created_by"].startswith("/bin/sh -c ")
             and "#(nop)" not in h["created_by"]]
     assert len(runs) == 3 and not any(h.get("empty_layer") for h in runs)
-    chown_layer = inspect.members("busybox-steps:1", layer=3)
+    chown_layer = inspect.members("busybox-steps:1", layer=4)
     assert {name: (m.uid, m.gid) for name, m in chown_layer.items() if name.startswith("opt/app")} == {
         "opt/app": (1000, 1000), "opt/app/app.sh": (1000, 1000), "opt/app/data": (1000, 1000),
         "opt/app/data/greeting.txt": (1000, 1000)}
     assert {"etc/passwd", "etc/group"} <= set(chown_layer)
-    uid_layer = inspect.members("busybox-steps:1", layer=4)
+    uid_layer = inspect.members("busybox-steps:1", layer=5)
     assert (uid_layer["opt/app/data/uid.txt"].uid, uid_layer["opt/app/data/uid.txt"].gid) == (1000, 1000)
     rootfs = inspect.unpack("busybox-steps:1")
     app = rootfs / "opt" / "app"

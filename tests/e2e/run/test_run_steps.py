@@ -158,19 +158,22 @@ def test_onbuild_run_of_a_base_image(busybox, context, build, inspect):
 
 def test_storage_driver_from_the_config_file(rb, busybox, context, build, tmp_path):
     config = tmp_path / "config"
+    cache = tmp_path / "xdg-cache"
     (config / "rootless-build").mkdir(parents=True)
     (config / "rootless-build" / "config.toml").write_text('storage_driver = "vfs"\n')
     ctx = context(FROM + "RUN echo hi > /hi.txt\n")
-    _ok(build(ctx, "-t", "conf:1", env={"XDG_CONFIG_HOME": str(config)}))
-    assert not (rb.root / "cache" / "storage-driver.json").exists()      # chosen, not detected
+    _ok(build(ctx, "-t", "conf:1", env={"XDG_CONFIG_HOME": str(config), "XDG_CACHE_HOME": str(cache)}))
     (config / "rootless-build" / "config.toml").write_text('storage_driver = "zfs"\n')
     bad = build(ctx, "-t", "conf:2", env={"XDG_CONFIG_HOME": str(config)})
     assert bad.returncode == 125
     assert bad.stderr.strip() == (f"Error: {config}/rootless-build/config.toml: storage_driver = 'zfs': "
                                   "choose one of overlay, fuse-overlayfs, vfs")
     other = context(FROM + "RUN echo other > /hi.txt\n")
-    _ok(build(other, "-t", "conf:3", env={"XDG_CONFIG_HOME": str(tmp_path / "none")}))
-    assert (rb.root / "cache" / "storage-driver.json").exists()
+    _ok(build(other, "-t", "conf:3", env={"XDG_CONFIG_HOME": str(tmp_path / "none"),
+                                          "XDG_CACHE_HOME": str(cache)}))
+    # The probe is cached per user and place (XDG_CACHE_HOME), never in the store.
+    assert not (rb.root / "cache" / "storage-driver.json").exists()
+    assert len(list((cache / "rootless-build").glob("probe-*.json"))) == 1
 
 
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="the step calls setxattr(2) by its x86_64 number")

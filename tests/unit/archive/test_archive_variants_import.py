@@ -18,14 +18,14 @@ from rootless_build.archive.importer import import_tarball
 from rootless_build.archive.load import load
 from rootless_build.archive.save import save
 from rootless_build.archive.staging import ArchiveError
-from rootless_build.store.variants import compressed_layer, find_variant
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
-from rootless_build.oci.models import Descriptor
 from rootless_build.oci import platform
+from rootless_build.oci.models import Descriptor
 from rootless_build.store.fsck import fsck
 from rootless_build.store.remove import collect, remove_image
 from rootless_build.store.roots import VARIANTS
+from rootless_build.store.variants import compressed_layer, find_variant
 
 
 def test_variant_is_recorded_and_reused(store, make_image, tmp_path):
@@ -48,11 +48,11 @@ def test_variant_lives_and_dies_with_its_layer(store, make_image, tmp_path):
     make_image(store, [{"f": b"v" * 5000}], tags=("app",))
     save(store, ["app"], str(tmp_path / "o.tar"), "oci-archive", "zstd")
     (variant_key, record), = store.records(VARIANTS)
-    collect(store)
+    collect(store, in_use={})
     assert store.blobs.has(record["digest"])
     assert fsck(store).ok
-    remove_image(store, "app")
-    collect(store)
+    remove_image(store, "app", in_use={})
+    collect(store, in_use={})
     assert not store.blobs.has(record["digest"])
     assert list(store.records(VARIANTS)) == []
 

@@ -7,7 +7,10 @@ import json
 
 import pytest
 
-from rootless_build.errors import ImageNotFound, UsageError
+from rootless_build.containers.catalog import Catalog
+from rootless_build.containers.record import Container
+from rootless_build.containers.usage import images_in_use
+from rootless_build.errors import ImageNotFound
 from rootless_build.store.describe import history_rows, inspect_doc, list_images
 from rootless_build.store.fsck import fsck
 from rootless_build.store.remove import ImageConflict, collect, prune_images, remove_image
@@ -17,25 +20,31 @@ from rootless_build.store.roots import BUILD_CACHE
 def _container(store, image, cid="c0ffee" * 10 + "abcd", name="web"):
     folder = store.containers_dir / cid
     folder.mkdir()
-    (folder / "container.json").write_text(json.dumps({"id": cid, "name": name,
-                                                       "manifest_digest": image.manifest_digest}))
+    record = Container(id=cid, name=name, image="app", image_id=image.id,
+                       manifest_digest=image.manifest_digest, created="2024-01-01T00:00:00Z")
+    (folder / "container.json").write_bytes(record.to_json())
+
+
+def _in_use(store):
+    """What the CLI passes: the images containers use, read by containers/."""
+    return images_in_use(Catalog(store.containers_dir))
 
 
 def test_rmi_untags_then_deletes_on_the_last_tag(store, make_image):
     image = make_image(store, [{"f": b"1"}], tags=("a:1", "a:2"))
-    assert remove_image(store, "a:1").untagged == ["a:1"]
+    assert remove_image(store, "a:1", in_use=_in_use(store)).untagged == ["a:1"]
     assert store.blobs.has(image.manifest_digest)
-    removal = remove_image(store, "a:2")
+    removal = remove_image(store, "a:2", in_use=_in_use(store))
     assert removal.untagged == ["a:2"] and removal.deleted == [image.id]
-    collect(store)
+    collect(store, in_use=_in_use(store))
     assert list(store.blobs.list()) == [] and fsck(store).ok
 
 
 def test_rmi_by_id_with_several_tags_needs_force(store, make_image):
     image = make_image(store, [{"f": b"1"}], tags=("a:1", "b:1"))
     with pytest.raises(ImageConflict, match="referenced in multiple repositories"):
-        remove_image(store, image.short_id)
-    removal = remove_image(store, image.short_id, force=True)
+        remove_image(store, image.short_id, in_use=_in_use(store))
+    removal = remove_image(store, image.short_id, force=True, in_use=_in_use(store))
     assert sorted(removal.untagged) == ["a:1", "b:1"] and removal.deleted == [image.id]
     assert store.entries() == []
 
@@ -44,17 +53,17 @@ def test_rmi_of_an_image_a_container_uses(store, make_image):
     image = make_image(store, [{"f": b"1"}], tags=("app",))
     _container(store, image)
     with pytest.raises(ImageConflict, match=r"container c0ffeec0ffee \(web\)"):
-        remove_image(store, "app")
-    removal = remove_image(store, "app", force=True)
+        remove_image(store, "app", in_use=_in_use(store))
+    removal = remove_image(store, "app", force=True, in_use=_in_use(store))
     assert removal.untagged == ["app:latest"] and removal.deleted == []
-    collect(store)
+    collect(store, in_use=_in_use(store))
     assert store.blobs.has(image.manifest_digest)  # the container keeps it
     assert store.tags_by_digest() == {image.manifest_digest: []}  # shown as <none>
 
 
 def test_rmi_of_an_unknown_name(store):
     with pytest.raises(ImageNotFound, match="No such image: nope"):
-        remove_image(store, "nope")
+        remove_image(store, "nope", in_use=_in_use(store))
 
 
 def test_rmi_repairs_an_image_with_a_corrupt_blob(store, make_image):
@@ -62,8 +71,8 @@ def test_rmi_repairs_an_image_with_a_corrupt_blob(store, make_image):
     store.blobs.path(image.diff_ids[0]).write_bytes(b"garbage")
     store.blobs.path(image.manifest_digest).write_bytes(b"{}")  # even the manifest
     assert not fsck(store).ok
-    assert remove_image(store, "app").untagged == ["app:latest"]
-    collect(store)
+    assert remove_image(store, "app", in_use=_in_use(store)).untagged == ["app:latest"]
+    collect(store, in_use=_in_use(store))
     assert fsck(store).ok and list(store.blobs.list()) == []
 
 
@@ -72,9 +81,9 @@ def test_prune_dangling_and_all(store, make_image):
     new = make_image(store, [{"f": b"new"}], tags=("app",))  # old is now dangling
     used = make_image(store, [{"f": b"used"}], tags=("used",))
     _container(store, used)
-    result = prune_images(store)
+    result = prune_images(store, in_use=_in_use(store))
     assert result.deleted == [old.id] and result.report.bytes_freed > 0
-    result = prune_images(store, all_images=True)
+    result = prune_images(store, all_images=True, in_use=_in_use(store))
     assert result.untagged == ["app:latest"] and result.deleted == [new.id]
     assert store.resolve("used").id == used.id
     assert fsck(store).ok

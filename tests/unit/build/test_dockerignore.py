@@ -45,6 +45,16 @@ CASES = [
     ([".git"], ".git/HEAD", True),
     (["a.b"], "axb", False),  # regex characters are literal
     (["(x)"], "(x)", True),
+    # Docker's walk: an excluded directory is entered only for an exception whose text
+    # starts with the directory's path; nothing beneath a skipped directory comes back
+    (["d", "!**/x"], "d/x", True),
+    (["d", "!*/x"], "d/x", True),
+    (["d", "!d/*/x"], "d/e/x", True),  # `d` is entered, `d/e` is not (`d/*/x/` lacks `d/e/`)
+    (["d", "!d/e/x"], "d/e/x", False),
+    (["d", "!d/e/x"], "d/e/y", True),
+    # a pattern matches a parent cut to its own number of components, as moby's Matches
+    (["**/x"], "a/b/x/y", True),  # through the walk: a/b/x itself is excluded and skipped
+    (["a/*"], "a/b/c", True),
 ]
 
 
@@ -72,8 +82,12 @@ def test_bad_pattern_is_a_one_line_error():
 
 def test_exceptions_keep_ignored_directories_walkable():
     m = IgnoreMatcher(["docs", "!docs/keep/*"])
-    assert m.may_include_below("docs")
+    assert m.may_include_below("docs") and m.walks_into("docs") and m.walks_into("docs/keep")
     assert not IgnoreMatcher(["docs"]).may_include_below("docs")
+    # a plain prefix test on the exception's text, wildcards and all
+    assert not IgnoreMatcher(["docs", "!**/keep"]).walks_into("docs")
+    assert not IgnoreMatcher(["docs", "!d*/keep"]).walks_into("docs")
+    assert not IgnoreMatcher(["docs", "!docs/*/x"]).walks_into("docs/sub")
 
 
 def test_dockerfile_specific_ignore_file_wins(tmp_path):

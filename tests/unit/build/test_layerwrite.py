@@ -18,6 +18,7 @@ from rootless_build.build.dockerignore import IgnoreMatcher
 from rootless_build.build.imagefs import ImageFS
 from rootless_build.build.layerwrite import discard, keep, write_layer
 from rootless_build.build.statcache import StatCache
+from rootless_build.errors import BuildError
 
 
 def _archive(tmp_path: Path, compression: str) -> bytes:
@@ -115,3 +116,55 @@ def test_add_copies_files_that_are_not_archives(store, tmp_path):
     (ctx / "plain.txt").write_text("text")
     plan, _ = _plan(ctx, store, ["notes.gz", "plain.txt"], "/x/", unpack_archives=True)
     assert not plan.archives and {e.dest for e in plan.entries} == {"x", "x/notes.gz", "x/plain.txt"}
+
+
+def _tar(*members: tuple[str, str, str]) -> bytes:
+    """(name, kind, content or link target) -> a plain tar."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, kind, value in members:
+            info = tarfile.TarInfo(name)
+            if kind == "dir":
+                info.type = tarfile.DIRTYPE
+            elif kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, value
+            info.size = len(value) if kind == "file" else 0
+            tar.addfile(info, io.BytesIO(value.encode()) if kind == "file" else None)
+    return raw.getvalue()
+
+
+@pytest.mark.parametrize("members,expected", [
+    # a member through a symlink of the archive lands where the link leads, inside dest
+    ([("real", "dir", ""), ("link", "symlink", "real"), ("link/f", "file", "via")], "x/real/f"),
+    # `..` in a link stops at the destination, as in Docker's chrooted untar
+    ([("up", "symlink", "../.."), ("up/f", "file", "e")], "x/f"),
+    # an absolute target starts from the destination
+    ([("t", "dir", ""), ("abs", "symlink", "/t"), ("abs/f", "file", "a")], "x/t/f"),
+], ids=["relative", "dotdot", "absolute"])
+def test_add_never_writes_beneath_a_symlink(store, tmp_path, members, expected):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "a.tar").write_bytes(_tar(*members))
+    plan, _ = _plan(ctx, store, ["a.tar"], "/x/", unpack_archives=True)
+    written = write_layer(store, plan)
+    keep(store, written)
+    names = _members(store, written)
+    assert names[expected][4] in (b"via", b"e", b"a")
+    links = {name for name, m in names.items() if m[0] == tarfile.SYMTYPE}
+    assert not any(name.startswith(tuple(link + "/" for link in links)) for name in names)
+
+
+def test_add_creates_implied_parents_and_fails_through_a_dangling_link(store, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "a.tar").write_bytes(_tar(("p/q/r", "file", "r")))
+    plan, _ = _plan(ctx, store, ["a.tar"], "/x/", unpack_archives=True, chown=(9, 9))
+    written = write_layer(store, plan)
+    keep(store, written)
+    members = _members(store, written)
+    assert members["x/p"][:4] == members["x/p/q"][:4] == (tarfile.DIRTYPE, 0, 0, "0o755")
+    assert members["x/p/q/r"][1:3] == (0, 0)  # --chown does not apply to an archive's members
+    (ctx / "b.tar").write_bytes(_tar(("gone", "symlink", "/nowhere"), ("gone/f", "file", "f")))
+    plan, _ = _plan(ctx, store, ["b.tar"], "/x/", unpack_archives=True)
+    with pytest.raises(BuildError, match="gone/f: no such file or directory"):
+        write_layer(store, plan)

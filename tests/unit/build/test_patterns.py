@@ -1,4 +1,5 @@
-"""COPY source globs (Go's filepath.Match plus `**`) and path cleaning."""
+"""COPY source globs (Go's filepath.Match, where `**` is two `*`, as BuildKit resolves
+source wildcards) and path cleaning."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from rootless_build.build.patterns import BadPattern, Glob, go_clean, has_wildca
 GLOBS = [
     ("*.txt", "a.txt", True),
     ("*.txt", "d/a.txt", False),
-    ("**/*.txt", "a.txt", True),
+    ("**/*.txt", "a.txt", False),
     ("**/*.txt", "d/a.txt", True),
-    ("**/*.txt", "d/e/a.txt", True),
-    ("**/*.txt", "d/e/a.md", False),
+    ("**/*.txt", "d/e/a.txt", False),
+    ("**/*/*.txt", "d/e/a.txt", True),
+    ("**/*.txt", "d/a.md", False),
     ("d/**", "d/x", True),
-    ("d/**", "d/x/y", True),
+    ("d/**", "d/x/y", False),
     ("d/**", "e/x", False),
     ("?.go", "a.go", True),
     ("?.go", "ab.go", False),

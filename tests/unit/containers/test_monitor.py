@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 
 import pytest
 
-from rootless_build.containers import lifecycle, names, terminal
+from rootless_build.containers import lifecycle, names, procs, terminal
 from rootless_build.containers.attach import attach
 from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.logfile import read_records
@@ -33,7 +34,13 @@ def _create(catalog: Catalog, argv: list[str], **config) -> Container:
 
 
 def _host_launch(argv: list[str]):
-    def launch(stdio):
+    def launch(stdio, console):
+        if console is not None:     # as the sandbox's pid 1 does: a pty, its master sent back
+            master, slave = os.openpty()
+            with socket.socket(fileno=os.dup(console)) as sock:
+                socket.send_fds(sock, [b"m"], [master])
+            os.close(master)
+            stdio = (slave, slave, slave)
         pid = os.fork()
         if pid == 0:
             try:
@@ -45,7 +52,9 @@ def _host_launch(argv: list[str]):
                 os.execvp(argv[0], argv)
             finally:
                 os._exit(127)
-        return Launched(pid=pid, init_pid=pid)
+        if console is not None:
+            os.close(slave)
+        return Launched(pid=pid, init_pid=pid, init_start=procs.start_time(pid))
     return launch
 
 

@@ -10,7 +10,7 @@ import pytest
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import diagnose
 from rootless_build.sandbox.spec import Mount, StepInterrupted, StepSpec, mount_target
-from rootless_build.sandbox.step import _last_lines
+from rootless_build.sandbox.stepio import last_lines as _last_lines
 
 
 def spec(**kw):

@@ -83,7 +83,7 @@ def test_prune_removes_unreferenced_blobs_but_keeps_cache_roots(store):
     (store.layers_dir / "deadbeef").mkdir()
     os.mkdir(store.layers_dir / "deadbeef" / "ro")
     os.chmod(store.layers_dir / "deadbeef" / "ro", 0o500)
-    report = prune(store)
+    report = prune(store, in_use=set())
     assert not store.blobs.has(gone.manifest_digest)
     assert store.blobs.has(cached.manifest_digest) and store.blobs.has(kept.id)
     assert report.unpacked == 1 and not (store.layers_dir / "deadbeef").exists()
@@ -97,7 +97,7 @@ def test_prune_drops_the_notes_of_collected_blobs_only(store):
     for kind in BLOB_NOTES:
         for image in (kept, gone):
             store.put_record(kind, image.layer_digests[0], {"note": kind})
-    prune(store)
+    prune(store, in_use=set())
     for kind in BLOB_NOTES:
         assert store.get_record(kind, kept.layer_digests[0]) == {"note": kind}
         assert store.get_record(kind, gone.layer_digests[0]) is None

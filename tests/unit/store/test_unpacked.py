@@ -7,9 +7,9 @@ import tarfile
 
 import pytest
 
-from rootless_build.store.unpacked import ensure_unpacked
 from rootless_build.store import Store
 from rootless_build.store.boot import boot_id
+from rootless_build.store.unpacked import ensure_unpacked
 
 
 def _layer(files: dict[str, bytes]) -> bytes:

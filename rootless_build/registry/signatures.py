@@ -1,0 +1,264 @@
+"""Signatures stored the way podman and skopeo store them, read and written next to a
+registry: sigstore attachments (an OCI manifest under the tag `sha256-<hex>.sig` whose
+layers are simple-signing payloads, each annotated with its base64 signature) and GPG
+signatures in the lookaside storage registries.d names (BASE/REPO@sha256=HEX/signature-N).
+
+`enforce` is the hook pull calls once the manifest is known; `sign_pushed` the one push
+calls after the manifest is up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from rootless_build.errors import RegistryError, SignatureError
+from rootless_build.oci import digest as dg
+from rootless_build.oci import mediatypes as mt
+from rootless_build.registry.client import Repository
+from rootless_build.registry.errors import RegistryNotFound
+from rootless_build.registry.options import RegistryOptions
+from rootless_build.registry.referrers import put_blob
+
+SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
+MAX_SIGNATURE = 4 << 20   # a payload or GPG signature is a few hundred bytes
+MAX_SIGNATURES = 128
+
+
+@dataclass(frozen=True)
+class SigstoreSignature:
+    payload: bytes
+    signature: str
+
+
+@dataclass(frozen=True)
+class SignOptions:
+    """What push was asked to sign with (podman's flags)."""
+
+    sigstore_key: str | None = None      # --sign-by-sigstore-private-key
+    gpg_fingerprint: str | None = None   # --sign-by
+    passphrase_file: str | None = None   # --sign-passphrase-file
+
+    def __bool__(self) -> bool:
+        return bool(self.sigstore_key or self.gpg_fingerprint)
+
+
+def attachment_tag(manifest_digest: str) -> str:
+    algo, hexpart = dg.parse(manifest_digest)
+    return f"{algo}-{hexpart}.sig"
+
+
+class RegistrySignatures:
+    """The signatures of one manifest in one repository (the `verify.Signatures` protocol)."""
+
+    def __init__(self, repo: Repository, identity: str, manifest_digest: str, registries_d,
+                 *, attachments: bool | None = None):
+        self.repo, self.identity, self.digest = repo, identity, manifest_digest
+        self.registries_d = registries_d
+        self.attachments = registries_d.use_sigstore_attachments(identity) if attachments is None else attachments
+
+    def gpg(self) -> list[bytes]:
+        from rootless_build.sign.registries_d import file_path, signature_url
+
+        base = self.registries_d.lookaside(self.identity)
+        out = []
+        for i in range(MAX_SIGNATURES):
+            url = signature_url(base, self.digest, i)
+            data = _read_file(file_path(url)) if file_path(url) is not None else _read_http(url)
+            if data is None:
+                break
+            out.append(data)
+        return out
+
+    def sigstore(self) -> list[SigstoreSignature]:
+        if not self.attachments:
+            return []
+        manifest = attachment_manifest(self.repo, self.digest)
+        out = []
+        for layer in (manifest or {}).get("layers", [])[:MAX_SIGNATURES]:
+            annotations = layer.get("annotations") or {}
+            if layer.get("mediaType") != SIMPLESIGNING or SIGNATURE_ANNOTATION not in annotations:
+                continue
+            payload = _small_blob(self.repo, layer.get("digest", ""), layer.get("size", 0))
+            out.append(SigstoreSignature(payload, annotations[SIGNATURE_ANNOTATION]))
+        return out
+
+
+def enforce(repo: Repository, identity: str, manifest_digest: str, options: RegistryOptions | None) -> None:
+    """Refuse the image (SignatureError naming the policy entry) unless the trust policy accepts it."""
+    from rootless_build.sign import policy as policies
+
+    options = options or RegistryOptions()
+    policy = policies.load(options.signature_policy)
+    _, requirements = policy.requirements(identity)
+    if all(r.type in ("insecureAcceptAnything", "signedBaseLayer") for r in requirements):
+        return  # the common case: no signature to fetch
+    from rootless_build.sign import registries_d, verify
+
+    regd = registries_d.load(options.registries_d)
+    verify.check(policy, identity, manifest_digest, RegistrySignatures(repo, identity, manifest_digest, regd))
+
+
+class Signer:
+    """Signing prepared as a push starts: the signature storage is configured and the key
+    file read at once; the key is unlocked (scrypt: ~0.1-0.2 s by design of the cosign key
+    format) on a helper thread while the blobs go up, and `ready()`, called before the
+    manifest is pushed, fails the push there on a wrong passphrase."""
+
+    def __init__(self, sign: SignOptions, options: RegistryOptions | None, identity: str):
+        from rootless_build.sign import registries_d
+
+        self.sign, self.identity = sign, identity
+        self.regd = registries_d.load(options.registries_d if options else None)
+        self._unlocking = None
+        if sign.sigstore_key:
+            if not self.regd.use_sigstore_attachments(identity):
+                where = registries_d.find_dir(options.registries_d if options else None)
+                raise SignatureError(f"signing {identity} with a sigstore key needs `use-sigstore-attachments: true` "
+                                     f"for it in registries.d ({where})")
+            self._unlocking = _unlock_in_background(sign.sigstore_key, sign.passphrase_file)
+        if sign.gpg_fingerprint:
+            self.regd.lookaside(identity, write=True)
+
+    def ready(self):
+        """The unlocked sigstore key (None without one); SignatureError if it cannot be."""
+        return self._unlocking.result() if self._unlocking is not None else None
+
+    def sign_pushed(self, repo: Repository, manifest_digest: str) -> None:
+        """Sign the manifest just pushed and store the signatures."""
+        from rootless_build.sign import payload as payloads
+
+        key = self.ready()
+        if key is not None:
+            from rootless_build.sign import sigstore_keys
+
+            body = payloads.make(payloads.SIGSTORE_TYPE, manifest_digest, self.identity)
+            put_attachment(repo, manifest_digest, SigstoreSignature(body, sigstore_keys.sign(key, body)))
+        if self.sign.gpg_fingerprint:
+            from rootless_build.sign import gpg
+
+            body = payloads.make(payloads.GPG_TYPE, manifest_digest, self.identity)
+            write_lookaside(self.regd.lookaside(self.identity, write=True), manifest_digest,
+                            gpg.sign(self.sign.gpg_fingerprint, body, self.sign.passphrase_file))
+
+
+def _unlock_in_background(key_path: str, passphrase_file: str | None):
+    """A future of the unlocked key; the files are read here, so a missing one fails now."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rootless_build.sign import sigstore_keys
+
+    try:
+        with open(key_path, "rb") as f:
+            pem = f.read()
+        passphrase = sigstore_keys.read_passphrase(passphrase_file)
+    except OSError as e:
+        raise SignatureError(f"{e.filename or key_path}: {e.strerror}") from None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unlock")
+    try:
+        return pool.submit(sigstore_keys.load_private, pem, passphrase, key_path)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def attachment_manifest(repo: Repository, manifest_digest: str) -> dict | None:
+    try:
+        raw, _, _ = repo.get_manifest(attachment_tag(manifest_digest))
+    except RegistryNotFound:
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise RegistryError(f"{repo.display}: the signature manifest {attachment_tag(manifest_digest)} is not JSON") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("layers", []), list):
+        raise RegistryError(f"{repo.display}: malformed signature manifest {attachment_tag(manifest_digest)}")
+    return doc
+
+
+def put_attachment(repo: Repository, manifest_digest: str, sig: SigstoreSignature) -> None:
+    """Add `sig` to the attachment manifest of `manifest_digest` (kept when already there),
+    as containers/image does: payload blob, an OCI config listing the payloads, the manifest."""
+    manifest = attachment_manifest(repo, manifest_digest)
+    layers = list((manifest or {}).get("layers", []))
+    layer = {"mediaType": SIMPLESIGNING, "digest": dg.of_bytes(sig.payload), "size": len(sig.payload),
+             "annotations": {SIGNATURE_ANNOTATION: sig.signature}}
+    if any(l == layer for l in layers):
+        return
+    put_blob(repo, sig.payload)
+    layers.append(layer)
+    config = json.dumps({"architecture": "", "os": "", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": [l["digest"] for l in layers]}},
+                        separators=(",", ":")).encode()
+    put_blob(repo, config)
+    doc = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
+           "config": {"mediaType": mt.OCI_CONFIG, "digest": dg.of_bytes(config), "size": len(config)},
+           "layers": layers}
+    repo.put_manifest(attachment_tag(manifest_digest), json.dumps(doc, separators=(",", ":")).encode(), mt.OCI_MANIFEST)
+
+
+def write_lookaside(base: str, manifest_digest: str, signature: bytes) -> str:
+    """Store a GPG signature as the next free signature-N (unless identical to one there)."""
+    from rootless_build.sign.registries_d import file_path, signature_url
+
+    for i in range(MAX_SIGNATURES):
+        url = signature_url(base, manifest_digest, i)
+        path = file_path(url)
+        if path is None:
+            raise SignatureError(f"cannot write signatures to {url}: configure a file: lookaside-staging in registries.d")
+        existing = _read_file(path)
+        if existing == signature:
+            return path
+        if existing is None:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.tmp{os.getpid()}"
+            with open(tmp, "wb") as f:
+                f.write(signature)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            return path
+    raise SignatureError(f"{base}: too many signatures for {manifest_digest}")
+
+
+def _read_file(path: str | None) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SIGNATURE + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise SignatureError(f"reading signature {path}: {e.strerror}") from None
+    if len(data) > MAX_SIGNATURE:
+        raise SignatureError(f"signature {path} is larger than {MAX_SIGNATURE} bytes")
+    return data
+
+
+def _read_http(url: str) -> bytes | None:
+    import requests
+
+    try:
+        resp = requests.get(url, timeout=30, stream=True)
+        if resp.status_code in (403, 404):
+            return None
+        resp.raise_for_status()
+        data = resp.raw.read(MAX_SIGNATURE + 1, decode_content=True)
+    except requests.RequestException as e:
+        raise SignatureError(f"reading signature {url}: {e}") from None
+    if len(data) > MAX_SIGNATURE:
+        raise SignatureError(f"signature {url} is larger than {MAX_SIGNATURE} bytes")
+    return data
+
+
+def _small_blob(repo: Repository, digest: str, size: object) -> bytes:
+    if not dg.is_digest(digest) or not isinstance(size, int) or not 0 <= size <= MAX_SIGNATURE:
+        raise RegistryError(f"{repo.display}: malformed signature layer {digest!r}")
+    resp = repo.open_blob(digest)
+    try:
+        data = resp.raw.read(MAX_SIGNATURE + 1, decode_content=True)
+    finally:
+        resp.close()
+    if len(data) != size or dg.of_bytes(data) != digest:
+        raise RegistryError(f"{repo.display}: signature blob {digest} does not match its digest")
+    return data
