@@ -30,7 +30,8 @@ _RUN_FLAGS = [
     click.option("--cap-add", multiple=True, help="Add a Linux capability (or ALL)."),
     click.option("--cap-drop", multiple=True, help="Drop a Linux capability (or ALL)."),
     click.option("--privileged", is_flag=True, help="Every capability, no seccomp filter, no masked paths."),
-    click.option("--security-opt", multiple=True, help="seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false]."),
+    click.option("--security-opt", multiple=True,
+                 help="seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false]."),
     click.option("--init", "init", is_flag=True, help="Run an init (catatonit) as pid 1: it forwards "
                  "signals and reaps zombies."),
 ]
