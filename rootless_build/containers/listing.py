@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+from rootless_build.containers.network import ports_text
 from rootless_build.containers.record import EXITED, RUNNING, Container, parse_iso
 from rootless_build.containers.status import created_text, status_text
 
@@ -28,11 +29,23 @@ def fields(container: Container, no_trunc: bool = False, now: datetime | None = 
         "Command": command_text(container, no_trunc),
         "CreatedAt": container.created,
         "RunningFor": created_text(container, now),
-        "Ports": "",
+        "Ports": ", ".join(ports_text(container.config.ports)) if container.state.status == RUNNING else "",
         "Status": status_text(container, now),
         "State": container.state.status,
         "Names": container.name,
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(container.config.labels.items())),
+        "Mounts": ",".join(m.source for m in container.config.mounts),
+        "Networks": container.config.network,
+        "Size": "N/A",
+        "LocalVolumes": "0",
     }
+
+
+# docker's header for each field of a `table` format
+HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+           "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
+           "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES",
+           "Networks": "NETWORKS"}
 
 
 TABLE = (("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
@@ -62,6 +75,6 @@ def podman_json(container: Container, now: datetime | None = None) -> dict:
         "StartedAt": _unix(s.started_at),
         "Pid": s.pid if s.status == RUNNING else 0,
         "Ports": None,
-        "Labels": None,
+        "Labels": dict(container.config.labels) or None,
         "AutoRemove": container.config.auto_remove,
     }

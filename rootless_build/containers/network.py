@@ -72,7 +72,7 @@ def _port(spec: str, text: str, allow_empty: bool = False) -> int:
 def exposed_ports(image_config: dict) -> list[PortBinding]:
     """-P: every EXPOSEd port of the image ("80/tcp": {}), to a free host port."""
     out = []
-    for key in sorted((image_config.get("ExposedPorts") or {})):
+    for key in sorted(image_config.get("ExposedPorts") or {}):
         port, _, proto = key.partition("/")
         if port.isdigit() and 0 < int(port) < 65536 and (proto or "tcp") in ("tcp", "udp"):
             out.append(PortBinding(host_ip="", host_port=0, container_port=int(port), protocol=proto or "tcp"))
@@ -151,3 +151,8 @@ def port_lines(bindings: list[PortBinding], private: str = "") -> list[str]:
         host = f"[{host}]" if ":" in host else host
         lines.append(f"{host}:{b.host_port}" if port else f"{b.container_port}/{b.protocol} -> {host}:{b.host_port}")
     return lines
+
+
+def ports_text(bindings: list[PortBinding]) -> list[str]:
+    """ps's PORTS column: "0.0.0.0:8080->80/tcp"."""
+    return [f"{b.host_ip or '0.0.0.0'}:{b.host_port}->{b.container_port}/{b.protocol}" for b in bindings]

@@ -42,6 +42,9 @@ class RunOptions:
     detach: bool = False
     auto_remove: bool = False
     stop_timeout: int | None = None
+    labels: list[str] = field(default_factory=list)
+    detach_keys: str = ""
+    cidfile: str = ""
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
@@ -91,6 +94,8 @@ def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> R
         stop_signal=stop_signal,
         stop_timeout=10 if opts.stop_timeout is None else opts.stop_timeout,
         auto_remove=opts.auto_remove, entrypoint=entrypoint, cmd=cmd,
+        labels={**(img.get("Labels") or {}), **parse_labels(opts.labels)},
+        detach=opts.detach, detach_keys=opts.detach_keys, cidfile=opts.cidfile,
         console_size=list(opts.console_size) if opts.tty else [],
     )
     from rootless_build.containers import security
@@ -111,6 +116,17 @@ def parse_restart(text: str) -> tuple[str, int]:
     if policy in ("always", "unless-stopped"):
         raise UsageError(f"--restart {text}: maximum retry count cannot be used with restart policy '{policy}'")
     raise UsageError(f"--restart {text}: use no, on-failure[:N], always or unless-stopped")
+
+
+def parse_labels(items: list[str]) -> dict[str, str]:
+    """--label KEY=VALUE or KEY (an empty value), as docker."""
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if not key:
+            raise UsageError(f"--label {item}: a label needs a name")
+        out[key] = value
+    return out
 
 
 def parse_entrypoint(text: str) -> list[str]:

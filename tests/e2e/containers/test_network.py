@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from ctrhelp import record
+
 from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.network import port_lines
 
