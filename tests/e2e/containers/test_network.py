@@ -5,6 +5,7 @@ loopback through slirp4netns's 10.0.2.2 alias, --dns and --add-host."""
 from __future__ import annotations
 
 import http.server
+import json
 import socket
 import subprocess
 import threading
@@ -110,8 +111,18 @@ def test_publish_all_uses_expose_and_port_data(rb, busybox, tmp_path) -> None:
     http_port = by_port[80, "tcp"].host_port
     assert http_port > 0 and by_port[8125, "udp"].host_port > 0
     assert _curl(http_port) == "hello from a published port\n"
+    udp_port = by_port[8125, "udp"].host_port
+    listed = rb("port", cid)
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(listed.stdout.splitlines()) == sorted([f"80/tcp -> 0.0.0.0:{http_port}",
+                                                         f"8125/udp -> 0.0.0.0:{udp_port}"])
+    assert rb("port", cid, "80").stdout == f"0.0.0.0:{http_port}\n"
+    assert rb("port", cid, "8125/udp").stdout == f"0.0.0.0:{udp_port}\n"
     assert port_lines(container.config.ports, "80") == [f"0.0.0.0:{http_port}"]
-    assert f"80/tcp -> 0.0.0.0:{http_port}" in port_lines(container.config.ports)
+    assert f"0.0.0.0:{http_port}->80/tcp" in rb("ps").stdout
+    inspected = json.loads(rb("inspect", cid).stdout)[0]
+    assert inspected["HostConfig"]["PortBindings"]["80/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": str(http_port)}]
+    assert inspected["NetworkSettings"]["Ports"]["8125/udp"] == [{"HostIp": "0.0.0.0", "HostPort": str(udp_port)}]
 
 
 def test_network_none_has_only_loopback(rb, busybox) -> None:

@@ -3,6 +3,7 @@ RestartCount is recorded, and stop (or rm -f) ends it for good."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -42,6 +43,9 @@ def test_on_failure_restarts_n_times(rb, busybox) -> None:
     assert state["status"] == "exited" and state["exit_code"] == 1
     assert state["restart_count"] == 3
     assert rb("logs", cid).stdout.count("started") == 4     # the first run and 3 restarts
+    inspected = json.loads(rb("inspect", cid).stdout)[0]
+    assert inspected["RestartCount"] == 3
+    assert inspected["HostConfig"]["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
 
 
 def test_on_failure_does_not_restart_after_success(rb, busybox) -> None:
