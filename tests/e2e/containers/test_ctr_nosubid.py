@@ -20,3 +20,26 @@ def test_containers_run_with_the_single_id_mapping(rb, busybox) -> None:
     assert committed.returncode == 0, committed.stderr
     assert rb("run", "--rm", "lone:1", "cat", "/f").stdout == "inside\n"
     assert rb("rm", "lone").returncode == 0
+
+
+def test_published_port_with_the_single_id_mapping(rb, busybox) -> None:
+    """slirp4netns enters the namespace as its root either way: ports work without subids."""
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = rb("run", "-d", "--name", "web", "-p", f"{port}:80", busybox, "httpd", "-f", "-p", "80", "-h", "/etc")
+    assert started.returncode == 0, started.stderr
+    deadline = time.monotonic() + 15
+    while True:
+        got = subprocess.run(["curl", "-fsS", "-m", "2", f"http://127.0.0.1:{port}/hostname"],
+                             capture_output=True, text=True)
+        if got.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert got.stdout == started.stdout.strip()[:12] + "\n"
+    assert rb("exec", "web", "ls", "/sys/class/net").stdout.split() == ["lo", "tap0"]
+    assert rb("rm", "-f", "web").returncode == 0
