@@ -66,6 +66,7 @@ class Slirp:
         self.fd_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.ready_r, ready_w = os.pipe()
         exit_r, self.exit_w = os.pipe()
+        self.scratch_fd = -1
         self.pid = os.fork()
         if self.pid == 0:
             try:
@@ -104,14 +105,18 @@ class Slirp:
             argv.append("--disable-host-loopback")
         os.execvp("slirp4netns", [*argv, f"/proc/self/fd/{fds[0]}", "tap0"])
 
-    def connect(self) -> None:
-        """Called in the new network namespace: hand it over, wait for tap0, add the ports."""
+    def hand_over(self) -> None:
+        """In the new network namespace, before pid 1's pivot_root moves our root too (one
+        mount namespace): the namespace to the helper, and a handle on the API's dir."""
+        self.scratch_fd = os.open(self.scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         netns = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             socket.send_fds(self.fd_sock, [b"n"], [netns])
         finally:
             os.close(netns)
-            self.fd_sock.close()
+
+    def connect(self) -> None:
+        """Wait for tap0 to be configured, then add the published ports."""
         ready = b""
         try:
             while chunk := os.read(self.ready_r, 16):
@@ -134,7 +139,7 @@ class Slirp:
         api = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            os.chdir(self.scratch)
+            os.fchdir(self.scratch_fd)
             api.connect(API_SOCKET)
         except OSError:
             api.close()
@@ -167,18 +172,21 @@ class Slirp:
 
     def _log_tail(self) -> str:
         try:
-            with open(os.path.join(self.scratch, "slirp.log"), "rb") as f:
+            with open(os.open("slirp.log", os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.scratch_fd), "rb") as f:
                 lines = f.read()[-2000:].decode(errors="replace").strip().splitlines()
         except OSError:
             return "no log"
         return lines[-1] if lines else "it exited without a word"
 
     def stop(self) -> None:
-        """Closing --exit-fd ends it; reap it."""
-        try:
-            os.close(self.exit_w)
-        except OSError:
-            pass
+        """Closing --exit-fd ends it (and the socket: a helper still waiting for the
+        namespace reads EOF and exits); reap it."""
+        self.fd_sock.close()
+        for fd in (self.exit_w, self.scratch_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:

@@ -85,6 +85,7 @@ class StepperPlan:
     seccomp_bpf: bytes | None = None        # compiled by the builder, once per process
     console: int | None = None              # socket for the pty's master (see StepSpec)
     console_size: tuple[int, int] = (24, 80)
+    net_ready: tuple[int, int] | None = None    # pipe: pid 1 waits on it before its execve
     slirp: SlirpOptions | None = None
     scratch: str = ""                       # the step's scratch dir (slirp4netns's socket, log)
 
@@ -142,14 +143,17 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
         libc.sethostname(plan.hostname)
         if plan.network != "host":
             _loopback_up()
-        if slirp is not None:
-            slirp.connect()
+        if slirp is not None:   # pid 1 sets its root up meanwhile, and waits before its execve
+            slirp.hand_over()
+            plan.net_ready = os.pipe2(os.O_CLOEXEC)
         exec_r, exec_w = os.pipe2(os.O_CLOEXEC)
         init_pid = os.fork()
         if init_pid == 0:
             os.close(exec_r)
             _init_main(plan, exec_w)
         os.close(exec_w)
+        if slirp is not None:
+            _start_network(slirp, plan.net_ready, init_pid)
         signal.signal(signal.SIGTERM, lambda *_: _kill(init_pid))
         failed = _read_all(exec_r)      # EOF: the execve happened (the pipe is close-on-exec)
         if failed:
@@ -168,6 +172,21 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
         if mounted is not None:
             mounted.stop()      # fuse-overlayfs unmounts in its namespace and exits
         os._exit(0)
+
+
+def _start_network(slirp: Slirp, net_ready: tuple[int, int], init_pid: int) -> None:
+    """slirp4netns up and the ports published, then pid 1 may exec the command."""
+    ready_r, ready_w = net_ready
+    os.close(ready_r)
+    try:
+        slirp.connect()
+    except BaseException:
+        os.close(ready_w)       # pid 1 reads EOF and ends
+        _kill(init_pid)
+        os.waitpid(init_pid, 0)
+        raise
+    os.write(ready_w, b"1")
+    os.close(ready_w)
 
 
 def _read_all(fd: int) -> bytes:
@@ -246,6 +265,8 @@ def _init_main(plan: StepperPlan, exec_w: int) -> NoReturn:
     """Set the step's root and process up, then exec its command as pid 1."""
     try:
         libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if plan.net_ready is not None:
+            os.close(plan.net_ready[1])
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_IGN)      # until the execve: the stepper decides
         enter_rootfs(plan.rootfs)
@@ -309,6 +330,8 @@ def _exec_failure(argv0: str, e: OSError) -> tuple[int, str]:
 def _exec_command(plan: StepperPlan, uid: int, gid: int, groups: list[int], env: dict[str, str],
                   exec_w: int) -> NoReturn:
     try:
+        if plan.net_ready is not None and not os.read(plan.net_ready[0], 1):
+            os._exit(SETUP_FAILED)      # the network did not come up: the stepper says why
         for sig in range(1, signal.NSIG):
             try:
                 signal.signal(sig, signal.SIG_DFL)
