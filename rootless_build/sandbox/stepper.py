@@ -145,7 +145,7 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
             _loopback_up()
         if slirp is not None:   # pid 1 sets its root up meanwhile, and waits before its execve
             slirp.hand_over()
-            plan.net_ready = os.pipe2(os.O_CLOEXEC)
+            net_ready = plan.net_ready = os.pipe2(os.O_CLOEXEC)
         exec_r, exec_w = os.pipe2(os.O_CLOEXEC)
         init_pid = os.fork()
         if init_pid == 0:
@@ -153,7 +153,7 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
             _init_main(plan, exec_w)
         os.close(exec_w)
         if slirp is not None:
-            _start_network(slirp, plan.net_ready, init_pid)
+            _start_network(slirp, net_ready, init_pid)
         signal.signal(signal.SIGTERM, lambda *_: _kill(init_pid))
         failed = _read_all(exec_r)      # EOF: the execve happened (the pipe is close-on-exec)
         if failed:
