@@ -19,7 +19,7 @@ from rootless_build.layers.tarwriter import LayerTarWriter
 from rootless_build.layers.tree import IdMap, TreeWalk
 
 
-def write_diff(lower: str | os.PathLike, upper_full: str | os.PathLike, out: BinaryIO, *,
+def write_diff(lower: str | os.PathLike[str], upper_full: str | os.PathLike[str], out: BinaryIO, *,
                source_date_epoch: int | None = None, id_map: IdMap | None = None,
                skip: Callable[[str], bool] | None = None) -> int:
     """Write the layer turning `lower` into `upper_full` to `out`; returns the entry count.

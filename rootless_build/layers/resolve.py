@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Callable
+from typing import Callable, overload
 
 from rootless_build.errors import LayerError
 
@@ -28,7 +28,7 @@ def join(parent: str, name: str) -> str:
 class Root:
     """An extraction target; relative paths here are resolved, symlink-free and `/`-joined."""
 
-    def __init__(self, path: str | os.PathLike, lowers: "list[Root] | None" = None):
+    def __init__(self, path: str | os.PathLike[str], lowers: "list[Root] | None" = None):
         self.path = os.path.realpath(os.fspath(path))
         # Overlay mode: the layers below, topmost first; names missing here are looked
         # up there, so a symlink of a lower layer is followed as in the merged view.
@@ -44,6 +44,12 @@ class Root:
     def invalidate(self) -> None:
         """Forget resolutions: call after removing or replacing anything."""
         self._cache.clear()
+
+    @overload
+    def resolve_dir(self, parts: list[str], create: Callable[[str], None]) -> str: ...
+
+    @overload
+    def resolve_dir(self, parts: list[str], create: None) -> str | None: ...
 
     def resolve_dir(self, parts: list[str], create: Callable[[str], None] | None) -> str | None:
         """The resolved relative path of the directory named by `parts`.

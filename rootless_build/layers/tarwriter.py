@@ -9,10 +9,11 @@ is a LayerSink, straight into its hashing/compression blocks.
 from __future__ import annotations
 
 import os
-from typing import BinaryIO
+from types import TracebackType
 
 from rootless_build.errors import LayerError
 from rootless_build.layers import tarheader as th
+from rootless_build.layers.fileobj import ByteWriter, ChunkReader
 from rootless_build.layers.paths import clean_arcname, encode_name
 from rootless_build.layers.sink import write_fully
 from rootless_build.layers.whiteouts import WH_OPAQUE, WH_PREFIX, is_reserved_name
@@ -33,7 +34,7 @@ def _basename(arcname: str) -> str:
 class LayerTarWriter:
     """Write layer entries to `out` (any binary file object; a LayerSink is fastest)."""
 
-    def __init__(self, out: BinaryIO, *, source_date_epoch: int | None = None):
+    def __init__(self, out: ByteWriter, *, source_date_epoch: int | None = None) -> None:
         self._out = out
         self._sde = source_date_epoch
         self._write_from = getattr(out, "write_from", None)
@@ -72,7 +73,7 @@ class LayerTarWriter:
             devmajor=devmajor, devminor=devminor, extra=extra))
         self.entries += 1
 
-    def _copy(self, src: BinaryIO, size: int, what: str) -> None:
+    def _copy(self, src: ChunkReader, size: int, what: str) -> None:
         if self._write_from is not None:
             try:
                 self._write_from(src, size)
@@ -95,7 +96,7 @@ class LayerTarWriter:
 
     # -- entries -------------------------------------------------------------------
 
-    def add_file(self, arcname: str, src: str | os.PathLike | BinaryIO, *, size: int, mode: int = 0o644,
+    def add_file(self, arcname: str, src: str | os.PathLike[str] | ChunkReader, *, size: int, mode: int = 0o644,
                  uid: int = 0, gid: int = 0, mtime: float | int = 0, xattrs: dict[str, bytes] | None = None,
                  uname: str = "", gname: str = "") -> None:
         """A regular file; `src` is a path or a binary file object positioned at the content."""
@@ -194,6 +195,7 @@ class LayerTarWriter:
     def __enter__(self) -> "LayerTarWriter":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             self.close()

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 IdMap = Callable[[int, int], "tuple[int, int]"]
 
 
-def write_tree(root: str | os.PathLike, out: BinaryIO, *, whiteout_format: str = "none",
+def write_tree(root: str | os.PathLike[str], out: BinaryIO, *, whiteout_format: str = "none",
                id_map: IdMap | None = None, source_date_epoch: int | None = None, prefix: str = "",
                skip: Callable[[str], bool] | None = None) -> int:
     """A whole layer tar of `root` written to `out` (closed with the end-of-archive
