@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 from rootless_build.errors import BlobCorrupt, UsageError
 from rootless_build.layers.compression import READ_SIZE, open_uncompressed
+from rootless_build.layers.fileobj import Bytes, ByteWriter, ChunkReader
 from rootless_build.layers.sink import LayerDigests, LayerSink
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.models import Descriptor
@@ -85,7 +86,7 @@ def _convert(store: Store, layer: Descriptor, compression: str, diff_id: str | N
     return Descriptor(mediaType=mt.oci_layer_type(compression), digest=result.digest, size=result.size)
 
 
-def _write(src, layer: Descriptor, dest, compression: str) -> LayerDigests:
+def _write(src: ChunkReader, layer: Descriptor, dest: ByteWriter, compression: str) -> LayerDigests:
     with LayerSink(dest, compression) as sink:
         if not mt.layer_compression(layer.media_type):
             sink.write_from(src, layer.size)  # straight into the sink's blocks
@@ -103,7 +104,7 @@ class _Tee:
         self._blob = blob
         self._other = other
 
-    def write(self, data) -> int:
+    def write(self, data: Bytes) -> int:
         self._blob.write(data)
         self._other.write(data)
         return len(data)
