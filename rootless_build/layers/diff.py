@@ -96,8 +96,7 @@ class _Differ:
         new_st = new.stat(follow_symlinks=False)
         new_attrs = xa.list_all(new.path)
         old_st = old.stat(follow_symlinks=False) if old is not None else None
-        both_dirs = old is not None and old_st is not None and stat.S_ISDIR(old_st.st_mode) and stat.S_ISDIR(new_st.st_mode)
-        if both_dirs and old is not None and old_st is not None:  # (repeated for the type checker)
+        if old is not None and old_st is not None and stat.S_ISDIR(old_st.st_mode) and stat.S_ISDIR(new_st.st_mode):
             changed = _changed(old, old_st, new, new_st, new_attrs)
             if changed:
                 self.parents()

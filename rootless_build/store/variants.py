@@ -79,7 +79,8 @@ def _convert(store: Store, layer: Descriptor, compression: str, diff_id: str | N
     with TempBlob(store.tmp_dir, prefix=f"{compression or 'tar'}-", what=f"compressing {layer.digest}") as blob:
         with store.blobs.open(layer.digest, verify=diff_id is None) as src:  # else checked below
             # (typeshed's BinaryIO lacks readinto; the store's readers all have it)
-            result = _write(cast(ChunkReader, src), layer, _Tee(blob.file, tee) if tee is not None else blob.file, compression)
+            result = _write(cast(ChunkReader, src), layer,
+                            _Tee(blob.file, tee) if tee is not None else blob.file, compression)
         if diff_id is not None and result.diff_id != diff_id:
             raise BlobCorrupt(f"blob {layer.digest} is corrupt (its content hashes to {result.diff_id}, "
                               f"not {diff_id}); `rootless-build rmi` or pull the image again")
