@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from rootless_build.errors import LayerError
-from rootless_build.layers.fileobj import ByteReader, ByteWriter
+from rootless_build.layers.fileobj import ByteReader, ByteWriter, DecodedStream
 from rootless_build.layers.sink import LayerSink
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def _rewound(fileobj: Any, head: bytes) -> Any:
     return io.BufferedReader(_Prepended(head, fileobj), READ_SIZE)
 
 
-def open_uncompressed(fileobj: Any) -> io.RawIOBase:
+def open_uncompressed(fileobj: Any) -> DecodedStream:
     """A readable stream of the tar inside `fileobj` (gzip, zstd or plain, by magic bytes).
 
     Gzip is inflated by isal on a helper thread (overlapping with the consumer); zstd by

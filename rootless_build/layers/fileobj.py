@@ -7,7 +7,8 @@ BinaryIO has no readinto, which the zero-copy paths need). These protocols name 
 
 from __future__ import annotations
 
-from typing import Protocol, TypeAlias
+from types import TracebackType
+from typing import Protocol, Self, TypeAlias
 
 Bytes: TypeAlias = "bytes | bytearray | memoryview"
 
@@ -30,3 +31,21 @@ class ByteWriter(Protocol):
     def write(self, data: Bytes, /) -> int | None: ...
 
     def flush(self) -> None: ...
+
+
+class DecodedStream(Protocol):
+    """compression.open_uncompressed's result: a layer's tar stream, whatever the blob's
+    compression (named in `compression`: "", "gzip" or "zstd")."""
+
+    compression: str
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: memoryview, /) -> int: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...

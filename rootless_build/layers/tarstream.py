@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rootless_build.errors import LayerError
 from rootless_build.layers.fileobj import ChunkReader
@@ -20,8 +20,10 @@ class ForwardReader(io.RawIOBase):
     """Buffered reads plus tell() and forward-only seek(), which is all tarfile's
     non-stream reader needs (it only skips ahead over unread content and padding)."""
 
-    def __init__(self, inner: io.RawIOBase) -> None:
-        self._inner: ChunkReader = io.BufferedReader(inner, READ_SIZE) if not hasattr(inner, "peek") else inner
+    def __init__(self, inner: ChunkReader) -> None:
+        # (what has no peek here is a raw stream: _Decoded, HashingReader)
+        self._inner: ChunkReader = (inner if hasattr(inner, "peek")
+                                    else io.BufferedReader(cast(io.RawIOBase, inner), READ_SIZE))
         self._pos = 0
 
     def readable(self) -> bool:
