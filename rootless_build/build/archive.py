@@ -15,6 +15,7 @@ from rootless_build.build.patterns import go_clean
 from rootless_build.errors import BuildError
 
 if TYPE_CHECKING:
+    from rootless_build.layers.fileobj import ChunkReader
     from rootless_build.layers.tarreader import TarEntry
 
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
@@ -62,7 +63,7 @@ def detect(tree, path: str, node: Node) -> str | None:
     return compression if _looks_like_tar(block) else None
 
 
-def members(stream: BinaryIO, label: str) -> Iterator[tuple[TarEntry, BinaryIO]]:
+def members(stream: BinaryIO, label: str) -> Iterator[tuple[TarEntry, ChunkReader]]:
     """The archive's entries in order with their content (streaming: read each file's
     content before the next); headers validated by the one tar reader (LayerError)."""
     from rootless_build.layers.tarreader import read_entries  # only when an archive is added

@@ -25,6 +25,7 @@ from rootless_build.layers.tarwriter import LayerTarWriter
 from rootless_build.store.writeback import WritebackFile
 
 if TYPE_CHECKING:
+    from rootless_build.layers.fileobj import ChunkReader
     from rootless_build.layers.tarreader import TarEntry
 
 
@@ -168,7 +169,8 @@ def _write_archive(tar: LayerTarWriter, source: ArchiveSource) -> None:
         raw.close()
 
 
-def _write_member(tar: LayerTarWriter, name: str, placer, info: TarEntry, content: BinaryIO) -> None:
+def _write_member(tar: LayerTarWriter, name: str, placer: archive.Placer, info: TarEntry,
+                  content: ChunkReader) -> None:
     xattrs = {k[len("SCHILY.xattr."):]: v.encode("utf-8", "surrogateescape")
               for k, v in info.pax_headers.items() if k.startswith("SCHILY.xattr.")} or None
     owner: dict[str, Any] = {"uid": info.uid, "gid": info.gid, "mtime": info.mtime}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
+from typing import BinaryIO, cast
 
 from rootless_build.errors import LayerError
 from rootless_build.layers import tarheader as th
@@ -73,10 +74,12 @@ class LayerTarWriter:
             devmajor=devmajor, devminor=devminor, extra=extra))
         self.entries += 1
 
-    def _copy(self, src: ChunkReader, size: int, what: str) -> None:
+    def _copy(self, src: ChunkReader | BinaryIO, size: int, what: str) -> None:
+        # (typeshed's BinaryIO lacks readinto; every real binary file object has it)
+        reader = cast(ChunkReader, src)
         if self._write_from is not None:
             try:
-                self._write_from(src, size)
+                self._write_from(reader, size)
             except LayerError as e:
                 raise LayerError(f"{what}: {e}") from None
         else:
@@ -85,7 +88,7 @@ class LayerTarWriter:
             view = memoryview(self._buffer)
             remaining = size
             while remaining:
-                got = src.readinto(view[:min(remaining, _COPY_SIZE)])
+                got = reader.readinto(view[:min(remaining, _COPY_SIZE)])
                 if not got:
                     raise LayerError(f"{what}: ended {remaining} bytes early (did it change while being read?)")
                 write_fully(self._out, view[:got])
@@ -96,7 +99,7 @@ class LayerTarWriter:
 
     # -- entries -------------------------------------------------------------------
 
-    def add_file(self, arcname: str, src: str | os.PathLike[str] | ChunkReader, *, size: int, mode: int = 0o644,
+    def add_file(self, arcname: str, src: str | os.PathLike[str] | ChunkReader | BinaryIO, *, size: int, mode: int = 0o644,
                  uid: int = 0, gid: int = 0, mtime: float | int = 0, xattrs: dict[str, bytes] | None = None,
                  uname: str = "", gname: str = "") -> None:
         """A regular file; `src` is a path or a binary file object positioned at the content."""
