@@ -14,6 +14,7 @@ import json
 import os
 import re
 import time
+from typing import Any
 
 from rootless_build import __version__
 from rootless_build.store import referrers
@@ -121,7 +122,7 @@ def _downloads(builder, built: set[int]) -> list[dict]:
                     continue
                 seen.add(source)
                 record = builder.store.get_record(DOWNLOADS, _record_key(source)) or {}
-                entry = {"uri": source}
+                entry: dict[str, Any] = {"uri": source}
                 if record.get("digest", "").startswith("sha256:"):
                     entry["digest"] = {"sha256": record["digest"].split(":", 1)[1]}
                 out.append(entry)

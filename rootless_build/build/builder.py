@@ -198,6 +198,7 @@ class Builder:
         from rootless_build.build.prefetch import StagePrefetcher
         from rootless_build.build.stages import stage_dependencies
 
+        assert self.dockerfile is not None  # parsed before any stage is planned
         deps = stage_dependencies(self.dockerfile, stages, self.build_args.global_env())
         prefetch = StagePrefetcher(str(self.store.root), self.options, stages, deps, target.index, jobs)
         return prefetch if prefetch.worth_it() else None
