@@ -100,8 +100,8 @@ class LayerTarWriter:
     # -- entries -------------------------------------------------------------------
 
     def add_file(self, arcname: str, src: str | os.PathLike[str] | ChunkReader | BinaryIO, *, size: int,
-                 mode: int = 0o644, uid: int = 0, gid: int = 0, mtime: float | int = 0, xattrs: dict[str, bytes] | None = None,
-                 uname: str = "", gname: str = "") -> None:
+                 mode: int = 0o644, uid: int = 0, gid: int = 0, mtime: float | int = 0,
+                 xattrs: dict[str, bytes] | None = None, uname: str = "", gname: str = "") -> None:
         """A regular file; `src` is a path or a binary file object positioned at the content."""
         name = self._name(arcname)
         self._header(name, th.REGTYPE, mode=mode, uid=uid, gid=gid, mtime=mtime, size=size,
