@@ -6,8 +6,14 @@ agents) and lets it go when the command ends."""
 from __future__ import annotations
 
 import os
+import sys
+from typing import TYPE_CHECKING
 
 from rootless_build.errors import UsageError
+
+if TYPE_CHECKING:
+    from rootless_build.build.received import ReceivedContext
+    from rootless_build.build.sshagents import SshAgents
 
 URL_PREFIXES = ("http://", "https://", "git://", "git@", "ssh://")
 
@@ -32,8 +38,8 @@ def pairs(values: tuple[str, ...], flag: str, *, from_env: bool) -> dict[str, st
 
 class BuildInputs:
     def __init__(self) -> None:
-        self._received: list = []
-        self._agents = None
+        self._received: list[ReceivedContext] = []
+        self._agents: SshAgents | None = None
 
     def __enter__(self) -> BuildInputs:
         return self
@@ -50,11 +56,9 @@ class BuildInputs:
             return context, dockerfile
         if context == "-" and dockerfile == "-":
             raise UsageError("the build context and the Dockerfile cannot both come from stdin")
-        import click
-
         from rootless_build.build.received import received_context
 
-        received = received_context(context, click.get_binary_stream("stdin"))
+        received = received_context(context, sys.stdin.buffer)
         self._received.append(received)
         if received.dockerfile is not None:
             return str(received.context), str(received.dockerfile)
