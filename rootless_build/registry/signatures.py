@@ -66,7 +66,8 @@ class RegistrySignatures:
         out = []
         for i in range(MAX_SIGNATURES):
             url = signature_url(base, self.digest, i)
-            data = _read_file(file_path(url)) if file_path(url) is not None else _read_http(url)
+            path = file_path(url)
+            data = _read_file(path) if path is not None else _read_http(url)
             if data is None:
                 break
             out.append(data)
@@ -222,7 +223,7 @@ def write_lookaside(base: str, manifest_digest: str, signature: bytes) -> str:
     raise SignatureError(f"{base}: too many signatures for {manifest_digest}")
 
 
-def _read_file(path: str | None) -> bytes | None:
+def _read_file(path: str) -> bytes | None:
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_SIGNATURE + 1)
