@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import cast
 
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import libc, vfs
@@ -31,7 +32,8 @@ def _binds(spec: StepSpec, etc: dict[str, str]) -> list[tuple[str, str, bool, bo
     for m in spec.mounts:
         if m.type == "tmpfs":
             continue
-        binds.append((os.fspath(m.source), mount_target(spec.cwd, m.target), True,
+        # (not a tmpfs: Mount made sure it has a source)
+        binds.append((os.fspath(cast(Path, m.source)), mount_target(spec.cwd, m.target), True,
                       m.type in ("bind", "secret")))
     return binds
 
@@ -114,7 +116,7 @@ def run_chroot_step(spec: StepSpec, mounts: bool) -> StepResult:
     if mounts:
         etc = write_etc(spec, scratch / "etc")
         wanted = list(FIXED) + [(mount_target(spec.cwd, m.target),
-                                 "dir" if m.type == "tmpfs" or os.path.isdir(os.fspath(m.source)) else "file")
+                                 "dir" if m.type == "tmpfs" or os.path.isdir(cast(Path, m.source)) else "file")
                                 for m in spec.mounts]
         in_place = create_in_place(root, wanted)
     output = spec.output or default_output
@@ -132,7 +134,7 @@ def run_chroot_step(spec: StepSpec, mounts: bool) -> StepResult:
                 os.close(out_w)
                 out_w = None
             if spec.on_start is not None:
-                spec.on_start(pid)
+                spec.on_start(pid, _start_time(pid))
             if out_r is not None:
                 while chunk := os.read(out_r, 65536):
                     output(chunk)
@@ -154,6 +156,14 @@ def run_chroot_step(spec: StepSpec, mounts: bool) -> StepResult:
     _kill_group(child)      # whatever the command left running in its session
     code = os.waitstatus_to_exitcode(status)
     return StepResult(128 - code if code < 0 else code, last_lines(tail, spec.tail_lines))
+
+
+def _start_time(pid: int) -> int:
+    """Field 22 of /proc/PID/stat, which on_start wants with the pid (as run_step reports
+    it): our child, not reaped yet, so it is there."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        data = f.read()
+    return int(data[data.rfind(b")") + 2:].split()[19])
 
 
 def _kill_group(pgid: int) -> None:
