@@ -132,7 +132,13 @@ def run_chroot_step(spec: StepSpec, mounts: bool) -> StepResult:
                 os.close(out_w)
                 out_w = None
             if spec.on_start is not None:
-                spec.on_start(pid)
+                from rootless_build.sandbox.stepper import start_time
+
+                proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    spec.on_start(pid, start_time(proc_fd, pid))
+                finally:
+                    os.close(proc_fd)
             if out_r is not None:
                 while chunk := os.read(out_r, 65536):
                     output(chunk)
