@@ -192,7 +192,8 @@ class Builder:
 
     def _prefetcher(self, stages: list[Stage], target: Stage) -> Any:
         """Independent stages built at once (--jobs), when the graph allows any."""
-        jobs = self.options.jobs or os.cpu_count() or 1
+        # Default: every ready stage, up to the cores or four (RUN steps often wait on I/O).
+        jobs = self.options.jobs or max(os.cpu_count() or 1, 4)
         if jobs == 1 or len(stages) < 3:      # two stages: the second needs the first
             return None
         from rootless_build.build.prefetch import StagePrefetcher

@@ -52,7 +52,7 @@ class BuildOptions(Record):
     # The result: "oci" or "docker" media types; squash None, "new" (the final stage's
     # layers into one) or "all"; outputs as -o gave them (build.outputs parses them).
     format: str = "oci"
-    # Stages built at once: 0 as many as the machine has cores, 1 one after another.
+    # Stages built at once: 0 every ready one (up to the cores, or 4), 1 one after another.
     jobs: int = 0
     # False for a stage built by a child of a parallel build: no tag, no dangling entry.
     record_result: bool = True

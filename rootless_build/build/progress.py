@@ -1,5 +1,6 @@
 """Build output in buildah's words: `STEP n/N: ...`, `--> Using cache ...`, `--> <id>`,
-`COMMIT name`, `Successfully tagged name`, then the image id. `-q` prints the id only."""
+`COMMIT name`, `Successfully tagged name`, then the image id. `-q` prints the id only;
+`--progress rawjson` prints the same events as JSON lines (RUN output included)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,20 @@ from rootless_build.oci.digest import short_id
 # process inside it, from the start (earlier steps are cached by then); this tells that
 # process how many steps the first one already showed, so the user sees each step once.
 SHOWN_STEPS_ENV = "_ROOTLESS_BUILD_SHOWN_STEPS"
+# --progress, for this process and the builds it starts (the namespace, parallel stages).
+PROGRESS_ENV = "ROOTLESS_BUILD_PROGRESS"
+
+
+def emit_json(event: str, out: TextIO | None = None, **fields: object) -> None:
+    import json
+
+    print(json.dumps({"event": event, **fields}, sort_keys=True), file=out or sys.stdout, flush=True)
 
 
 class Progress:
     def __init__(self, quiet: bool = False, out: TextIO | None = None, err: TextIO | None = None):
-        self.quiet = quiet
+        self.json = os.environ.get(PROGRESS_ENV) == "rawjson"
+        self.quiet = quiet or os.environ.get(PROGRESS_ENV) == "quiet"
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.current_step = 0
@@ -31,29 +41,40 @@ class Progress:
         """This process goes on with a build its parent started and showed the start of."""
         return self._already_shown > 0
 
-    def _print(self, text: str) -> None:
-        if not self.quiet and self.current_step >= self._already_shown:
-            print(self.prefix + text, file=self.out, flush=True)
+    def _print(self, line: str, event: str = "", **fields: object) -> None:
+        if self.quiet or self.current_step < self._already_shown:
+            return
+        if self.json:
+            stage = self.prefix.strip()[1:-1]
+            emit_json(event, self.out, **fields, **({"stage": stage} if stage else {}))
+        else:
+            print(self.prefix + line, file=self.out, flush=True)
 
     def step(self, number: int, total: int, text: str) -> None:
         self.current_step = number
         if number != self._already_shown:
-            self._print(f"STEP {number}/{total}: {text}")
+            self._print(f"STEP {number}/{total}: {text}", "step", number=number, total=total, text=text)
 
     def using_cache(self, image_id: str) -> None:
-        self._print(f"--> Using cache {short_id(image_id)}")
+        self._print(f"--> Using cache {short_id(image_id)}", "cached", id=image_id)
 
     def produced(self, image_id: str) -> None:
-        self._print(f"--> {short_id(image_id)}")
+        self._print(f"--> {short_id(image_id)}", "produced", id=image_id)
 
     def commit(self, names: list[str]) -> None:
-        self._print("COMMIT " + " ".join(names) if names else "COMMIT")
+        self._print("COMMIT " + " ".join(names) if names else "COMMIT", "commit", names=names)
 
     def tagged(self, name: str) -> None:
-        self._print(f"Successfully tagged {name}")
+        self._print(f"Successfully tagged {name}", "tagged", name=name)
 
     def image_id(self, image_id: str) -> None:
-        print(image_id.split(":", 1)[-1], file=self.out, flush=True)
+        if self.json:
+            emit_json("image", self.out, id=image_id)
+        else:
+            print(image_id.split(":", 1)[-1], file=self.out, flush=True)
 
     def warn(self, text: str) -> None:
-        print(f"{self.prefix}WARNING: {text}", file=self.err, flush=True)
+        if self.json:
+            emit_json("warning", self.err, text=text)
+        else:
+            print(f"{self.prefix}WARNING: {text}", file=self.err, flush=True)

@@ -42,6 +42,10 @@ def main(argv: list[str]) -> int:
             with open(error_file, "w") as f:
                 f.write(str(e))
         return 1
+    finally:
+        scratch = sys.modules.get("rootless_build.store.scratch")
+        if scratch is not None:  # this process's temp dir in the store, as cli/main.py does
+            scratch.release()
     return 0
 
 

@@ -62,8 +62,11 @@ from rootless_build.errors import UsageError
               envvar="BUILDAH_FORMAT",
               help="Media types of the image: oci (default) or docker (Docker schema 2); with --check, "
                    "the lint output: text (default) or json.")
+@click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet", "rawjson"]), default="auto",
+              show_default=True, help="Output: buildah's lines (auto, plain, tty), none but the ID (quiet), "
+                                      "or one JSON object per event (rawjson).")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Stages built at once (0: one per core; 1: one after another).")
+              help="Stages built at once (0: as many as are ready, up to the cores or 4; 1: one after another).")
 @click.option("--squash", is_flag=True, help="Merge the final stage's new layers into one.")
 @click.option("--squash-all", is_flag=True, help="Merge every layer of the image into one.")
 @click.option("--annotation", "annotations", multiple=True, metavar="[manifest:]KEY=VALUE",
@@ -98,7 +101,7 @@ from rootless_build.errors import UsageError
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, allow, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds, outputs, image_format, jobs, squash, squash_all, annotations, unset_env, unset_labels,
+          authfile, creds, outputs, image_format, progress, jobs, squash, squash_all, annotations, unset_env, unset_labels,
           inherit_labels, metadata_file, check, call, list_rules, signature_policy, registries_d, sbom, sbom_output,
           provenance, source_date_epoch, rewrite_timestamp, timestamp, compat_volumes, isolation, ssh,
           build_contexts, **run_flags) -> None:
@@ -112,6 +115,8 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
 
     if squash and squash_all:
         raise UsageError("--squash and --squash-all cannot be used together")
+    if progress in ("quiet", "rawjson"):    # (read by this build and the builds it starts)
+        os.environ["ROOTLESS_BUILD_PROGRESS"] = progress
     if timestamp is not None and source_date_epoch is not None:
         raise UsageError("--timestamp and --source-date-epoch cannot be used together")
     lint_format = image_format if image_format in ("text", "json") else "text"

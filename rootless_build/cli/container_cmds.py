@@ -12,6 +12,7 @@ import sys
 import click
 
 from rootless_build.cli.common import isolation, open_store, print_table, storage_driver
+from rootless_build.cli.run_flags import create_from_flags, run_flags
 from rootless_build.errors import ContainerError, RootlessBuildError, UsageError
 
 _POSITIONAL_TAIL = {"allow_interspersed_args": False}
@@ -41,14 +42,6 @@ def _warn_about_id_mapping() -> None:
         click.echo(f"rootless-build: warning: {warning}", err=True)
 
 
-def _terminal_size() -> list[int]:
-    """The local terminal's rows and cols: a `run -t` pty starts with them, as docker's."""
-    from rootless_build.containers.terminal import window_size
-
-    size = window_size(0) or window_size(1)
-    return list(size) if size else []
-
-
 def _as_125(e: RootlessBuildError) -> RootlessBuildError:
     """Our own failures in run/exec exit 125, so they never pass for the command's status;
     a command that cannot be executed keeps docker's 126/127."""
@@ -57,9 +50,10 @@ def _as_125(e: RootlessBuildError) -> RootlessBuildError:
     return e
 
 
-def _attach_until_exit(catalog, container, *, stdin: bool, tty: bool, proxy_signals: bool) -> None:
+def _attach_until_exit(catalog, container, *, stdin: bool, tty: bool, proxy_signals: bool,
+                       detach_keys: str = "") -> None:
     """Attach to a started container; exit with its status (0 when detached)."""
-    from rootless_build.containers import lifecycle
+    from rootless_build.containers import detachkeys, lifecycle
     from rootless_build.containers.attach import DETACHED, attach
     from rootless_build.containers.status import refresh
 
@@ -72,7 +66,8 @@ def _attach_until_exit(catalog, container, *, stdin: bool, tty: bool, proxy_sign
                 pass
         previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        code = attach(catalog.socket_path(container.id), stdin=stdin, tty=tty)
+        code = attach(catalog.socket_path(container.id), stdin=stdin, tty=tty,
+                      detach_keys=detachkeys.parse(detach_keys or container.config.detach_keys))
     except (FileNotFoundError, ConnectionRefusedError):
         code = None
     finally:
@@ -90,54 +85,23 @@ def _attach_until_exit(catalog, container, *, stdin: bool, tty: bool, proxy_sign
 
 
 @click.command(context_settings=_POSITIONAL_TAIL)
-@click.option("-i", "--interactive", is_flag=True, help="Keep stdin open and connected.")
-@click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-terminal.")
+@run_flags
 @click.option("-d", "--detach", is_flag=True, help="Run in the background; print the container ID.")
-@click.option("--rm", "auto_remove", is_flag=True, help="Remove the container when it exits.")
-@click.option("--name", help="Name the container (default: generated).")
-@click.option("-e", "--env", multiple=True, help="Set an environment variable (NAME=VALUE or NAME).")
-@click.option("--env-file", multiple=True, help="Read environment variables from a file.")
-@click.option("-v", "--volume", multiple=True, help="Bind mount HOST-DIR:CONTAINER-DIR[:ro].")
-@click.option("-w", "--workdir", help="Working directory inside the container.")
-@click.option("-u", "--user", help="User name or uid[:gid] inside the container.")
-@click.option("--entrypoint", help="Override the image's ENTRYPOINT.")
-@click.option("--network", "--net", default="host", show_default=True, help="host or none.")
-@click.option("--hostname", help="Container host name (default: the short ID).")
-@click.option("--stop-timeout", type=int, help="Seconds `stop` waits before SIGKILL (default 10).")
-@click.option("--cap-add", multiple=True, help="Add a Linux capability (or ALL).")
-@click.option("--cap-drop", multiple=True, help="Drop a Linux capability (or ALL).")
-@click.option("--privileged", is_flag=True, help="Every capability, no seccomp filter, no masked paths.")
-@click.option("--security-opt", multiple=True,
-              help="seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false].")
-@click.option("--init", "init", is_flag=True, help="Run an init (catatonit) as pid 1: it forwards "
-              "signals and reaps zombies.")
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run(ctx, interactive, tty, detach, auto_remove, name, env, env_file, volume, workdir, user,
-        entrypoint, network, hostname, stop_timeout, cap_add, cap_drop, privileged, security_opt,
-        init, image, command):
+def run(ctx, detach, image, command, **flags):
     """Run a command in a new container."""
     from rootless_build.containers import lifecycle
-    from rootless_build.containers.runconfig import RunOptions
 
     try:
-        if tty and interactive and not detach and not os.isatty(0):
-            raise UsageError("the input device is not a TTY")
-        store, catalog = _catalog(ctx)
-        opts = RunOptions(command=list(command), entrypoint=entrypoint, env=list(env), env_files=list(env_file),
-                          volumes=list(volume), workdir=workdir, user=user, hostname=hostname, network=network,
-                          tty=tty, interactive=interactive, detach=detach, auto_remove=auto_remove,
-                          stop_timeout=stop_timeout, cap_add=list(cap_add), cap_drop=list(cap_drop),
-                          privileged=privileged, security_opt=list(security_opt), init=init,
-                          console_size=_terminal_size() if tty else [])
-        container = lifecycle.create(store, catalog, image, opts, name=name, driver=None)
+        store, catalog, container = create_from_flags(ctx, flags, image, command, detach=detach)
         _warn_about_id_mapping()
         try:
             container = lifecycle.start(store, catalog, container, expect_attach=not detach,
                                         prefer_driver=storage_driver(ctx), prefer_isolation=isolation(ctx))
         except RootlessBuildError:
-            if auto_remove:
+            if flags["auto_remove"]:
                 lifecycle.remove(catalog, container, force=True)
             raise
     except RootlessBuildError as e:
@@ -145,51 +109,65 @@ def run(ctx, interactive, tty, detach, auto_remove, name, env, env_file, volume,
     if detach:
         click.echo(container.id)
         return
-    _attach_until_exit(catalog, container, stdin=interactive, tty=tty, proxy_signals=not tty)
+    _attach_until_exit(catalog, container, stdin=flags["interactive"], tty=flags["tty"],
+                       proxy_signals=not flags["tty"])
 
 
 @click.command()
 @click.option("-a", "--all", "all_", is_flag=True, help="Show all containers (default: running only).")
 @click.option("-q", "--quiet", is_flag=True, help="Only show container IDs.")
-@click.option("--format", "fmt", default="table", help="table, json or a Go template.")
+@click.option("--format", "fmt", default="table", help="table, json, a Go template or 'table TEMPLATE'.")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate output.")
+@click.option("-f", "--filter", "filters", multiple=True,
+              help="KEY=VALUE: status, name, ancestor, exited, label, id, before, since.")
+@click.option("-l", "--latest", is_flag=True, help="Show only the latest created container.")
+@click.option("-n", "--last", type=int, default=-1, help="Show the n last created containers.")
 @click.pass_context
-def ps(ctx, all_, quiet, fmt, no_trunc):
+def ps(ctx, all_, quiet, fmt, no_trunc, filters, latest, last):
     """List containers."""
-    from rootless_build.containers import listing
+    from rootless_build.containers import filtering, listing
     from rootless_build.containers.record import RUNNING
     from rootless_build.containers.status import refresh
+    from rootless_build.store.filters import Filters
 
-    template = None
+    wanted = Filters.parse(filters, filtering.PS_KEYS)
     if fmt not in ("table", "json") and not quiet:
         from rootless_build.cli.gotemplate import compile_template
 
-        template = compile_template(fmt)  # before listing: a broken one fails with nothing to list
-    _, catalog = _catalog(ctx)
+        compile_template(fmt)       # before listing: a broken one fails with nothing to list
+    store, catalog = _catalog(ctx)
+    keep = filtering.matcher(store, catalog, wanted)
+    all_ = all_ or latest or last >= 0 or filtering.shows_all(wanted)
     containers = [refresh(catalog, c) for c in catalog.all()]
-    containers = [c for c in containers if all_ or c.state.status == RUNNING]
+    containers = [c for c in containers if (all_ or c.state.status == RUNNING) and keep(c)]
     containers.sort(key=lambda c: c.created, reverse=True)
+    if latest or last >= 0:
+        containers = containers[:1 if latest else last]
     if quiet:
         for c in containers:
             click.echo(c.id if no_trunc else c.short_id)
     elif fmt == "json":
         click.echo(json.dumps([listing.podman_json(c) for c in containers], indent=4))
-    elif template is None:
+    elif fmt == "table":
         rows = [listing.fields(c, no_trunc) for c in containers]
         print_table([[r[key] for _, key in listing.TABLE] for r in rows], [h for h, _ in listing.TABLE])
     else:
-        for c in containers:
-            click.echo(template.render(listing.fields(c, no_trunc)))
+        from rootless_build.cli.image_cmds import print_formatted
+
+        print_formatted(fmt, [listing.fields(c, no_trunc) for c in containers], listing.HEADERS)
 
 
 @click.command()
 @click.option("-a", "--attach", "attach_", is_flag=True, help="Attach to the container's output.")
 @click.option("-i", "--interactive", is_flag=True, help="Attach the container's stdin.")
+@click.option("--detach-keys", default="", help="Keys that detach (default: the container's, ctrl-p,ctrl-q).")
 @click.argument("containers", nargs=-1, required=True)
 @click.pass_context
-def start(ctx, attach_, interactive, containers):
+def start(ctx, attach_, interactive, detach_keys, containers):
     """Start stopped containers."""
-    from rootless_build.containers import lifecycle
+    from rootless_build.containers import detachkeys, lifecycle
+
+    detachkeys.parse(detach_keys)
 
     store, catalog = _catalog(ctx)
     if (attach_ or interactive) and len(containers) > 1:
@@ -205,8 +183,8 @@ def start(ctx, attach_, interactive, containers):
             failed = True
             continue
         if attach_ or interactive:
-            _attach_until_exit(catalog, container, stdin=interactive,
-                               tty=container.config.tty, proxy_signals=not container.config.tty)
+            _attach_until_exit(catalog, container, stdin=interactive, tty=container.config.tty,
+                               proxy_signals=not container.config.tty, detach_keys=detach_keys)
         click.echo(ref)
     if failed:
         _exit(1)
@@ -269,9 +247,10 @@ def wait(ctx, containers):
 
 @click.command()
 @click.option("--no-stdin", is_flag=True, help="Do not attach stdin.")
+@click.option("--detach-keys", default="", help="Keys that detach (default: the container's, ctrl-p,ctrl-q).")
 @click.argument("container")
 @click.pass_context
-def attach(ctx, no_stdin, container):
+def attach(ctx, no_stdin, detach_keys, container):
     """Attach to a running container (detach with ctrl-p ctrl-q)."""
     from rootless_build.containers.status import is_running, refresh
 
@@ -280,7 +259,10 @@ def attach(ctx, no_stdin, container):
     if not is_running(c):
         raise ContainerError("you cannot attach to a stopped container, start it first")
     stdin = not no_stdin and c.config.open_stdin
-    _attach_until_exit(catalog, c, stdin=stdin, tty=c.config.tty, proxy_signals=False)
+    from rootless_build.containers.detachkeys import parse
+
+    parse(detach_keys)
+    _attach_until_exit(catalog, c, stdin=stdin, tty=c.config.tty, proxy_signals=False, detach_keys=detach_keys)
 
 
 @click.command()

@@ -1,4 +1,4 @@
-"""images, tag, rmi, prune, inspect, history, fsck: thin commands over store/."""
+"""images, tag, rmi, prune, history, fsck: thin commands over store/ (inspect: inspect_cmd)."""
 
 from __future__ import annotations
 
@@ -9,25 +9,36 @@ import click
 
 from rootless_build.cli.common import human_ago, human_size, open_store, print_table
 from rootless_build.cli.gotemplate import compile_template, render_template  # noqa: F401 (re-exported)
-from rootless_build.errors import ImageNotFound, RootlessBuildError
+from rootless_build.errors import RootlessBuildError
+
+IMAGE_HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+                 "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE", "Containers": "CONTAINERS",
+                 "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "VirtualSize": "SIZE"}
 
 
 @click.command()
 @click.option("-a", "--all", "all_", is_flag=True, help="Show intermediate images too.")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
-@click.option("--format", "fmt", default="table", help="table, json or a Go template.")
+@click.option("--format", "fmt", default="table", help="table, json, a Go template or 'table TEMPLATE'.")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate IDs.")
 @click.option("--digests", is_flag=True, help="Show manifest digests.")
+@click.option("-f", "--filter", "filters", multiple=True,
+              help="KEY=VALUE: dangling, label, reference, before, since.")
 @click.argument("repository", required=False)
 @click.pass_context
-def images(ctx, all_, quiet, fmt, no_trunc, digests, repository):
+def images(ctx, all_, quiet, fmt, no_trunc, digests, filters, repository):
     """List images."""
     from rootless_build.oci.digest import short_id
     from rootless_build.store.describe import list_images, podman_json
-    from rootless_build.store.names import split_display
+    from rootless_build.store.filters import Filters
+    from rootless_build.store.imagefilter import IMAGES_KEYS, filter_rows
 
-    template = compile_template(fmt) if fmt not in ("table", "json") and not quiet else None
-    rows, problems = list_images(open_store(ctx), intermediate=all_, name_filter=repository)
+    wanted = Filters.parse(filters, IMAGES_KEYS)
+    if fmt not in ("table", "json") and not quiet:
+        compile_template(fmt)       # a broken template fails before anything is listed
+    store = open_store(ctx)
+    rows, problems = list_images(store, intermediate=all_, name_filter=repository)
+    rows = filter_rows(store, rows, wanted)
     for problem in problems:
         click.echo(f"warning: {problem}", err=True)
     ident = (lambda img: img.id) if no_trunc else (lambda img: short_id(img.id))
@@ -35,20 +46,30 @@ def images(ctx, all_, quiet, fmt, no_trunc, digests, repository):
         for image_id in dict.fromkeys(ident(r.image) for r in rows):
             click.echo(image_id)
     elif fmt == "json":
-        unique = {r.image.manifest_digest: r.image for r in rows}
-        click.echo(json.dumps([podman_json(i) for i in unique.values()], indent=4))
-    elif template is None:
+        unique = {r.image.manifest_digest: r for r in rows}
+        click.echo(json.dumps([podman_json(r) for r in unique.values()], indent=4))
+    elif fmt == "table":
         headers = ["REPOSITORY", "TAG", *(["DIGEST"] if digests else []), "IMAGE ID", "CREATED", "SIZE"]
-        table = [[*split_display(r.tag), *([r.image.manifest_digest] if digests else []),
-                  ident(r.image), human_ago(r.image.created), human_size(r.image.size)] for r in rows]
+        table = [[*r.repo_tag, *([r.image.manifest_digest] if digests else []),
+                  ident(r.image), human_ago(r.image.created), human_size(r.size)] for r in rows]
         print_table(table, headers)
     else:
+        fields = []
         for r in rows:
-            repo, tag = split_display(r.tag)
-            fields = {"Repository": repo, "Tag": tag, "ID": ident(r.image), "Digest": r.image.manifest_digest,
-                      "CreatedSince": human_ago(r.image.created), "CreatedAt": r.image.config.created or "",
-                      "Size": human_size(r.image.size)}
-            click.echo(template.render(fields))
+            repo, tag = r.repo_tag
+            fields.append({"ID": ident(r.image), "Repository": repo, "Tag": tag, "Digest": r.image.manifest_digest,
+                           "CreatedSince": human_ago(r.image.created), "CreatedAt": r.image.config.created or "",
+                           "Size": human_size(r.size), "VirtualSize": human_size(r.size), "SharedSize": "N/A",
+                           "UniqueSize": "N/A", "Containers": "N/A"})
+        print_formatted(fmt, fields, IMAGE_HEADERS)
+
+
+def print_formatted(fmt: str, rows: list[dict], headers: dict[str, str]) -> None:
+    from rootless_build.cli.gotemplate import format_rows, is_table
+
+    text = format_rows(fmt, rows, headers)      # parses the template even when no row is listed
+    if rows or is_table(fmt):
+        click.echo(text)
 
 
 @click.command()
@@ -95,13 +116,21 @@ def rmi(ctx, force, names):
 @click.command()
 @click.option("-a", "--all", "all_", is_flag=True, help="Remove every image no container uses, and the build cache.")
 @click.option("-f", "--force", is_flag=True, help="Accepted for docker compatibility (no prompt is shown).")
+@click.option("--filter", "filters", multiple=True, help="KEY=VALUE: label, label!, until, dangling.")
 @click.pass_context
-def prune(ctx, all_, force):
+def prune(ctx, all_, force, filters):
     """Remove dangling images and the data nothing references."""
+    from rootless_build.store.filters import Filters
+    from rootless_build.store.imagefilter import PRUNE_KEYS, prunable
     from rootless_build.store.remove import prune_images
 
+    wanted = Filters.parse(filters, PRUNE_KEYS)
+    dangling = wanted.boolean("dangling")
+    all_ = all_ or dangling is False
+    wanted.values.pop("dangling", None)
     store = open_store(ctx)
-    result = prune_images(store, in_use=_images_in_use(store), all_images=all_, remove=_remove_tree)
+    result = prune_images(store, in_use=_images_in_use(store), all_images=all_, remove=_remove_tree,
+                          eligible=prunable(wanted) if wanted else None)
     _warn_leftovers(result.report.leftovers)
     if result.untagged or result.deleted:
         click.echo("Deleted Images:")
@@ -139,51 +168,19 @@ def _warn_leftovers(paths: list[str]) -> None:
 
 
 @click.command()
-@click.option("-f", "--format", "fmt", default=None, help="A Go template, e.g. '{{.Id}}' or '{{json .Config}}'.")
-@click.option("--provenance", is_flag=True, help="Show the SLSA provenance attached by build --provenance.")
-@click.argument("names", nargs=-1, required=True)
-@click.pass_context
-def inspect(ctx, fmt, provenance, names):
-    """Show images' details as a JSON array (docker's shape)."""
-    from rootless_build.store.describe import inspect_doc
-
-    template = compile_template(fmt) if fmt else None
-    store = open_store(ctx)
-    docs, failed = [], False
-    for name in names:
-        try:
-            if provenance:
-                from rootless_build.build.attest import attached_provenance
-
-                doc = attached_provenance(store, store.resolve(name))
-                if doc is None:
-                    raise ImageNotFound(f"{name}: no provenance attached (build --provenance mode=min|max)")
-                docs.append(doc)
-                continue
-            docs.append(inspect_doc(store.resolve(name)))
-        except RootlessBuildError as e:
-            click.echo(f"Error: {e}", err=True)
-            failed = True
-    if template is not None:
-        for doc in docs:
-            click.echo(template.render(doc))
-    else:
-        click.echo(json.dumps(docs, indent=4))
-    if failed:
-        sys.exit(1)
-
-
-@click.command()
 @click.option("--no-trunc", is_flag=True, help="Do not truncate the output.")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@click.option("--format", "fmt", default=None, help="A Go template or 'table TEMPLATE'.")
 @click.argument("name")
 @click.pass_context
-def history(ctx, no_trunc, quiet, name):
+def history(ctx, no_trunc, quiet, fmt, name):
     """Show the history of an image, newest first."""
     from rootless_build.oci.digest import short_id
     from rootless_build.store.describe import history_rows
 
-    rows = history_rows(open_store(ctx).resolve(name))
+    template = compile_template(fmt) if fmt and fmt != "table" else None  # before listing
+    store = open_store(ctx)
+    rows = history_rows(store, store.resolve(name))
 
     def ident(row) -> str:
         return row.id if no_trunc or row.id == "<missing>" else short_id(row.id)
@@ -192,9 +189,19 @@ def history(ctx, no_trunc, quiet, name):
         for r in rows:
             click.echo(ident(r))
         return
+    if template is not None:
+        print_formatted(fmt, [{"ID": ident(r), "CreatedSince": human_ago(r.created) if r.created else "N/A",
+                               "CreatedAt": r.created.isoformat() if r.created else "",
+                               "CreatedBy": _created_by(r.created_by, no_trunc), "Size": human_size(r.size),
+                               "Comment": r.comment} for r in rows], HISTORY_HEADERS)
+        return
     table = [[ident(r), human_ago(r.created) if r.created else "N/A",
               _created_by(r.created_by, no_trunc), human_size(r.size), r.comment] for r in rows]
     print_table(table, ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"])
+
+
+HISTORY_HEADERS = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
+                   "Size": "SIZE", "Comment": "COMMENT"}
 
 
 def _created_by(text: str, no_trunc: bool) -> str:

@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tag": ("image_cmds", "tag", "Add a tag to an image"),
     "rmi": ("image_cmds", "rmi", "Remove images"),
     "prune": ("image_cmds", "prune", "Remove dangling images and unreferenced data"),
-    "inspect": ("image_cmds", "inspect", "Show an image's details as JSON"),
+    "inspect": ("inspect_cmd", "inspect", "Show an image's or a container's details as JSON"),
     "history": ("image_cmds", "history", "Show the history of an image"),
     "fsck": ("image_cmds", "fsck", "Check every blob and reference in the store"),
     "save": ("archive_cmds", "save", "Save images to an archive or OCI directory"),
@@ -52,6 +52,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "exec": ("container_cmds", "exec_", "Run a command in a running container"),
     "rm": ("container_cmds", "rm", "Remove containers"),
     "commit": ("container_cmds", "commit", "Create an image from a container's changes"),
+    "create": ("container_admin_cmds", "create", "Create a new container (started by start)"),
+    "restart": ("container_admin_cmds", "restart", "Restart containers"),
+    "rename": ("container_admin_cmds", "rename", "Rename a container"),
+    "port": ("container_admin_cmds", "port", "List a container's published ports"),
+    "top": ("container_admin_cmds", "top", "Show the processes of a container"),
+    "cp": ("container_fs_cmds", "cp", "Copy files between a container and the host"),
+    "diff": ("container_fs_cmds", "diff", "Show the changes to a container's filesystem"),
+    "export": ("container_fs_cmds", "export", "Export a container's filesystem as a tar"),
 }
 
 

@@ -81,6 +81,21 @@ class Catalog:
             self.save(container)
         return container
 
+    def rename(self, container_id: str, new_name: str) -> Container:
+        """Give a container another (unique) name, under the lock names are reserved under."""
+        with self._catalog_lock():
+            current = self.load(container_id)
+            if new_name == current.name:
+                raise UsageError("Renaming a container with the same name as its current name")
+            owner = next((c for c in self.all() if c.name == new_name), None)
+            if owner is not None:
+                raise UsageError(f'the container name "{new_name}" is already in use by {owner.short_id}. '
+                                 "You have to remove (or rename) that container to be able to reuse that name")
+
+            def change(c: Container) -> None:
+                c.name = new_name
+            return self.update(container_id, change)
+
     def save(self, container: Container) -> None:
         """Both files: the durable record, then the state."""
         atomic.write_bytes(self.path(container.id) / RECORD, container.to_json(), mode=0o600)

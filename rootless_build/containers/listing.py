@@ -32,7 +32,19 @@ def fields(container: Container, no_trunc: bool = False, now: datetime | None = 
         "Status": status_text(container, now),
         "State": container.state.status,
         "Names": container.name,
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(container.config.labels.items())),
+        "Mounts": ",".join(m.source for m in container.config.mounts),
+        "Networks": container.config.network,
+        "Size": "N/A",
+        "LocalVolumes": "0",
     }
+
+
+# docker's header for each field of a `table` format
+HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+           "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
+           "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "LocalVolumes": "LOCAL VOLUMES",
+           "Networks": "NETWORKS"}
 
 
 TABLE = (("CONTAINER ID", "ID"), ("IMAGE", "Image"), ("COMMAND", "Command"), ("CREATED", "RunningFor"),
@@ -62,6 +74,6 @@ def podman_json(container: Container, now: datetime | None = None) -> dict:
         "StartedAt": _unix(s.started_at),
         "Pid": s.pid if s.status == RUNNING else 0,
         "Ports": None,
-        "Labels": None,
+        "Labels": dict(container.config.labels) or None,
         "AutoRemove": container.config.auto_remove,
     }

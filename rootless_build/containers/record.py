@@ -50,6 +50,10 @@ class RunConfig:
     auto_remove: bool = False
     entrypoint: list[str] = field(default_factory=list)   # as shown by ps/inspect
     cmd: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)      # the image's, then --label
+    detach: bool = False                                        # created to run in the background
+    detach_keys: str = ""                                       # docker's --detach-keys, "" = ctrl-p,ctrl-q
+    cidfile: str = ""
     # hardening (containers/security.py): docker's defaults unless these say otherwise
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)

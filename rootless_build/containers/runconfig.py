@@ -37,6 +37,9 @@ class RunOptions:
     detach: bool = False
     auto_remove: bool = False
     stop_timeout: int | None = None
+    labels: list[str] = field(default_factory=list)
+    detach_keys: str = ""
+    cidfile: str = ""
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
@@ -79,12 +82,25 @@ def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> R
         stop_signal=stop_signal,
         stop_timeout=10 if opts.stop_timeout is None else opts.stop_timeout,
         auto_remove=opts.auto_remove, entrypoint=entrypoint, cmd=cmd,
+        labels={**(img.get("Labels") or {}), **parse_labels(opts.labels)},
+        detach=opts.detach, detach_keys=opts.detach_keys, cidfile=opts.cidfile,
         console_size=list(opts.console_size) if opts.tty else [],
     )
     from rootless_build.containers import security
     security.apply_options(config, opts.cap_add, opts.cap_drop, opts.privileged, opts.security_opt,
                            opts.init)
     return config
+
+
+def parse_labels(items: list[str]) -> dict[str, str]:
+    """--label KEY=VALUE or KEY (an empty value), as docker."""
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if not key:
+            raise UsageError(f"--label {item}: a label needs a name")
+        out[key] = value
+    return out
 
 
 def parse_entrypoint(text: str) -> list[str]:

@@ -134,7 +134,13 @@ def run_chroot_step(spec: StepSpec, mounts: bool) -> StepResult:
                 os.close(out_w)
                 out_w = None
             if spec.on_start is not None:
-                spec.on_start(pid, _start_time(pid))
+                from rootless_build.sandbox.stepper import start_time
+
+                proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    spec.on_start(pid, start_time(proc_fd, pid))
+                finally:
+                    os.close(proc_fd)
             if out_r is not None:
                 while chunk := os.read(out_r, 65536):
                     output(chunk)
@@ -156,14 +162,6 @@ def run_chroot_step(spec: StepSpec, mounts: bool) -> StepResult:
     _kill_group(child)      # whatever the command left running in its session
     code = os.waitstatus_to_exitcode(status)
     return StepResult(128 - code if code < 0 else code, last_lines(tail, spec.tail_lines))
-
-
-def _start_time(pid: int) -> int:
-    """Field 22 of /proc/PID/stat, which on_start wants with the pid (as run_step reports
-    it): our child, not reaped yet, so it is there."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        data = f.read()
-    return int(data[data.rfind(b")") + 2:].split()[19])
 
 
 def _kill_group(pgid: int) -> None:

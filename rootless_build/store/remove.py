@@ -7,7 +7,7 @@ Index edits happen here; blobs are freed afterwards by `collect` (gc under its l
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,7 @@ from rootless_build.errors import ImageNotFound, RootlessBuildError
 from rootless_build.oci import digest as dg
 from rootless_build.oci.reference import looks_like_id
 from rootless_build.store import gc, layout, names
+from rootless_build.store.image import Image
 from rootless_build.store.store import Store
 from rootless_build.store.trees import remove_tree
 
@@ -100,9 +101,12 @@ class ImagePrune:
 
 
 def prune_images(store: Store, *, in_use: InUse, all_images: bool = False,
-                 remove: Remover = remove_tree) -> ImagePrune:
+                 remove: Remover = remove_tree, eligible: Callable[[Image], bool] | None = None) -> ImagePrune:
     """Dangling images (and with all_images, every image no container uses, and the
-    build cache), then everything they alone referenced."""
+    build cache), then everything they alone referenced. `eligible(image)` (prune's
+    --filter) narrows the images removed; the build cache is then left alone."""
+    if eligible is not None:
+        return _prune_some(store, in_use, all_images, eligible, remove)
     untagged: list[str] = []
     dropped: list[str] = []
     if all_images:
@@ -117,6 +121,22 @@ def prune_images(store: Store, *, in_use: InUse, all_images: bool = False,
     dangling = dropped + [e["digest"] for e in store.entries() if e["digest"] not in tagged]
     deleted = list(dict.fromkeys(image_id_of(store, d) for d in dangling))
     report = gc.prune(store, in_use=set(in_use), dangling=True, build_cache=all_images, remove=remove)
+    return ImagePrune(untagged, deleted, report)
+
+
+def _prune_some(store: Store, in_use: InUse, all_images: bool, eligible: Callable[[Image], bool],
+                remove: Remover) -> ImagePrune:
+    with store.index_lock():
+        entries = store.entries()
+        used = set(in_use)
+        tagged = {e["digest"] for e in entries if layout.ref_name(e)}
+        chosen = {d for d in {e["digest"] for e in entries}
+                  if d not in used and (all_images or d not in tagged) and eligible(store.load_image(d))}
+        untagged = [n for e in entries if e["digest"] in chosen and (n := layout.ref_name(e))]
+        if chosen:
+            _write(store, [e for e in entries if e["digest"] not in chosen])
+    deleted = list(dict.fromkeys(image_id_of(store, d) for d in chosen))
+    report = gc.prune(store, in_use=set(in_use), dangling=False, remove=remove)
     return ImagePrune(untagged, deleted, report)
 
 

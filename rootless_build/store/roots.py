@@ -20,7 +20,8 @@ BLOB_SOURCES = "blob-sources"  # registry repositories known to hold it (registr
 DIFF_ID = "diff-id"  # the digest of its uncompressed content, checked once (registry.pull)
 SBOM_LAYER = "sbom-layer"  # what an SBOM scan found in a layer (sbom.scan)
 REFERRERS = "referrers"  # the artifacts attached to an image manifest (store.referrers)
-BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES, DIFF_ID, SBOM_LAYER, REFERRERS)
+LAYER_SIZE = "layer-size"  # a compressed layer's uncompressed size (store.layersize)
+BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES, DIFF_ID, SBOM_LAYER, REFERRERS, LAYER_SIZE)
 
 
 def root_manifests(store: Store, in_use: Iterable[str], *, include_cache: bool = True) -> set[str]:

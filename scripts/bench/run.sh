@@ -23,12 +23,12 @@ build_cases=()
 suites=()
 for name in "$@"; do
     case $name in
-        save|registry|containers|supply) suites+=("$name") ;;
+        save|registry|containers|supply|stages) suites+=("$name") ;;
         -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) build_cases+=("$name") ;;
     esac
 done
-if [ $# = 0 ]; then suites=(save registry containers supply); fi
+if [ $# = 0 ]; then suites=(save registry containers supply stages); fi
 
 for tool in hyperfine buildah jq zstd pigz /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "run.sh: $tool missing (make setup)" >&2; exit 1; }

@@ -159,8 +159,16 @@ def _output(quiet: bool) -> Callable[[bytes], None]:
         at_line_start[0] = chunk.endswith(b"\n")
         show(b"\n".join(out))
 
-    if quiet:
+    def show_json(chunk: bytes) -> None:
+        from rootless_build.build.progress import emit_json
+
+        stage = prefix.decode().strip()[1:-1]
+        emit_json("log", data=chunk.decode(errors="replace"), **({"stage": stage} if stage else {}))
+
+    if quiet or os.environ.get("ROOTLESS_BUILD_PROGRESS") == "quiet":
         return lambda chunk: None
+    if os.environ.get("ROOTLESS_BUILD_PROGRESS") == "rawjson":
+        return show_json
     return show_prefixed if prefix else show
 
 

@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from rootless_build.cli.image_cmds import render_template
 from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.record import Container
 from rootless_build.containers.usage import images_in_use
-from rootless_build.errors import ImageNotFound, UsageError
+from rootless_build.errors import ImageNotFound
 from rootless_build.store.describe import history_rows, inspect_doc, list_images
 from rootless_build.store.fsck import fsck
 from rootless_build.store.remove import ImageConflict, collect, prune_images, remove_image
@@ -109,7 +108,7 @@ def test_list_images_newest_first_with_intermediates(store, make_image):
 
 def test_inspect_doc_has_dockers_shape(store, make_image):
     image = make_image(store, [{"f": b"1"}, {"g": b"2"}], tags=("localhost:5000/app:1",), cmd=["run"])
-    doc = inspect_doc(image)
+    doc = inspect_doc(store, image)
     assert doc["Id"] == image.id and doc["RepoTags"] == ["localhost:5000/app:1"]
     assert doc["RepoDigests"] == [f"localhost:5000/app@{image.manifest_digest}"]
     assert doc["Config"]["Cmd"] == ["run"] and doc["Config"]["Env"] == ["PATH=/bin"]
@@ -121,30 +120,8 @@ def test_inspect_doc_has_dockers_shape(store, make_image):
 
 def test_history_newest_first_with_layer_sizes(store, make_image):
     image = make_image(store, [{"f": b"1"}, {"g": b"22"}], tags=("app",))
-    rows = history_rows(image)
+    rows = history_rows(store, image)
     assert [r.id for r in rows] == [image.id, "<missing>", "<missing>"]
     assert rows[0].created_by.endswith('CMD ["sh"]') and rows[0].size == 0
     assert [r.size for r in rows[1:]] == [layer.size for layer in reversed(image.manifest.layers)]
     assert [r.created_by for r in rows[1:]] == ["COPY layer1 /", "COPY layer0 /"]
-
-
-@pytest.mark.parametrize("template, expected", [
-    ("{{.Id}}", "sha256:abc"),
-    ("{{ .Config.Cmd }}", "[sh -c]"),
-    ("{{json .Config.Cmd}}", '["sh","-c"]'),
-    ("{{.Config.Labels}}", "map[a:1 b:2]"),
-    ("{{.Config.Entrypoint}}|{{.Config.Volumes}}|{{json .Config.Entrypoint}}", "[]|map[]|null"),
-    ("{{.Size}} {{.os}}", "42 linux"),
-    ("{{json .}}", '{"Config":{"Cmd":["sh","-c"],"Entrypoint":null,"Labels":{"a":"1","b":"2"},'
-                   '"Volumes":null},"Id":"sha256:abc","Os":"linux","Size":42}'),
-])
-def test_template_subset(template, expected):
-    doc = {"Config": {"Cmd": ["sh", "-c"], "Entrypoint": None, "Labels": {"a": "1", "b": "2"}, "Volumes": None},
-           "Id": "sha256:abc", "Os": "linux", "Size": 42}
-    assert render_template(template, doc) == expected
-
-
-@pytest.mark.parametrize("template", ["{{range .Config.Cmd}}x{{end}}", "{{.Nope}}", "{{.Id.Deeper}}"])
-def test_template_errors_are_usage_errors(template):
-    with pytest.raises(UsageError):
-        render_template(template, {"Id": "x"})
