@@ -163,7 +163,11 @@ def _output(quiet: bool) -> Callable[[bytes], None]:
         from rootless_build.build.progress import emit_json
 
         stage = prefix.decode().strip()[1:-1]
-        emit_json("log", data=chunk.decode(errors="replace"), **({"stage": stage} if stage else {}))
+        data = chunk.decode(errors="replace")
+        if stage:
+            emit_json("log", data=data, stage=stage)
+        else:
+            emit_json("log", data=data)
 
     if quiet or os.environ.get("ROOTLESS_BUILD_PROGRESS") == "quiet":
         return lambda chunk: None
