@@ -25,13 +25,14 @@ DEFAULT_COMPRESSION = {"oci-archive": "gzip", "docker-archive": "none", "oci-dir
 
 
 def save(store: Store, texts: list[str], output: str | None, fmt: str = "oci-archive",
-         compression: str | None = None, stream: BinaryIO | None = None) -> list[ExportImage]:
+         compression: str | None = None, stream: BinaryIO | None = None,
+         level: int | None = None) -> list[ExportImage]:
     """Write the named images to `output` (a path) or, with output None, to `stream`."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     if fmt == "oci-dir" and output is None:
         raise UsageError("--format oci-dir needs -o DIRECTORY")
-    comp = compression_name(compression or DEFAULT_COMPRESSION[fmt])
+    comp = compression_name(compression or DEFAULT_COMPRESSION[fmt], level)
     with store.writing():
         selected = select(store, texts)
         if fmt == "oci-dir":

@@ -58,6 +58,8 @@ class BuildOptions(Record):
     record_result: bool = True
     squash: str | None = None
     outputs: list[str] = field(factory=list)
+    # --compression-format/--compression-level for the outputs (a store.variants spec).
+    output_compression: str | None = None
     # Edits of the result (buildah's flags): manifest annotations, variables and labels to
     # drop, and whether the final stage keeps its base image's labels.
     annotations: dict[str, str] = field(factory=dict)

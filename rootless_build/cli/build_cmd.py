@@ -58,6 +58,9 @@ from rootless_build.errors import UsageError
 @click.option("-o", "--output", "outputs", multiple=True, metavar="type=TYPE[,KEY=VALUE...]|DIR|-",
               help="Also write the result: type=local,dest=DIR | type=tar,dest=FILE|- | "
                    "type=oci,dest=FILE[,tar=false] | type=docker,dest=FILE | type=image,name=REF[,push=true].")
+@click.option("--compression-format", type=click.Choice(["gzip", "zstd", "zstd:chunked", "none"]),
+              help="Layer compression of the oci/docker/registry outputs.")
+@click.option("--compression-level", type=int, help="Compression level of the outputs (gzip 0-9, zstd 1-22).")
 @click.option("--format", "image_format", type=click.Choice(["oci", "docker", "text", "json"]),
               envvar="BUILDAH_FORMAT",
               help="Media types of the image: oci (default) or docker (Docker schema 2); with --check, "
@@ -101,7 +104,7 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
           authfile, creds, outputs, image_format, jobs, squash, squash_all, annotations, unset_env, unset_labels,
           inherit_labels, metadata_file, check, call, list_rules, signature_policy, registries_d, sbom, sbom_output,
           provenance, source_date_epoch, rewrite_timestamp, timestamp, compat_volumes, isolation, ssh,
-          build_contexts, **run_flags) -> None:
+          build_contexts, compression_format, compression_level, **run_flags) -> None:
     """Build an image from a Dockerfile and a context: a directory, '-' (a tar or a Dockerfile
     on stdin), or a URL (a git repository URL[#REF[:DIR]], a tar or a Dockerfile)."""
     if list_rules:
@@ -126,7 +129,8 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
               "provenance": _provenance_mode(provenance),
               "source_date_epoch": source_date_epoch, "timestamp": timestamp,
               "rewrite_timestamp": rewrite_timestamp, "compat_volumes": compat_volumes,
-              "isolation": common.isolation(ctx, isolation)}
+              "isolation": common.isolation(ctx, isolation),
+              "output_compression": _output_compression(compression_format, compression_level)}
     with BuildInputs() as inputs:  # what they received or started goes when the command ends
         context, dockerfile = inputs.main_context(context, dockerfile)
         fields = inputs.fields(secrets, ssh, build_contexts, **run_flags)
@@ -142,7 +146,7 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
     from rootless_build.build.options import BuildOptions
     from rootless_build.cli.build_inputs import pairs as _pairs
 
-    wanted = _outputs(tuple(fields["outputs"]), tags)
+    wanted = _outputs(tuple(fields["outputs"]), tags, fields["output_compression"])
     if any(output.dest == "-" for output in wanted) and not os.environ.get(RESULT_ENV):
         _take_stdout_for_tar()
 
@@ -236,14 +240,22 @@ def _annotations(values: tuple[str, ...]) -> dict[str, str]:
     return pairs(tuple(plain), "--annotation", from_env=False)
 
 
-def _outputs(values: tuple[str, ...], tags: tuple[str, ...]) -> list[Any]:
+def _outputs(values: tuple[str, ...], tags: tuple[str, ...], compression: str | None) -> list[Any]:
     if not values:
         return []
-    from rootless_build.build.outputs import check_outputs, parse_output
+    from rootless_build.build.outputs import check_outputs, parse_output, with_compression
 
-    outputs = [parse_output(value) for value in values]
+    outputs = with_compression([parse_output(value) for value in values], compression)
     check_outputs(outputs, list(tags))
     return outputs
+
+
+def _output_compression(kind: str | None, level: int | None) -> str | None:
+    if kind is None and level is None:
+        return None
+    from rootless_build.store.variants import compression_name
+
+    return compression_name(kind or "gzip", level)
 
 
 def _call(call: str | None, check: bool, fmt: str) -> tuple[bool, str]:

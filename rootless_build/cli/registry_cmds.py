@@ -71,8 +71,10 @@ def pull(ctx, platform, quiet, signature_policy, registries_d, tls_verify, cert_
 
 
 @click.command()
-@click.option("--compression-format", "--compression", "compression", type=click.Choice(["gzip", "zstd"]),
-              default="gzip", show_default=True, help="How to compress layers stored uncompressed.")
+@click.option("--compression-format", "--compression", "compression",
+              type=click.Choice(["gzip", "zstd", "zstd:chunked"]), default="gzip", show_default=True,
+              help="How to compress layers stored uncompressed.")
+@click.option("--compression-level", type=int, help="Compression level (gzip 0-9, zstd 1-22).")
 @click.option("--chunk-size", metavar="SIZE", help="Upload blobs bigger than SIZE in chunks (e.g. 64MiB).")
 @click.option("--digestfile", type=click.Path(dir_okay=False), help="Write the pushed manifest's digest here.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
@@ -86,7 +88,7 @@ def pull(ctx, platform, quiet, signature_policy, registries_d, tls_verify, cert_
 @click.argument("image")
 @click.argument("destination", required=False)
 @click.pass_context
-def push(ctx, compression, chunk_size, digestfile, quiet, sign_by, sigstore_key, sign_passphrase_file, registries_d,
+def push(ctx, compression, compression_level, chunk_size, digestfile, quiet, sign_by, sigstore_key, sign_passphrase_file, registries_d,
          tls_verify, cert_dir, authfile, creds, image, destination):
     """Push an image to a registry, under its own name or DESTINATION."""
     from rootless_build.registry.progress import for_terminal
@@ -95,6 +97,9 @@ def push(ctx, compression, chunk_size, digestfile, quiet, sign_by, sigstore_key,
 
     sign = SignOptions(sigstore_key, sign_by, sign_passphrase_file)
 
+    from rootless_build.store.variants import compression_name
+
+    compression = compression_name(compression, compression_level)
     store = open_store(ctx)
     progress = for_terminal(quiet)
     try:

@@ -26,7 +26,6 @@ from rootless_build.registry.upload import blob_path, upload_blob
 from rootless_build.store import Image, Store
 
 JOBS = 3  # as docker's max-concurrent-uploads... which is 5; 3 suits small machines
-COMPRESSIONS = ("gzip", "zstd")
 
 
 @dataclass(frozen=True)
@@ -40,9 +39,12 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
          compression: str = "gzip", progress: Progress | None = None,
          conf: registries_conf.RegistriesConf | None = None, connections: Connections | None = None,
          chunk_size: int | None = None, jobs: int = JOBS, sign: SignOptions | None = None) -> PushResult:
-    """Push the stored image `source` to `dest` (default: its own name)."""
-    if compression not in COMPRESSIONS:
-        raise UsageError(f"unknown compression {compression!r} (choose gzip or zstd)")
+    """Push the stored image `source` to `dest` (default: its own name). `compression`
+    is a store.variants.compression_name() spec (gzip, zstd, zstd:chunked, +LEVEL)."""
+    from rootless_build.store.variants import media_compression
+
+    if not media_compression(compression):
+        raise UsageError("push needs compressed layers: choose gzip, zstd or zstd:chunked")
     progress = progress or NoProgress()
     conf = conf if conf is not None else registries_conf.load()
     connections = connections or Connections(options)
@@ -54,7 +56,7 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
     progress.message(f"The push refers to repository [{ref.name}]")
     with store.writing():
         layers = _push_blobs(store, repo, image, compression, progress, chunk_size, jobs)
-        raw, media_type = manifest_for(image, layers, compression)
+        raw, media_type = manifest_for(image, layers, media_compression(compression))
         if signer is not None:
             signer.ready()  # the key unlocked while the blobs went up (or the push stops here)
         digest = repo.put_manifest(ref.tag or "latest", raw, media_type)
@@ -128,4 +130,6 @@ def manifest_for(image: Image, layers: list[Descriptor], compression: str) -> tu
             entry["mediaType"] = mt.docker_layer_type(kind) if docker else mt.oci_layer_type(kind)
             entry["digest"] = pushed.digest
             entry["size"] = pushed.size
+            if pushed.annotations:  # zstd:chunked: where its table of contents is
+                entry["annotations"] = {**entry.get("annotations", {}), **pushed.annotations}
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode(), media_type
