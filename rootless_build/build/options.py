@@ -84,6 +84,8 @@ class BuildOptions(Record):
     # buildah --compat-volumes: RUN changes under a declared VOLUME are discarded, as the
     # classic docker builder does (BuildKit keeps them: the default).
     compat_volumes: bool = False
+    # --manifest NAME: add the image(s) to this manifest list (created when missing)
+    manifest: str | None = None
     # Images FROM and --from found during this build: each is looked up (pulled) once.
     found_images: dict = field(factory=dict)
 

@@ -25,7 +25,9 @@ from rootless_build.errors import UsageError
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Add a label to the image.")
 @click.option("--iidfile", metavar="FILE", help="Write the image ID to FILE.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
-@click.option("--platform", help="Target platform (only this machine's is buildable).")
+@click.option("--platform", metavar="OS/ARCH[/VARIANT][,...]",
+              help="Target platform(s); several build an image each, kept as a manifest list under the tag.")
+@click.option("--manifest", metavar="NAME", help="Add the image(s) to this manifest list (created if missing).")
 @click.option("--network", type=click.Choice(["default", "host", "none"]), help="Network for RUN steps.")
 @click.option("--allow", "allow", multiple=True, type=click.Choice(["security.insecure"]),
               help="Allow an entitlement (security.insecure: RUN --security=insecure).")
@@ -104,7 +106,8 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
           authfile, creds, outputs, image_format, jobs, squash, squash_all, annotations, unset_env, unset_labels,
           inherit_labels, metadata_file, check, call, list_rules, signature_policy, registries_d, sbom, sbom_output,
           provenance, source_date_epoch, rewrite_timestamp, timestamp, compat_volumes, isolation, ssh,
-          build_contexts, compression_format, compression_level, **run_flags) -> None:
+          build_contexts, compression_format, compression_level, manifest,
+          **run_flags) -> None:
     """Build an image from a Dockerfile and a context: a directory, '-' (a tar or a Dockerfile
     on stdin), or a URL (a git repository URL[#REF[:DIR]], a tar or a Dockerfile)."""
     if list_rules:
@@ -130,7 +133,8 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
               "source_date_epoch": source_date_epoch, "timestamp": timestamp,
               "rewrite_timestamp": rewrite_timestamp, "compat_volumes": compat_volumes,
               "isolation": common.isolation(ctx, isolation),
-              "output_compression": _output_compression(compression_format, compression_level)}
+              "output_compression": _output_compression(compression_format, compression_level),
+              "manifest": manifest}
     with BuildInputs() as inputs:  # what they received or started goes when the command ends
         context, dockerfile = inputs.main_context(context, dockerfile)
         fields = inputs.fields(secrets, ssh, build_contexts, **run_flags)
@@ -160,10 +164,21 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds, **fields)
     check, fmt = _call(call, check, lint_format)
+    from rootless_build.build.platform import parse_platforms
+
+    targets = parse_platforms(platform)
     if check:
         from rootless_build.cli.check_cmd import run_check
 
+        if len(targets) > 1:
+            options.platform = targets[0]
         sys.exit(run_check(common.open_store(ctx), options, fmt))
+    several = len(targets) > 1 or options.manifest is not None
+    if several and wanted:
+        raise UsageError("-o/--output with --platform a,b or --manifest is not supported: "
+                         "push or save the manifest list")
+    if len(targets) > 1 and not (tags or options.manifest):
+        raise UsageError("--platform with several platforms needs -t NAME or --manifest NAME for the list")
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here(ctx, options):
@@ -176,6 +191,11 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
     progress = Progress(quiet)
     store = common.open_store(ctx)
     try:
+        if several:
+            from rootless_build.build.multiplatform import build_platforms
+
+            build_platforms(store, options, targets, progress, run_build)
+            return
         image = run_build(store, options, progress)
     except NeedsUserNamespace:      # the first RUN that misses the cache: go on from inside
         os.environ[SHOWN_STEPS_ENV] = str(progress.current_step)

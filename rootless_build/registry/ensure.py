@@ -32,6 +32,8 @@ def ensure_image(store: Store, ref_text: str, *, pull_policy: str = "missing", p
         raise UsageError(f"invalid pull policy {pull_policy!r} (choose {', '.join(POLICIES)})")
     conf = conf if conf is not None else registries_conf.load()
     local = find_local(store, ref_text, conf, platform) if pull_policy != "always" else None
+    if local is not None and platform and not _is_for(local, platform):
+        local = None  # stored for another platform (a multi-platform build): pull this one's
     if local is not None and pull_policy in ("missing", "never"):
         return local
     if pull_policy == "never":
@@ -43,6 +45,12 @@ def ensure_image(store: Store, ref_text: str, *, pull_policy: str = "missing", p
         if pull_policy == "newer" and local is not None and unreachable:
             return local
         raise type(e)(f"pulling {ref_text}: {e}", code=e.code, status=e.status, temporary=e.temporary) from None
+
+
+def _is_for(image: Image, platform: str) -> bool:
+    config = image.config_json
+    return platforms.matches(platforms.parse(platform), str(config.get("os") or "linux"),
+                             str(config.get("architecture") or ""), config.get("variant"))
 
 
 def find_local(store: Store, ref_text: str, conf: registries_conf.RegistriesConf,

@@ -74,6 +74,45 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
     return PushResult(ref, digest, len(raw))
 
 
+def push_list(store: Store, manifest_list, dest: str, *, options: RegistryOptions | None = None,
+              compression: str = "gzip", progress: Progress | None = None,
+              conf: registries_conf.RegistriesConf | None = None, chunk_size: int | None = None,
+              jobs: int = JOBS) -> PushResult:
+    """Push a stored manifest list (store.lists.ManifestList) to `dest` with all its images:
+    each image by digest first, then the index naming them as pushed (a compressed layer
+    changes an image's manifest digest, so the index is rewritten to match)."""
+    from rootless_build.store.lists import list_images
+    from rootless_build.store.variants import media_compression
+
+    if not media_compression(compression):
+        raise UsageError("push needs compressed layers: choose gzip, zstd or zstd:chunked")
+    progress = progress or NoProgress()
+    conf = conf if conf is not None else registries_conf.load()
+    connections = Connections(options)
+    ref = push_target(dest, conf).ref
+    target = push_target(dest, conf)
+    repo = Repository(connections.get(ref.registry, target.insecure), ref.repository, push=True)
+    progress.message(f"The push refers to repository [{ref.name}]")
+    doc = manifest_list.doc
+    entries = []
+    with store.writing():
+        for entry, image in zip(manifest_list.manifests, list_images(store, manifest_list)):
+            layers = _push_blobs(store, repo, image, compression, progress, chunk_size, jobs)
+            raw, media_type = manifest_for(image, layers, media_compression(compression))
+            digest = dg.of_bytes(raw)
+            repo.put_manifest(digest, raw, media_type)
+            locations.remember(store, [image.manifest.config.digest, *(l.digest for l in layers)],
+                               ref.registry, ref.repository)
+            entries.append({**entry, "mediaType": media_type, "digest": digest, "size": len(raw)})
+        doc["manifests"] = entries
+        raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        repo.put_manifest(ref.tag or "latest", raw, doc.get("mediaType") or mt.OCI_INDEX)
+    digest = dg.of_bytes(raw)
+    progress.items_done()
+    progress.message(f"{ref.tag}: digest: {digest} size: {len(raw)}")
+    return PushResult(ref, digest, len(raw))
+
+
 def _push_blobs(store: Store, repo: Repository, image: Image, compression: str, progress: Progress,
                 chunk_size: int | None, jobs: int) -> list[Descriptor]:
     """Upload config and layers; the layer descriptors as pushed, in manifest order."""
