@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rootless_build.build.options import BuildOptions
+from rootless_build.errors import UsageError
 from rootless_build.record import replace
 
 
@@ -22,7 +23,7 @@ def build_platforms(store: Any, options: BuildOptions, targets: list[str], progr
     several = len(targets) > 1
     images = []
     for target in targets or [None]:
-        if several:
+        if several and not progress.quiet:
             print(f"[{target}]", file=progress.out, flush=True)
         one = replace(options, platform=target, tags=[] if several else list(options.tags),
                       iidfile=None if several else options.iidfile, metadata_file=None)
@@ -38,14 +39,43 @@ def build_platforms(store: Any, options: BuildOptions, targets: list[str], progr
             found = lists.save_list(store, name, descriptors)
     if several and options.iidfile:
         _write(options.iidfile, found.digest)
-    for name in names:
+    for name in names if not progress.quiet else ():
         print(f"Manifest list {name}: {found.digest}", file=progress.out, flush=True)
     return found
 
 
-def _write(path: str, text: str) -> None:
-    from rootless_build.errors import UsageError
+def check_list_outputs(outputs: list, tags: list[str], manifest: str | None) -> None:
+    """What -o can do with a manifest list: an OCI archive or directory of it, or the list
+    under a name (pushed on request); refused before anything is built."""
+    if len(tags) == 0 and manifest is None:
+        raise UsageError("--platform with several platforms needs -t NAME or --manifest NAME for the list")
+    for output in outputs:
+        if output.type not in ("oci", "image", "registry"):
+            raise UsageError(f"--output type={output.type} writes one image; a multi-platform build "
+                             "gives a manifest list: use type=oci, type=image or type=registry")
+        if output.dest == "-":
+            raise UsageError("a multi-platform build cannot write its archive to stdout; give dest=FILE")
 
+
+def export_list(store: Any, found: Any, outputs: list, registry_options: Any) -> None:
+    """Write the manifest list `found` (with all its images) to each output."""
+    from rootless_build.store import lists
+
+    for output in outputs:
+        if output.type == "oci":
+            from rootless_build.archive.save import save
+
+            save(store, [found.name], output.dest, "oci-archive" if output.tar else "oci-dir", output.compression)
+            continue
+        for name in [n for n in (output.name or "").split(",") if n] or [found.name]:
+            named = found if name == found.name else lists.save_list(store, name, found.manifests)
+            if output.push:
+                from rootless_build.registry.push import push_list
+
+                push_list(store, named, name, options=registry_options, compression=output.compression or "gzip")
+
+
+def _write(path: str, text: str) -> None:
     try:
         with open(path, "w") as f:
             f.write(text)

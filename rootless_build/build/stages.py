@@ -63,14 +63,14 @@ def _find(store, ref: str, options, platform: str | None):
 
 def image_platform(image) -> str:
     """os/arch[/variant] of a stored image, from its config."""
-    config = image.config_json if hasattr(image, "config_json") else {}
+    config = image.config_json
     return "/".join(str(config.get(k)) for k in ("os", "architecture", "variant") if config.get(k))
 
 
 def image_matches(image, platform: str) -> bool:
     from rootless_build.oci import platform as platforms
 
-    config = image.config_json if hasattr(image, "config_json") else {}
+    config = image.config_json
     return platforms.matches(platforms.parse(platform), str(config.get("os") or "linux"),
                              str(config.get("architecture") or ""), config.get("variant"))
 

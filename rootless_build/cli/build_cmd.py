@@ -174,11 +174,11 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
             options.platform = targets[0]
         sys.exit(run_check(common.open_store(ctx), options, fmt))
     several = len(targets) > 1 or options.manifest is not None
-    if several and wanted:
-        raise UsageError("-o/--output with --platform a,b or --manifest is not supported: "
-                         "push or save the manifest list")
-    if len(targets) > 1 and not (tags or options.manifest):
-        raise UsageError("--platform with several platforms needs -t NAME or --manifest NAME for the list")
+    if several:
+        from rootless_build.build.multiplatform import check_list_outputs
+
+        check_list_outputs(wanted, list(tags), options.manifest)
+        list_outputs, wanted = wanted, []  # written by the process that builds (no stdout tar)
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here(ctx, options):
@@ -194,7 +194,11 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
         if several:
             from rootless_build.build.multiplatform import build_platforms
 
-            build_platforms(store, options, targets, progress, run_build)
+            found = build_platforms(store, options, targets, progress, run_build)
+            if list_outputs:
+                from rootless_build.build.multiplatform import export_list
+
+                export_list(store, found, list_outputs, options.registry_options())
             return
         image = run_build(store, options, progress)
     except NeedsUserNamespace:      # the first RUN that misses the cache: go on from inside

@@ -44,6 +44,7 @@ bcmd=$(printf '%q ' "${buildah[@]}")
 # -- 1. two platforms against one ---------------------------------------------------------
 ctx=$work/steps
 cp -r "$cases/busybox-steps" "$ctx"
+chmod -R u+w "$ctx"
 sed -i 's|/busybox:latest|/busybox-multi:latest|' "$ctx/Dockerfile"
 store=$(q "$work/store")
 wipe="buildah unshare rm -rf $store $(q "$work/buildah-root") $(q "$work/buildah-run")"

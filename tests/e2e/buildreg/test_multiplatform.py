@@ -105,6 +105,15 @@ def test_two_platform_build_pushed_as_an_index(rb, registry, multi_base, tmp_pat
     ok(rb("save", "-o", str(archive), "multi:1"))
     saved = json.loads(skopeo("inspect", "--raw", f"oci-archive:{archive}:multi:1"))
     assert saved["mediaType"] == INDEX and len(saved["manifests"]) == 2
+    # the same build again (cached) with -o type=oci: the archive holds the list
+    out = tmp_path / "out.tar"
+    ok(rb("build", "--tls-verify=false", "--platform", "linux/amd64,linux/arm64", "-t", "multi:1",
+          "-o", f"type=oci,dest={out},compression=zstd", str(context)))
+    exported = json.loads(skopeo("inspect", "--raw", f"oci-archive:{out}:multi:1"))
+    assert [m["platform"]["architecture"] for m in exported["manifests"]] == ["amd64", "arm64"]
+    proc = rb("build", "--platform", "linux/amd64,linux/arm64", "-t", "multi:1", "-o", "type=local,dest=x",
+              str(context))
+    assert proc.returncode != 0 and "manifest list" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_manifest_commands(rb, registry, multi_base, tmp_path):
