@@ -42,7 +42,9 @@ def _find(store, ref: str, options, platform: str | None):
     if policy in ("missing", "never"):
         try:  # the common case: no registries.conf read, nothing imported
             image = store.resolve(ref)
-            if platform is None or image_matches(image, platform):
+            if platform is None:
+                return _host_image(store, ref, image)
+            if image_matches(image, platform):
                 return image
             if policy == "never":
                 raise BaseImageNotFound(f"{ref} is stored for {image_platform(image)}, not {platform} "
@@ -59,6 +61,19 @@ def _find(store, ref: str, options, platform: str | None):
                             options=options.registry_options(), progress=progress)
     finally:
         progress.close()
+
+
+def _host_image(store, ref: str, image):
+    """No --platform: the host's image when the name was last pulled for another platform
+    (a multi-platform build moved it) and the host's is still stored; else the image."""
+    from rootless_build.build.platform import format_platform, host_platform
+
+    host = format_platform(*host_platform())
+    if image_matches(image, host):
+        return image
+    from rootless_build.registry.ensure import from_pulled_index
+
+    return from_pulled_index(store, ref, None, host) or image
 
 
 def image_platform(image) -> str:

@@ -111,6 +111,12 @@ def test_two_platform_build_pushed_as_an_index(rb, registry, multi_base, tmp_pat
           "-o", f"type=oci,dest={out},compression=zstd", str(context)))
     exported = json.loads(skopeo("inspect", "--raw", f"oci-archive:{out}:multi:1"))
     assert [m["platform"]["architecture"] for m in exported["manifests"]] == ["amd64", "arm64"]
+    # the base's name now holds the arm64 image (pulled last); a plain build still gets the
+    # host's, from the stored index, without the registry
+    ok(rb("build", "-q", "-t", "single:1", str(context)))
+    config = json.loads(ok(rb("inspect", "single:1")).stdout)
+    config = config[0] if isinstance(config, list) else config
+    assert config["Architecture"] == "amd64"
     proc = rb("build", "--platform", "linux/amd64,linux/arm64", "-t", "multi:1", "-o", "type=local,dest=x",
               str(context))
     assert proc.returncode != 0 and "manifest list" in proc.stderr and "Traceback" not in proc.stderr
