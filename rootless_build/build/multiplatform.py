@@ -3,7 +3,7 @@ kept together as a manifest list (an OCI index) under the tag or the --manifest 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rootless_build.build.options import BuildOptions
@@ -11,7 +11,7 @@ from rootless_build.errors import UsageError
 from rootless_build.record import replace
 
 
-def build_platforms(store: Any, options: BuildOptions, targets: list[str], progress: Any,
+def build_platforms(store: Any, options: BuildOptions, targets: Sequence[str | None], progress: Any,
                     run_build: Callable[..., Any]) -> Any:
     """Build for each of `targets` (None: the host) and return the ManifestList written.
 
@@ -22,7 +22,7 @@ def build_platforms(store: Any, options: BuildOptions, targets: list[str], progr
 
     several = len(targets) > 1
     images = []
-    for target in targets or [None]:
+    for target in targets or [None]:  # (none: --manifest for this host)
         if several and not progress.quiet:
             print(f"[{target}]", file=progress.out, flush=True)
         one = replace(options, platform=target, tags=[] if several else list(options.tags),

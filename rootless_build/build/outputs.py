@@ -80,8 +80,8 @@ def _compression(fields: dict[str, str], text: str) -> str | None:
 
     if level is not None and not level.lstrip("-").isdigit():
         raise UsageError(f"invalid --output {text!r}: compression-level {level!r} is not a number")
-    kind = {"uncompressed": "none", None: "gzip"}.get(kind, kind)
-    return compression_name(kind, None if level is None else int(level))
+    name = {"uncompressed": "none", None: "gzip"}.get(kind, kind) or "gzip"
+    return compression_name(name, None if level is None else int(level))
 
 
 def with_compression(outputs: list[Output], spec: str | None) -> list[Output]:

@@ -17,14 +17,26 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import struct
-from datetime import datetime, timezone
-from typing import BinaryIO
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from rootless_build.layers.sink import LayerDigests, write_fully
-from rootless_build.layers.tarreader import (BLKTYPE, CHRTYPE, DIRTYPE, FIFOTYPE, LNKTYPE, SYMTYPE,
-                                             read_entries)
+from rootless_build.layers.tarreader import (
+    BLKTYPE,
+    CHRTYPE,
+    DIRTYPE,
+    FIFOTYPE,
+    LNKTYPE,
+    SYMTYPE,
+    TarEntry,
+    read_entries,
+)
+
+if TYPE_CHECKING:
+    import zstandard
 
 SKIPPABLE_MAGIC = b"\x50\x2a\x4d\x18"
 FOOTER_MAGIC = b"GnUlInUx"
@@ -42,7 +54,7 @@ _READ = 1 << 20
 class _Output:
     """The blob being written: counted and hashed."""
 
-    def __init__(self, dest: BinaryIO) -> None:
+    def __init__(self, dest: Any) -> None:
         self.dest = dest
         self.hasher = hashlib.sha256()
         self.size = 0
@@ -57,19 +69,19 @@ class _Output:
 class _FramedTee:
     """What the tar reader reads, teed into the current zstd frame (and the diff_id hash)."""
 
-    def __init__(self, src: BinaryIO, out: _Output, level: int) -> None:
+    def __init__(self, src: io.BufferedIOBase, out: _Output, level: int) -> None:
         import zstandard
 
         self._src = src
         self._out = out
         self._cctx = zstandard.ZstdCompressor(level=level, write_checksum=True)
-        self._frame = None
+        self._frame: zstandard.ZstdCompressionObj | None = None
         self.diff = hashlib.sha256()
         self.usize = 0
-        self.payload: hashlib._Hash | None = None  # the current file's content hash
+        self.payload: Any = None  # the current file's content hash (a hashlib object)
 
-    def readinto(self, view) -> int:
-        n = self._src.readinto(view)
+    def readinto(self, view: memoryview) -> int:
+        n: int = self._src.readinto(view)
         if n:
             data = bytes(view[:n])
             self.diff.update(data)
@@ -94,13 +106,13 @@ class _FramedTee:
             pass
 
 
-def write_chunked(src: BinaryIO, dest: BinaryIO, level: int = 3) -> tuple[LayerDigests, dict[str, str]]:
-    """Compress the uncompressed tar `src` into `dest` as zstd:chunked; the digests and
-    the annotations its layer descriptor must carry."""
+def write_chunked(src: Any, dest: Any, level: int = 3) -> tuple[LayerDigests, dict[str, str]]:
+    """Compress the uncompressed tar `src` (a buffered reader) into `dest` (write()) as
+    zstd:chunked; the digests and the annotations its layer descriptor must carry."""
     out = _Output(dest)
     tee = _FramedTee(src, out, level)
-    entries: list[dict] = []
-    for entry, content in read_entries(tee, "layer"):
+    entries: list[dict[str, Any]] = []
+    for entry, content in read_entries(cast(BinaryIO, tee), "layer"):
         item = _toc_entry(entry)
         if entry.isreg() and entry.size:
             item["offset"] = tee.end_frame()
@@ -119,8 +131,8 @@ def write_chunked(src: BinaryIO, dest: BinaryIO, level: int = 3) -> tuple[LayerD
     return LayerDigests("sha256:" + out.hasher.hexdigest(), out.size, diff_id, tee.usize, "zstd"), annotations
 
 
-def _toc_entry(entry) -> dict:
-    item: dict = {"type": _TYPES.get(entry.type, "reg"), "name": entry.name, "mode": entry.mode,
+def _toc_entry(entry: TarEntry) -> dict[str, Any]:
+    item: dict[str, Any] = {"type": _TYPES.get(entry.type, "reg"), "name": entry.name, "mode": entry.mode,
                   "uid": entry.uid, "gid": entry.gid, "modtime": _rfc3339(entry.mtime)}
     if entry.linkname and entry.type in (LNKTYPE, SYMTYPE):
         item["linkName"] = entry.linkname
@@ -137,12 +149,12 @@ def _toc_entry(entry) -> dict:
 
 def _rfc3339(mtime: float) -> str:
     """Go's time.Time JSON form (RFC 3339, UTC, fraction only when there is one)."""
-    stamp = datetime.fromtimestamp(int(mtime // 1), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = datetime.fromtimestamp(int(mtime // 1), UTC).strftime("%Y-%m-%dT%H:%M:%S")
     nanos = round((mtime % 1) * 1e9)
     return stamp + (f".{nanos:09d}".rstrip("0") if nanos else "") + "Z"
 
 
-def _write_toc(out: _Output, entries: list[dict], level: int) -> dict[str, str]:
+def _write_toc(out: _Output, entries: list[dict[str, Any]], level: int) -> dict[str, str]:
     import zstandard
 
     toc = json.dumps({"version": 1, "entries": entries}, separators=(",", ":")).encode()
@@ -153,10 +165,10 @@ def _write_toc(out: _Output, entries: list[dict], level: int) -> dict[str, str]:
     out.write(SKIPPABLE_MAGIC + struct.pack("<I", len(footer)) + footer)
     checksum = "sha256:" + hashlib.sha256(compressed).hexdigest()
     position = f"{offset}:{len(compressed)}:{len(toc)}:{TOC_TYPE_CRFS}"
-    return {key: value for keys in ANNOTATION_KEYS for key, value in zip(keys, (checksum, position))}
+    return {key: value for keys in ANNOTATION_KEYS for key, value in zip(keys, (checksum, position), strict=True)}
 
 
-def read_toc(blob: BinaryIO) -> dict:
+def read_toc(blob: BinaryIO) -> dict[str, Any]:
     """The TOC of a zstd:chunked blob, found through its footer (for tests and fsck)."""
     import zstandard
 
@@ -168,4 +180,6 @@ def read_toc(blob: BinaryIO) -> dict:
         raise LayerError("not a zstd:chunked layer (no footer)")
     offset, length, ulength, kind = struct.unpack("<QQQQ", tail[8:40])
     blob.seek(offset)
-    return json.loads(zstandard.ZstdDecompressor().decompress(blob.read(length), max_output_size=ulength))
+    toc: dict[str, Any] = json.loads(zstandard.ZstdDecompressor().decompress(blob.read(length),
+                                                                             max_output_size=ulength))
+    return toc

@@ -97,7 +97,7 @@ def pull(store: Store, text: str, *, options: RegistryOptions | None = None, pla
             store.tag(image, tag)
             tags = (normalize(tag),)
             if found.media_type in mt.INDEXES:  # the other platforms' images stay findable
-                store.put_record(PULLED_INDEXES, tags[0], {"index": found.digest})
+                store.put_record(PULLED_INDEXES, normalize(tag), {"index": found.digest})
         else:
             store.add_untagged(image)
         locations.remember(store, [manifest.config.digest, *(layer.digest for layer in manifest.layers)],

@@ -9,6 +9,7 @@ A name is either an image's or a list's: saving a list under a name takes it fro
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from rootless_build.errors import ImageNotFound, UsageError
 from rootless_build.oci import mediatypes as mt
@@ -24,15 +25,16 @@ class ManifestList(Record, frozen=True):
     raw: bytes
 
     @property
-    def doc(self) -> dict:
-        return json.loads(self.raw)
+    def doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(self.raw)
+        return doc
 
     @property
-    def manifests(self) -> list[dict]:
+    def manifests(self) -> list[dict[str, Any]]:
         return list(self.doc.get("manifests") or [])
 
 
-def is_list_entry(entry: dict) -> bool:
+def is_list_entry(entry: dict[str, Any]) -> bool:
     return entry.get("mediaType") in mt.INDEXES
 
 
@@ -58,7 +60,7 @@ def get_list(store: Store, text: str) -> ManifestList:
     return found
 
 
-def image_descriptor(image: Image) -> dict:
+def image_descriptor(image: Image) -> dict[str, Any]:
     """An index entry for a stored image, with the platform its config names."""
     config = image.config_json
     platform = {"architecture": str(config.get("architecture") or ""), "os": str(config.get("os") or "")}
@@ -68,10 +70,10 @@ def image_descriptor(image: Image) -> dict:
             "size": len(image.manifest_bytes), "platform": platform}
 
 
-def save_list(store: Store, name: str, manifests: list[dict], annotations: dict[str, str] | None = None
+def save_list(store: Store, name: str, manifests: list[dict[str, Any]], annotations: dict[str, str] | None = None
               ) -> ManifestList:
     """Store an index over `manifests` (descriptor dicts) under `name`, replacing what had it."""
-    doc: dict = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": manifests}
+    doc: dict[str, Any] = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": manifests}
     if annotations:
         doc["annotations"] = annotations
     raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
@@ -132,7 +134,7 @@ def list_images(store: Store, found: ManifestList) -> list[Image]:
     return images
 
 
-def _keep_untagged_images_once(entries: list[dict]) -> list[dict]:
+def _keep_untagged_images_once(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out, seen = [], set()
     for entry in entries:
         if layout.ref_name(entry) or entry["digest"] not in seen:

@@ -10,7 +10,7 @@ recompressed or expanded the same way.
 from __future__ import annotations
 
 import io
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from rootless_build.errors import BlobCorrupt, UsageError
 from rootless_build.layers.compression import READ_SIZE, open_uncompressed
@@ -121,7 +121,8 @@ def _convert(store: Store, layer: Descriptor, compression: str, diff_id: str | N
                       size=result.size, annotations=annotations or None)
 
 
-def _write(src, layer: Descriptor, dest, compression: str) -> tuple[LayerDigests, dict[str, str]]:
+def _write(src: BinaryIO, layer: Descriptor, dest: Any, compression: str) -> tuple[LayerDigests, dict[str, str]]:
+    """`dest`: the blob file or a _Tee (write() is all it needs)."""
     kind, level = parse_spec(compression)
     if kind == CHUNKED:
         from rootless_build.layers.zstdchunked import write_chunked
@@ -129,9 +130,10 @@ def _write(src, layer: Descriptor, dest, compression: str) -> tuple[LayerDigests
         if not mt.layer_compression(layer.media_type):
             return write_chunked(src, dest, 3 if level is None else level)  # (buffered)
         with open_uncompressed(src) as content:
-            return write_chunked(io.BufferedReader(content, READ_SIZE), dest, 3 if level is None else level)
-    levels = {} if level is None else {"gzip_level": min(level, 3), "zstd_level": level}
-    with LayerSink(dest, kind, **levels) as sink:
+            return write_chunked(io.BufferedReader(content, READ_SIZE), dest,
+                                 3 if level is None else level)
+    gzip_level, zstd_level = (1, 3) if level is None else (min(level, 3), level)  # (LayerSink's defaults)
+    with LayerSink(dest, kind, gzip_level=gzip_level, zstd_level=zstd_level) as sink:
         if not mt.layer_compression(layer.media_type):
             sink.write_from(src, layer.size)  # straight into the sink's blocks
         else:

@@ -7,12 +7,11 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import subprocess
 import tarfile
 import urllib.request
 from pathlib import Path
-
-import os
 
 import pytest
 
