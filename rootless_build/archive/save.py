@@ -17,8 +17,8 @@ from rootless_build.archive.tarout import TarOut
 from rootless_build.archive.writers import Selected, write_docker_archive, write_oci_layout
 from rootless_build.errors import UsageError
 from rootless_build.store import Store
-from rootless_build.store.variants import compression_name
 from rootless_build.store.lists import list_images
+from rootless_build.store.variants import compression_name
 
 FORMATS = ("oci-archive", "docker-archive", "oci-dir")
 # docker save writes uncompressed layers; OCI archives are gzip by default (like buildah push)
