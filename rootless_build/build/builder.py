@@ -165,11 +165,12 @@ class Builder:
         """Where the stage starts, and the stored image when it starts from one."""
         try:
             from_ = expanded(stage.from_, self.build_args.global_env(), filename=self.filename)
-            if from_.platform:
-                check_platform(from_.platform)
             ref = base_of(self.dockerfile, stage, self.build_args.global_env())
             if ref.kind == "image":
-                return ref, find_base_image(self.store, self._named_image(ref.name), options=self.options)
+                # FROM --platform=$BUILDPLATFORM: that platform's image, else the target's
+                platform = format_platform(*check_platform(from_.platform or self.options.platform))
+                return ref, find_base_image(self.store, self._named_image(ref.name), options=self.options,
+                                            platform=platform)
             return ref, None
         except RootlessBuildError as e:
             raise self._fail(stage.from_, str(e)) from None

@@ -58,6 +58,8 @@ class BuildOptions(Record):
     record_result: bool = True
     squash: str | None = None
     outputs: list[str] = field(factory=list)
+    # --compression-format/--compression-level for the outputs (a store.variants spec).
+    output_compression: str | None = None
     # Edits of the result (buildah's flags): manifest annotations, variables and labels to
     # drop, and whether the final stage keeps its base image's labels.
     annotations: dict[str, str] = field(factory=dict)
@@ -82,6 +84,8 @@ class BuildOptions(Record):
     # buildah --compat-volumes: RUN changes under a declared VOLUME are discarded, as the
     # classic docker builder does (BuildKit keeps them: the default).
     compat_volumes: bool = False
+    # --manifest NAME: add the image(s) to this manifest list (created when missing)
+    manifest: str | None = None
     # Images FROM and --from found during this build: each is looked up (pulled) once.
     found_images: dict = field(factory=dict)
 

@@ -7,6 +7,8 @@ store.
     type=docker,dest=FILE|-    a docker-archive, for `docker load`
     type=image,name=REF[,push=true]        a name in the store, pushed on request
     type=registry,name=REF     the same as type=image,push=true
+    oci, docker, image and registry also take compression=gzip|zstd|zstd:chunked|uncompressed
+    and compression-level=N (--compression-format/--compression-level set them for all)
     DIR                        short for type=local,dest=DIR; `-` for type=tar,dest=-
 """
 
@@ -20,11 +22,13 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from rootless_build.errors import UsageError
-from rootless_build.record import Record
+from rootless_build.record import Record, replace
 
 TYPES = ("local", "tar", "oci", "docker", "image", "registry")
-_KEYS = {"local": {"dest"}, "tar": {"dest"}, "oci": {"dest", "tar", "name"}, "docker": {"dest", "name"},
-         "image": {"name", "push"}, "registry": {"name", "push"}}
+_COMPRESSION_KEYS = {"compression", "compression-level", "force-compression"}
+_KEYS = {"local": {"dest"}, "tar": {"dest"}, "oci": {"dest", "tar", "name", *_COMPRESSION_KEYS},
+         "docker": {"dest", "name", *_COMPRESSION_KEYS}, "image": {"name", "push", *_COMPRESSION_KEYS},
+         "registry": {"name", "push", *_COMPRESSION_KEYS}}
 
 
 class Output(Record, frozen=True):
@@ -33,6 +37,7 @@ class Output(Record, frozen=True):
     name: str | None = None
     push: bool = False
     tar: bool = True
+    compression: str | None = None  # a store.variants.compression_name() spec; None: the default
 
 
 def parse_output(text: str) -> Output:
@@ -57,7 +62,7 @@ def parse_output(text: str) -> Output:
         raise UsageError(f"invalid --output {text!r}: type={kind} takes no {unknown[0]!r}")
     output = Output(kind, dest=fields.get("dest") or None, name=fields.get("name") or None,
                     push=kind == "registry" or _flag(fields.get("push", "false"), text),
-                    tar=_flag(fields.get("tar", "true"), text))
+                    tar=_flag(fields.get("tar", "true"), text), compression=_compression(fields, text))
     if kind in ("local", "tar", "oci", "docker") and output.dest is None:
         raise UsageError(f"invalid --output {text!r}: type={kind} needs dest=")
     if kind == "local" and output.dest == "-":
@@ -65,6 +70,26 @@ def parse_output(text: str) -> Output:
     if kind == "oci" and not output.tar and output.dest == "-":
         raise UsageError(f"invalid --output {text!r}: tar=false writes a directory, not stdout")
     return output
+
+
+def _compression(fields: dict[str, str], text: str) -> str | None:
+    kind, level = fields.get("compression"), fields.get("compression-level")
+    if kind is None and level is None:
+        return None
+    from rootless_build.store.variants import compression_name
+
+    if level is not None and not level.lstrip("-").isdigit():
+        raise UsageError(f"invalid --output {text!r}: compression-level {level!r} is not a number")
+    name = {"uncompressed": "none", None: "gzip"}.get(kind, kind) or "gzip"
+    return compression_name(name, None if level is None else int(level))
+
+
+def with_compression(outputs: list[Output], spec: str | None) -> list[Output]:
+    """--compression-format/--compression-level: for every output that did not say."""
+    if spec is None:
+        return outputs
+    return [o if o.compression is not None or o.type in ("local", "tar") else replace(o, compression=spec)
+            for o in outputs]
 
 
 def _flag(value: str, text: str) -> bool:
@@ -165,9 +190,9 @@ def _archive(store: Any, image: Any, output: Output, tags: list[str], stdout: Bi
         store.tag(image, name)
     fmt = "docker-archive" if output.type == "docker" else ("oci-archive" if output.tar else "oci-dir")
     if output.dest == "-":
-        save(store, [name or image.id], None, fmt, stream=stdout or sys.stdout.buffer)
+        save(store, [name or image.id], None, fmt, output.compression, stream=stdout or sys.stdout.buffer)
     else:
-        save(store, [name or image.id], output.dest, fmt)
+        save(store, [name or image.id], output.dest, fmt, output.compression)
 
 
 def _image(store: Any, image: Any, output: Output, tags: list[str], registry_options: Any) -> None:
@@ -177,4 +202,4 @@ def _image(store: Any, image: Any, output: Output, tags: list[str], registry_opt
         if output.push:
             from rootless_build.registry.push import push
 
-            push(store, name, options=registry_options)
+            push(store, name, options=registry_options, compression=output.compression or "gzip")

@@ -20,7 +20,7 @@ class BaseImageNotFound(ImageNotFound):
     pass
 
 
-def find_base_image(store, ref: str, *, pull: bool | str = False, options=None):
+def find_base_image(store, ref: str, *, pull: bool | str = False, options=None, platform: str | None = None):
     """The stored image a FROM or --from names, pulled when the store lacks it (or the pull
     policy asks the registry every time: `build --pull`). `options` (BuildOptions) carries
     the pull policy, the platform, -q and how to reach registries; a failed pull is one
@@ -29,17 +29,26 @@ def find_base_image(store, ref: str, *, pull: bool | str = False, options=None):
 
     if options is None:
         options = BuildOptions(pull=pull)
-    found = options.found_images.get(ref)
+    platform = platform or options.platform
+    key = f"{ref}|{platform}" if platform else ref
+    found = options.found_images.get(key)
     if found is None:
-        found = options.found_images[ref] = _find(store, ref, options)
+        found = options.found_images[key] = _find(store, ref, options, platform)
     return found
 
 
-def _find(store, ref: str, options):
+def _find(store, ref: str, options, platform: str | None):
     policy = options.pull_policy()
     if policy in ("missing", "never"):
         try:  # the common case: no registries.conf read, nothing imported
-            return store.resolve(ref)
+            image = store.resolve(ref)
+            if platform is None:
+                return _host_image(store, ref, image)
+            if image_matches(image, platform):
+                return image
+            if policy == "never":
+                raise BaseImageNotFound(f"{ref} is stored for {image_platform(image)}, not {platform} "
+                                        "(and the pull policy is \"never\")")
         except ImageNotFound:
             if policy == "never":
                 raise BaseImageNotFound(f"image not known: {ref} (and the pull policy is \"never\")") from None
@@ -48,10 +57,37 @@ def _find(store, ref: str, options):
 
     progress = for_terminal(options.quiet, sys.stderr)
     try:
-        return ensure_image(store, ref, pull_policy=policy, platform=options.platform,
+        return ensure_image(store, ref, pull_policy=policy, platform=platform,
                             options=options.registry_options(), progress=progress)
     finally:
         progress.close()
+
+
+def _host_image(store, ref: str, image):
+    """No --platform: the host's image when the name was last pulled for another platform
+    (a multi-platform build moved it) and the host's is still stored; else the image."""
+    from rootless_build.build.platform import format_platform, host_platform
+
+    host = format_platform(*host_platform())
+    if image_matches(image, host):
+        return image
+    from rootless_build.registry.ensure import from_pulled_index
+
+    return from_pulled_index(store, ref, None, host) or image
+
+
+def image_platform(image) -> str:
+    """os/arch[/variant] of a stored image, from its config."""
+    config = image.config_json
+    return "/".join(str(config.get(k)) for k in ("os", "architecture", "variant") if config.get(k))
+
+
+def image_matches(image, platform: str) -> bool:
+    from rootless_build.oci import platform as platforms
+
+    config = image.config_json
+    return platforms.matches(platforms.parse(platform), str(config.get("os") or "linux"),
+                             str(config.get("architecture") or ""), config.get("variant"))
 
 
 class BaseRef(Record, frozen=True):

@@ -25,7 +25,9 @@ from rootless_build.errors import UsageError
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Add a label to the image.")
 @click.option("--iidfile", metavar="FILE", help="Write the image ID to FILE.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
-@click.option("--platform", help="Target platform (only this machine's is buildable).")
+@click.option("--platform", metavar="OS/ARCH[/VARIANT][,...]",
+              help="Target platform(s); several build an image each, kept as a manifest list under the tag.")
+@click.option("--manifest", metavar="NAME", help="Add the image(s) to this manifest list (created if missing).")
 @click.option("--network", type=click.Choice(["default", "host", "none"]), help="Network for RUN steps.")
 @click.option("--allow", "allow", multiple=True, type=click.Choice(["security.insecure"]),
               help="Allow an entitlement (security.insecure: RUN --security=insecure).")
@@ -58,6 +60,9 @@ from rootless_build.errors import UsageError
 @click.option("-o", "--output", "outputs", multiple=True, metavar="type=TYPE[,KEY=VALUE...]|DIR|-",
               help="Also write the result: type=local,dest=DIR | type=tar,dest=FILE|- | "
                    "type=oci,dest=FILE[,tar=false] | type=docker,dest=FILE | type=image,name=REF[,push=true].")
+@click.option("--compression-format", type=click.Choice(["gzip", "zstd", "zstd:chunked", "none"]),
+              help="Layer compression of the oci/docker/registry outputs.")
+@click.option("--compression-level", type=int, help="Compression level of the outputs (gzip 0-9, zstd 1-22).")
 @click.option("--format", "image_format", type=click.Choice(["oci", "docker", "text", "json"]),
               envvar="BUILDAH_FORMAT",
               help="Media types of the image: oci (default) or docker (Docker schema 2); with --check, "
@@ -104,7 +109,8 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
           authfile, creds, outputs, image_format, progress, jobs, squash, squash_all, annotations, unset_env, unset_labels,
           inherit_labels, metadata_file, check, call, list_rules, signature_policy, registries_d, sbom, sbom_output,
           provenance, source_date_epoch, rewrite_timestamp, timestamp, compat_volumes, isolation, ssh,
-          build_contexts, **run_flags) -> None:
+          build_contexts, compression_format, compression_level, manifest,
+          **run_flags) -> None:
     """Build an image from a Dockerfile and a context: a directory, '-' (a tar or a Dockerfile
     on stdin), or a URL (a git repository URL[#REF[:DIR]], a tar or a Dockerfile)."""
     if list_rules:
@@ -131,7 +137,9 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
               "provenance": _provenance_mode(provenance),
               "source_date_epoch": source_date_epoch, "timestamp": timestamp,
               "rewrite_timestamp": rewrite_timestamp, "compat_volumes": compat_volumes,
-              "isolation": common.isolation(ctx, isolation)}
+              "isolation": common.isolation(ctx, isolation),
+              "output_compression": _output_compression(compression_format, compression_level),
+              "manifest": manifest}
     with BuildInputs() as inputs:  # what they received or started goes when the command ends
         context, dockerfile = inputs.main_context(context, dockerfile)
         fields = inputs.fields(secrets, ssh, build_contexts, **run_flags)
@@ -147,7 +155,7 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
     from rootless_build.build.options import BuildOptions
     from rootless_build.cli.build_inputs import pairs as _pairs
 
-    wanted = _outputs(tuple(fields["outputs"]), tags)
+    wanted = _outputs(tuple(fields["outputs"]), tags, fields["output_compression"])
     if any(output.dest == "-" for output in wanted) and not os.environ.get(RESULT_ENV):
         _take_stdout_for_tar()
 
@@ -161,10 +169,21 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds, **fields)
     check, fmt = _call(call, check, lint_format)
+    from rootless_build.build.platform import parse_platforms
+
+    targets = parse_platforms(platform)
     if check:
         from rootless_build.cli.check_cmd import run_check
 
+        if len(targets) > 1:
+            options.platform = targets[0]
         sys.exit(run_check(common.open_store(ctx), options, fmt))
+    several = len(targets) > 1 or options.manifest is not None
+    if several:
+        from rootless_build.build.multiplatform import check_list_outputs
+
+        check_list_outputs(wanted, list(tags), options.manifest)
+        list_outputs, wanted = wanted, []  # written by the process that builds (no stdout tar)
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here(ctx, options):
@@ -177,6 +196,15 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
     progress = Progress(quiet)
     store = common.open_store(ctx)
     try:
+        if several:
+            from rootless_build.build.multiplatform import build_platforms
+
+            found = build_platforms(store, options, targets, progress, run_build)
+            if list_outputs:
+                from rootless_build.build.multiplatform import export_list
+
+                export_list(store, found, list_outputs, options.registry_options())
+            return
         image = run_build(store, options, progress)
     except NeedsUserNamespace:      # the first RUN that misses the cache: go on from inside
         os.environ[SHOWN_STEPS_ENV] = str(progress.current_step)
@@ -241,14 +269,22 @@ def _annotations(values: tuple[str, ...]) -> dict[str, str]:
     return pairs(tuple(plain), "--annotation", from_env=False)
 
 
-def _outputs(values: tuple[str, ...], tags: tuple[str, ...]) -> list[Any]:
+def _outputs(values: tuple[str, ...], tags: tuple[str, ...], compression: str | None) -> list[Any]:
     if not values:
         return []
-    from rootless_build.build.outputs import check_outputs, parse_output
+    from rootless_build.build.outputs import check_outputs, parse_output, with_compression
 
-    outputs = [parse_output(value) for value in values]
+    outputs = with_compression([parse_output(value) for value in values], compression)
     check_outputs(outputs, list(tags))
     return outputs
+
+
+def _output_compression(kind: str | None, level: int | None) -> str | None:
+    if kind is None and level is None:
+        return None
+    from rootless_build.store.variants import compression_name
+
+    return compression_name(kind or "gzip", level)
 
 
 def _call(call: str | None, check: bool, fmt: str) -> tuple[bool, str]:

@@ -8,6 +8,7 @@ Import from the modules (nothing is re-exported, so importing a submodule stays 
     sink.LayerSink, LayerDigests  one pass: diff_id + compression + digest of the blob
     compression.compress_file     gzip/zstd variant of a stored uncompressed layer
     compression.open_uncompressed read any layer blob as a tar stream
+    zstdchunked.write_chunked     zstd:chunked: a frame per file + the TOC containers/storage reads
     tarreader.read_entries        THE tar reader: every header validated (layers, archives, ADD)
     tarreader.scan_file           validate a stored tar's headers (load, import)
     tarsparse                     GNU sparse maps, checked; holes stay holes

@@ -316,7 +316,13 @@ def handle_run(step) -> None:
         raise step.fail(str(e)) from None
     if step.use_cache(inputs):
         return
+    from rootless_build.build.platform import require_runnable
     from rootless_build.sandbox.spec import StepInterrupted
+
+    try:
+        require_runnable(str(step.state.config.get("architecture") or ""))
+    except RootlessBuildError as e:
+        raise step.fail(str(e)) from None
 
     try:
         written = execute_run(step.store, request)
