@@ -10,10 +10,11 @@ recompressed or expanded the same way.
 from __future__ import annotations
 
 import io
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from rootless_build.errors import BlobCorrupt, UsageError
 from rootless_build.layers.compression import READ_SIZE, open_uncompressed
+from rootless_build.layers.fileobj import Bytes, ChunkReader
 from rootless_build.layers.sink import LayerDigests, LayerSink
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.models import Descriptor
@@ -135,7 +136,8 @@ def _write(src: BinaryIO, layer: Descriptor, dest: Any, compression: str) -> tup
     gzip_level, zstd_level = (1, 3) if level is None else (min(level, 3), level)  # (LayerSink's defaults)
     with LayerSink(dest, kind, gzip_level=gzip_level, zstd_level=zstd_level) as sink:
         if not mt.layer_compression(layer.media_type):
-            sink.write_from(src, layer.size)  # straight into the sink's blocks
+            # straight into the sink's blocks (typeshed's BinaryIO lacks readinto; the store's readers have it)
+            sink.write_from(cast(ChunkReader, src), layer.size)
         else:
             with open_uncompressed(src) as content:
                 while chunk := content.read(READ_SIZE):
@@ -150,7 +152,7 @@ class _Tee:
         self._blob = blob
         self._other = other
 
-    def write(self, data) -> int:
+    def write(self, data: Bytes) -> int:
         self._blob.write(data)
         self._other.write(data)
         return len(data)
