@@ -15,4 +15,6 @@ Import from the modules (nothing is re-exported, so importing a submodule stays 
     extract.extract_layer         safe, streaming extraction (apply / overlay lower dir)
     safeopen.open_beneath         open below a directory fd, no symlink at any component
     whiteouts                     OCI, kernel overlay and fuse-overlayfs whiteout formats
+    fileobj                       protocols of the file objects read and written (ByteReader,
+                                  ChunkReader with readinto, ByteWriter, DecodedStream)
 """
