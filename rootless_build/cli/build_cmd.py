@@ -151,8 +151,8 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
 def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, labels, iidfile, quiet,
            platform, network, cache_from, cache_to, tls_verify, cert_dir, authfile, creds, check, call,
            lint_format, fields) -> None:
-    from rootless_build.build.dockerfilesource import has_run
-    from rootless_build.build.options import BuildOptions
+    from rootless_build.builder.dockerfilesource import has_run
+    from rootless_build.builder.options import BuildOptions
     from rootless_build.cli.build_inputs import pairs as _pairs
 
     wanted = _outputs(tuple(fields["outputs"]), tags, fields["output_compression"])
@@ -169,7 +169,7 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds, **fields)
     check, fmt = _call(call, check, lint_format)
-    from rootless_build.build.platform import parse_platforms
+    from rootless_build.builder.platform import parse_platforms
 
     targets = parse_platforms(platform)
     if check:
@@ -180,7 +180,7 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
         sys.exit(run_check(common.open_store(ctx), options, fmt))
     several = len(targets) > 1 or options.manifest is not None
     if several:
-        from rootless_build.build.multiplatform import check_list_outputs
+        from rootless_build.builder.multiplatform import check_list_outputs
 
         check_list_outputs(wanted, list(tags), options.manifest)
         list_outputs, wanted = wanted, []  # written by the process that builds (no stdout tar)
@@ -188,20 +188,20 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here(ctx, options):
         sys.exit(_finish_in_userns(ctx, options, wanted))
-    from rootless_build.build.builder import build as run_build
-    from rootless_build.build.handlers.run import NeedsUserNamespace
-    from rootless_build.build.progress import SHOWN_STEPS_ENV, Progress
+    from rootless_build.builder.builder import build as run_build
+    from rootless_build.builder.handlers.run import NeedsUserNamespace
+    from rootless_build.builder.progress import SHOWN_STEPS_ENV, Progress
 
     signal.signal(signal.SIGTERM, _terminated)
     progress = Progress(quiet)
     store = common.open_store(ctx)
     try:
         if several:
-            from rootless_build.build.multiplatform import build_platforms
+            from rootless_build.builder.multiplatform import build_platforms
 
             found = build_platforms(store, options, targets, progress, run_build)
             if list_outputs:
-                from rootless_build.build.multiplatform import export_list
+                from rootless_build.builder.multiplatform import export_list
 
                 export_list(store, found, list_outputs, options.registry_options())
             return
@@ -238,7 +238,7 @@ def _finish_in_userns(ctx: click.Context, options: Any, wanted: list[Any]) -> in
 
 
 def _export(store: Any, image: Any, wanted: list[Any], options: Any) -> None:
-    from rootless_build.build.outputs import export
+    from rootless_build.builder.outputs import export
 
     export(store, image, wanted, tags=list(image.tags), registry_options=options.registry_options(),
            stdout=_TAR_STDOUT[0] if _TAR_STDOUT else None)
@@ -272,7 +272,7 @@ def _annotations(values: tuple[str, ...]) -> dict[str, str]:
 def _outputs(values: tuple[str, ...], tags: tuple[str, ...], compression: str | None) -> list[Any]:
     if not values:
         return []
-    from rootless_build.build.outputs import check_outputs, parse_output, with_compression
+    from rootless_build.builder.outputs import check_outputs, parse_output, with_compression
 
     outputs = with_compression([parse_output(value) for value in values], compression)
     check_outputs(outputs, list(tags))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rootless_build.build.platform import registered_flags
+from rootless_build.builder.platform import registered_flags
 
 pytestmark = pytest.mark.registry
 

@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from rootless_build.build.layerindex import layer_entries, scan
+from rootless_build.builder.layerindex import layer_entries, scan
 from rootless_build.errors import LayerError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rootless_build.build import platform as bp
+from rootless_build.builder import platform as bp
 from rootless_build.errors import UsageError
 
 

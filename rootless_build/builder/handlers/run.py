@@ -18,8 +18,8 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from rootless_build.build.history import run_created_by
-from rootless_build.build.patterns import go_clean
+from rootless_build.builder.history import run_created_by
+from rootless_build.builder.patterns import go_clean
 from rootless_build.dockerfile.heredoc import parse_heredoc_word
 from rootless_build.dockerfile.mounts import parse_mount
 from rootless_build.errors import BuildError, RootlessBuildError
@@ -132,7 +132,7 @@ def cache_inputs(request: RunRequest, step) -> dict:
     and what its bind mounts show; never on a secret."""
     visible = [m for m in request.mounts if m.type != "secret"]
     if visible:
-        from rootless_build.build.runmounts import source_identity
+        from rootless_build.builder.runmounts import source_identity
     return {"command": request.command, "env": request.env, "workdir": request.workdir,
             "user": request.user, "network": request.network,
             **({"security": request.security} if request.security != "sandbox" else {}),
@@ -160,7 +160,7 @@ def _output(quiet: bool) -> Callable[[bytes], None]:
         show(b"\n".join(out))
 
     def show_json(chunk: bytes) -> None:
-        from rootless_build.build.progress import emit_json
+        from rootless_build.builder.progress import emit_json
 
         stage = prefix.decode().strip()[1:-1]
         data = chunk.decode(errors="replace")
@@ -209,8 +209,8 @@ def execute_run(store, request: RunRequest):
     blob; `keep` it), or None
     if it changed nothing. Raises BuildError on a non-zero exit, StepInterrupted on
     SIGINT/SIGTERM (everything cleaned up), NeedsUserNamespace outside the namespace."""
-    from rootless_build.build.layerwrite import WrittenLayer
-    from rootless_build.build.runmounts import prepare_mounts
+    from rootless_build.builder.layerwrite import WrittenLayer
+    from rootless_build.builder.runmounts import prepare_mounts
     from rootless_build.sandbox import isolation
     from rootless_build.sandbox.spec import Mount as SandboxMount
     from rootless_build.sandbox.step import StepSpec, run_step
@@ -316,7 +316,7 @@ def handle_run(step) -> None:
         raise step.fail(str(e)) from None
     if step.use_cache(inputs):
         return
-    from rootless_build.build.platform import require_runnable
+    from rootless_build.builder.platform import require_runnable
     from rootless_build.sandbox.spec import StepInterrupted
 
     try:
@@ -331,7 +331,7 @@ def handle_run(step) -> None:
     except RootlessBuildError as e:
         raise step.fail(str(e)) from None
     if written is not None:
-        from rootless_build.build.layerwrite import keep
+        from rootless_build.builder.layerwrite import keep
 
         keep(step.store, written)
         step.add_layer(written.diff_id, written.size)

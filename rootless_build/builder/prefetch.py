@@ -2,7 +2,7 @@
 
 The build itself still walks its stages in Dockerfile order. When a step first misses the
 cache (work is about to happen), the stages that do not wait for anything unbuilt are
-handed to child processes (`python -m rootless_build.build.stagejob`), at most `jobs - 1` at
+handed to child processes (`python -m rootless_build.builder.stagejob`), at most `jobs - 1` at
 a time beside this one. A child builds one stage into the same store and cache, and the
 build, when it reaches that stage, waits for the child and then finds every step cached:
 its image is the one a sequential build makes, to the digest, and a stage that failed in a
@@ -132,7 +132,7 @@ class StagePrefetcher:
         fd, self._errors[index] = tempfile.mkstemp(prefix="rootless-build-stage-")
         os.close(fd)
         env = {**os.environ, PREFIX_ENV: f"[{self._label(index)}] ", ERROR_ENV: self._errors[index]}
-        child = subprocess.Popen([sys.executable, "-m", "rootless_build.build.stagejob", self._store_root],
+        child = subprocess.Popen([sys.executable, "-m", "rootless_build.builder.stagejob", self._store_root],
                                  stdin=subprocess.PIPE, env=env)
         assert child.stdin is not None
         child.stdin.write(json.dumps(fields).encode())

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rootless_build.build import flatten
-from rootless_build.build.history import now_ns
-from rootless_build.build.imagefs import ImageFS
-from rootless_build.build.layerwrite import discard, keep, write_with
+from rootless_build.builder import flatten
+from rootless_build.builder.history import now_ns
+from rootless_build.builder.imagefs import ImageFS
+from rootless_build.builder.layerwrite import discard, keep, write_with
 from rootless_build.oci import config as ic
 
 

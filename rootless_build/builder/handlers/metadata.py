@@ -7,7 +7,7 @@ applies the instruction to the config (the rules are oci.config's, shared with
 
 from __future__ import annotations
 
-from rootless_build.build.history import nop
+from rootless_build.builder.history import nop
 from rootless_build.oci import config as ic
 
 

@@ -19,10 +19,10 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import BinaryIO
 
-from rootless_build.build import fstree
-from rootless_build.build.dockerignore import IgnoreMatcher, find_ignore_file, read_patterns
-from rootless_build.build.fstree import DIR, Node, node_from_stat
-from rootless_build.build.statcache import StatCache
+from rootless_build.builder import fstree
+from rootless_build.builder.dockerignore import IgnoreMatcher, find_ignore_file, read_patterns
+from rootless_build.builder.fstree import DIR, Node, node_from_stat
+from rootless_build.builder.statcache import StatCache
 from rootless_build.errors import BuildError, UsageError
 from rootless_build.layers import safeopen
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rootless_build.build.options import BuildOptions
+from rootless_build.builder.options import BuildOptions
 from rootless_build.errors import UsageError
 from rootless_build.record import replace
 

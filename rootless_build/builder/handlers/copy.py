@@ -16,14 +16,14 @@ import hashlib
 import json
 from functools import partial
 
-from rootless_build.build import fstree
-from rootless_build.build.copyplan import CopyError, CopyPlan, CopyRequest, Source, plan_copy
-from rootless_build.build.fstree import DIR
-from rootless_build.build.history import copy_created_by
+from rootless_build.builder import fstree
+from rootless_build.builder.copyplan import CopyError, CopyPlan, CopyRequest, Source, plan_copy
+from rootless_build.builder.fstree import DIR
+from rootless_build.builder.history import copy_created_by
 from rootless_build.oci.config import workdir
-from rootless_build.build.modes import parse_chmod
-from rootless_build.build.patterns import go_clean
-from rootless_build.build.users import resolve_chown
+from rootless_build.builder.modes import parse_chmod
+from rootless_build.builder.patterns import go_clean
+from rootless_build.builder.users import resolve_chown
 from rootless_build.errors import RootlessBuildError
 
 
@@ -40,7 +40,7 @@ def _copy_or_add(step, instr, keyword: str) -> None:
     urls: list[str] = []
     git: list[str] = []
     if is_add:
-        from rootless_build.build import remote
+        from rootless_build.builder import remote
 
         git = [s for s in instr.sources if remote.is_git(s)]
         if git and (len(instr.sources) > 1 or instr.heredocs):
@@ -80,14 +80,14 @@ def _copy_or_add(step, instr, keyword: str) -> None:
 
 def _is_directory_context(tree) -> bool:
     """A --build-context directory: its files are copied as root's, like the main context's."""
-    from rootless_build.build.context import BuildContext
+    from rootless_build.builder.context import BuildContext
 
     return isinstance(tree, BuildContext)
 
 
 def _cache_or_write(step, instr, keyword: str, plan: CopyPlan, chown, *, missed: dict | None = None) -> None:
     """Continue from the cached step, or write the layer and commit it."""
-    from rootless_build.build.layerwrite import discard, hash_files, keep, write_layer
+    from rootless_build.builder.layerwrite import discard, hash_files, keep, write_layer
 
     build = step.build
     inputs = cache_inputs(plan, keyword)
@@ -118,7 +118,7 @@ def _cache_or_write(step, instr, keyword: str, plan: CopyPlan, chown, *, missed:
 def _add_urls(step, instr, urls: list[str], chown, plan_for) -> None:
     """Probe each URL (its digest, downloaded only when that is the only way to know it),
     ask the cache, and download what is still missing only when the step must be built."""
-    from rootless_build.build import remote
+    from rootless_build.builder import remote
 
     with step.store.temp_dir(prefix="add-") as directory:
         downloader = remote.Downloader(step.store, directory, checksum=instr.checksum, now_ns=step.now())
@@ -140,10 +140,10 @@ def _add_urls(step, instr, urls: list[str], chown, plan_for) -> None:
 
 def _add_git(step, instr, source: str, chown, request) -> None:
     """ADD of a git repository: keyed on the commit its ref resolves to, fetched on a miss."""
-    from rootless_build.build import gitsource
-    from rootless_build.build.context import BuildContext
-    from rootless_build.build.dockerignore import IgnoreMatcher
-    from rootless_build.build.layerwrite import keep, write_layer
+    from rootless_build.builder import gitsource
+    from rootless_build.builder.context import BuildContext
+    from rootless_build.builder.dockerignore import IgnoreMatcher
+    from rootless_build.builder.layerwrite import keep, write_layer
 
     ssh = step.build.options.ssh.get("default")
     git = gitsource.parse_git(source)
@@ -172,7 +172,7 @@ def _add_git(step, instr, source: str, chown, request) -> None:
 def _plan_with_downloads(request, local: Source, downloads: list, sources: int) -> CopyPlan:
     """Local sources (archives unpacked) and downloads (never unpacked) planned apart, then
     merged as BuildKit copies them one after the other into the same destination."""
-    from rootless_build.build import remote
+    from rootless_build.builder import remote
 
     tree = remote.DownloadTree()
     paths = tuple(tree.add(d) for d in downloads)

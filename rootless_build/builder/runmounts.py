@@ -25,8 +25,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import quote
 
-from rootless_build.build import fstree
-from rootless_build.build.fstree import DIR, FILE, SYMLINK
+from rootless_build.builder import fstree
+from rootless_build.builder.fstree import DIR, FILE, SYMLINK
 from rootless_build.errors import BuildError, RootlessBuildError
 from rootless_build.sandbox.idmap import lchown_mapped
 from rootless_build.store.unpacked import lower_dirs

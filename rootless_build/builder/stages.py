@@ -25,7 +25,7 @@ def find_base_image(store, ref: str, *, pull: bool | str = False, options=None, 
     policy asks the registry every time: `build --pull`). `options` (BuildOptions) carries
     the pull policy, the platform, -q and how to reach registries; a failed pull is one
     line naming the reference and the reason."""
-    from rootless_build.build.options import BuildOptions
+    from rootless_build.builder.options import BuildOptions
 
     if options is None:
         options = BuildOptions(pull=pull)
@@ -66,7 +66,7 @@ def _find(store, ref: str, options, platform: str | None):
 def _host_image(store, ref: str, image):
     """No --platform: the host's image when the name was last pulled for another platform
     (a multi-platform build moved it) and the host's is still stored; else the image."""
-    from rootless_build.build.platform import format_platform, host_platform
+    from rootless_build.builder.platform import format_platform, host_platform
 
     host = format_platform(*host_platform())
     if image_matches(image, host):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from rootless_build.build.fstree import DIR, FILE, Node
+from rootless_build.builder.fstree import DIR, FILE, Node
 from rootless_build.errors import BuildError
 
 URL_PREFIXES = ("http://", "https://")

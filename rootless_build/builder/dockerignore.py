@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rootless_build.build.patterns import BadPattern, compile_pattern, go_clean
+from rootless_build.builder.patterns import BadPattern, compile_pattern, go_clean
 from rootless_build.record import Record
 
 _BOM = "\ufeff"

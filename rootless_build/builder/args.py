@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rootless_build.build.platform import PROXY_ARGS
+from rootless_build.builder.platform import PROXY_ARGS
 
 
 class BuildArgs:

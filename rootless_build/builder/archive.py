@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, BinaryIO, Iterator
 
-from rootless_build.build.fstree import Node
-from rootless_build.build.patterns import go_clean
+from rootless_build.builder.fstree import Node
+from rootless_build.builder.patterns import go_clean
 from rootless_build.errors import BuildError
 
 if TYPE_CHECKING:

@@ -107,7 +107,7 @@ def _image_dependency(name: str, base) -> dict:
 def _downloads(builder, built: set[int]) -> list[dict]:
     """ADD URLs of the built stages (as written: a URL made of variables is not expanded),
     with the digest of their last download, recorded by build.remote."""
-    from rootless_build.build.remote import DOWNLOADS, _record_key, is_git, is_url  # (ADD of git is refused)
+    from rootless_build.builder.remote import DOWNLOADS, _record_key, is_git, is_url  # (ADD of git is refused)
     from rootless_build.dockerfile.copy_instructions import Add
 
     out, seen = [], set()

@@ -8,9 +8,9 @@ BuildKit writes it (Docker 20.10 kept it as written; docs/compat.md).
 
 from __future__ import annotations
 
-from rootless_build.build import fstree
-from rootless_build.build.fstree import DIR
-from rootless_build.build.history import nop
+from rootless_build.builder import fstree
+from rootless_build.builder.fstree import DIR
+from rootless_build.builder.history import nop
 from rootless_build.errors import RootlessBuildError
 from rootless_build.oci import config as ic
 
@@ -56,14 +56,14 @@ def _owner(step, lower) -> tuple[int, int]:
     user = ic.container(step.state.config).get("User") or ""
     if not user:
         return 0, 0
-    from rootless_build.build.users import resolve_chown
+    from rootless_build.builder.users import resolve_chown
 
     return resolve_chown(user, lower.read_text)
 
 
 def write_dirs(step, missing: list[str], owner: tuple[int, int]) -> None:
-    from rootless_build.build.copyplan import CopyPlan, Entry
-    from rootless_build.build.layerwrite import keep, write_layer
+    from rootless_build.builder.copyplan import CopyPlan, Entry
+    from rootless_build.builder.layerwrite import keep, write_layer
 
     now = step.now()
     plan = CopyPlan([Entry(path, DIR, 0o755, owner[0], owner[1], now) for path in missing])

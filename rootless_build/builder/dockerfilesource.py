@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from rootless_build.build.options import BuildOptions
+from rootless_build.builder.options import BuildOptions
 from rootless_build.dockerfile.dockerfile import parse
 from rootless_build.errors import RootlessBuildError, UsageError
 from rootless_build.layers import safeopen

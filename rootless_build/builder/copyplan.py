@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rootless_build.build import fstree
-from rootless_build.build.dockerignore import IgnoreMatcher
-from rootless_build.build.fstree import DIR, FILE, SYMLINK, Node
-from rootless_build.build.modes import ModeSpec
-from rootless_build.build.patterns import Glob, go_clean, has_wildcards, split_wildcards, unescape
+from rootless_build.builder import fstree
+from rootless_build.builder.dockerignore import IgnoreMatcher
+from rootless_build.builder.fstree import DIR, FILE, SYMLINK, Node
+from rootless_build.builder.modes import ModeSpec
+from rootless_build.builder.patterns import Glob, go_clean, has_wildcards, split_wildcards, unescape
 from rootless_build.errors import BuildError
 
 
@@ -295,6 +295,6 @@ def _sha256(data: bytes) -> str:
 
 def _archive_kind(tree, path: str, node: Node) -> str | None:
     """'' (plain tar), 'gzip', 'bzip2', 'xz', 'zstd', or None when the file is no tar archive."""
-    from rootless_build.build import archive
+    from rootless_build.builder import archive
 
     return archive.detect(tree, path, node)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rootless_build.build import fstree
-from rootless_build.build.fstree import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Node
-from rootless_build.build.imagefs import ImageFS
+from rootless_build.builder import fstree
+from rootless_build.builder.fstree import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK, Node
+from rootless_build.builder.imagefs import ImageFS
 from rootless_build.layers.tarwriter import LayerTarWriter
 
 Wanted = Callable[[str, Node], bool]

@@ -1,4 +1,4 @@
-"""`python -m rootless_build.build.stagejob STORE`: one stage of a build, in a child process
+"""`python -m rootless_build.builder.stagejob STORE`: one stage of a build, in a child process
 of the build that runs stages at once (build/prefetch.py). The build's options come as JSON
 on stdin, `target` naming the stage; the result is left in the store and its step cache,
 where the build finds it. Exit 0 when the stage was built; errors are one line."""
@@ -12,11 +12,11 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    from rootless_build.build.builder import build
-    from rootless_build.build.handlers.run import NeedsUserNamespace
-    from rootless_build.build.options import BuildOptions
-    from rootless_build.build.prefetch import ERROR_ENV, PREFIX_ENV
-    from rootless_build.build.progress import Progress
+    from rootless_build.builder.builder import build
+    from rootless_build.builder.handlers.run import NeedsUserNamespace
+    from rootless_build.builder.options import BuildOptions
+    from rootless_build.builder.prefetch import ERROR_ENV, PREFIX_ENV
+    from rootless_build.builder.progress import Progress
     from rootless_build.errors import RootlessBuildError
     from rootless_build.sandbox.spec import StepInterrupted
     from rootless_build.store import Store

@@ -141,8 +141,8 @@ def _to_directory(store: Any, image: Any, dest: Path) -> None:
 
 
 def _write_filesystem_tar(store: Any, image: Any, out: BinaryIO) -> None:
-    from rootless_build.build import flatten
-    from rootless_build.build.imagefs import ImageFS
+    from rootless_build.builder import flatten
+    from rootless_build.builder.imagefs import ImageFS
     from rootless_build.layers.tarwriter import LayerTarWriter
 
     tree = ImageFS.of_image(store, image)

@@ -89,10 +89,10 @@ def _received(receive) -> ReceivedContext:
 
 
 def _from_url(url: str, top: Path) -> ReceivedContext:
-    from rootless_build.build.remote import is_git
+    from rootless_build.builder.remote import is_git
 
     if is_git(url):
-        from rootless_build.build import gitsource
+        from rootless_build.builder import gitsource
 
         source = gitsource.parse_git(url)
         directory = top / "repo"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rootless_build.build.options import BuildOptions
-from rootless_build.build.platform import (
+from rootless_build.builder.options import BuildOptions
+from rootless_build.builder.platform import (
     check_platform,
     format_platform,
     predefined_args,
@@ -41,7 +41,7 @@ def run_lint(store, options: BuildOptions, text: str, filename: str, dockerfile_
 
 
 def _ignore_rules(context: Path, dockerfile_path: Path | None, chosen: str | None):
-    from rootless_build.build.dockerignore import IgnoreMatcher, find_ignore_file, read_patterns
+    from rootless_build.builder.dockerignore import IgnoreMatcher, find_ignore_file, read_patterns
 
     path = find_ignore_file(context, dockerfile_path, chosen) if context.is_dir() else None
     if path is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-# keyword -> (module under rootless_build.build.handlers, function)
+# keyword -> (module under rootless_build.builder.handlers, function)
 _TABLE: dict[str, tuple[str, str]] = {
     "ADD": ("copy", "handle_add"),
     "ARG": ("metadata", "handle_arg"),
@@ -36,5 +36,5 @@ def handler_for(keyword: str) -> Callable | None:
     spec = _TABLE.get(keyword)
     if spec is None:
         return None
-    module = importlib.import_module(f"rootless_build.build.handlers.{spec[0]}")
+    module = importlib.import_module(f"rootless_build.builder.handlers.{spec[0]}")
     return getattr(module, spec[1])

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from rootless_build.build import fstree
-from rootless_build.build.fstree import DIR, FILE, Node
-from rootless_build.build.layerindex import layer_entries
-from rootless_build.build.patterns import go_clean
+from rootless_build.builder import fstree
+from rootless_build.builder.fstree import DIR, FILE, Node
+from rootless_build.builder.layerindex import layer_entries
+from rootless_build.builder.patterns import go_clean
 from rootless_build.errors import BuildError, LayerError
 from rootless_build.oci import mediatypes as mt
 

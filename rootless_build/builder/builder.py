@@ -11,19 +11,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rootless_build.oci import config as ic
-from rootless_build.build.args import BuildArgs, StageArgs
-from rootless_build.build.cache import StepCache
-from rootless_build.build.dockerfilesource import read_dockerfile
-from rootless_build.build.handlers import handler_for
-from rootless_build.build.history import build_epochs
-from rootless_build.build.options import BuildOptions
-from rootless_build.build.platform import (
+from rootless_build.builder.args import BuildArgs, StageArgs
+from rootless_build.builder.cache import StepCache
+from rootless_build.builder.dockerfilesource import read_dockerfile
+from rootless_build.builder.handlers import handler_for
+from rootless_build.builder.history import build_epochs
+from rootless_build.builder.options import BuildOptions
+from rootless_build.builder.platform import (
     check_platform,
     format_platform,
     predefined_args,
 )
-from rootless_build.build.progress import Progress
-from rootless_build.build.stages import (
+from rootless_build.builder.progress import Progress
+from rootless_build.builder.stages import (
     BaseRef,
     base_of,
     earlier_stage,
@@ -31,7 +31,7 @@ from rootless_build.build.stages import (
     stages_to_build,
     target_stage,
 )
-from rootless_build.build.step import StageState, Step
+from rootless_build.builder.step import StageState, Step
 from rootless_build.dockerfile.dockerfile import (
     Dockerfile,
     Stage,
@@ -47,8 +47,8 @@ from rootless_build.errors import (
 )
 
 if TYPE_CHECKING:
-    from rootless_build.build.context import BuildContext
-    from rootless_build.build.imagefs import ImageFS
+    from rootless_build.builder.context import BuildContext
+    from rootless_build.builder.imagefs import ImageFS
 
 
 def build(store, options: BuildOptions, progress: Progress | None = None):
@@ -109,7 +109,7 @@ class Builder:
                 self.step_cache.export()
                 image = self._finish(self.stage_images[target.index])
                 if self.options.sbom or self.options.sbom_output or self.options.provenance:
-                    from rootless_build.build.attest import attest
+                    from rootless_build.builder.attest import attest
 
                     attest(self, image, bases)
         except BaseException:    # (a failed child stops this build with a SIGTERM to itself)
@@ -137,14 +137,14 @@ class Builder:
     def context(self) -> BuildContext:
         """The build context, read when a step first needs it (COPY, ADD, RUN --mount=type=bind):
         a build without one imports none of the context code."""
-        from rootless_build.build.context import BuildContext
+        from rootless_build.builder.context import BuildContext
 
         return BuildContext.load(self.options.context_dir, self._dockerfile_path, self.store,
                                  ignorefile=self.options.ignorefile)
 
     def _lint(self, text: str) -> None:
         """BuildKit's lint warnings in the build output; `# check=error=true` fails the build."""
-        from rootless_build.build.lint import run_lint
+        from rootless_build.builder.lint import run_lint
 
         result = run_lint(self.store, self.options, text, self.filename, self._dockerfile_path)
         for warning in () if self.progress.resumed else result.warnings:  # shown once, by the parent
@@ -197,8 +197,8 @@ class Builder:
         jobs = self.options.jobs or max(os.cpu_count() or 1, 4)
         if jobs == 1 or len(stages) < 3:      # two stages: the second needs the first
             return None
-        from rootless_build.build.prefetch import StagePrefetcher
-        from rootless_build.build.stages import stage_dependencies
+        from rootless_build.builder.prefetch import StagePrefetcher
+        from rootless_build.builder.stages import stage_dependencies
 
         assert self.dockerfile is not None  # parsed before any stage is planned
         deps = stage_dependencies(self.dockerfile, stages, self.build_args.global_env())
@@ -331,7 +331,7 @@ class Builder:
         label = f"stage {ref}" if is_stage else f"image {ref}"
         tree = self._trees.get(image.manifest_digest)
         if tree is None:
-            from rootless_build.build.imagefs import ImageFS
+            from rootless_build.builder.imagefs import ImageFS
 
             tree = self._trees[image.manifest_digest] = ImageFS.of_image(self.store, image)
         return tree, label
@@ -348,7 +348,7 @@ class Builder:
     def _named_directory(self, name: str, path: str):
         """A --build-context directory read by COPY --from (its own .dockerignore applies)."""
         if name not in self._named_trees:
-            from rootless_build.build.context import BuildContext
+            from rootless_build.builder.context import BuildContext
 
             self._named_trees[name] = BuildContext.load(path, None, self.store)
         return self._named_trees[name]
@@ -358,7 +358,7 @@ class Builder:
     def _finish(self, image):
         image = self._final_config(image)
         if self.options.squash:
-            from rootless_build.build.squash import squash
+            from rootless_build.builder.squash import squash
 
             image = squash(self, image, base_layers=0 if self.options.squash == "all" else self.target_base_layers)
         if self.options.format == "docker":

@@ -5,9 +5,9 @@ the classic builder leaves in the image at the next RUN."""
 
 from __future__ import annotations
 
-from rootless_build.build.handlers.workdir import missing_dirs, write_dirs
-from rootless_build.build.history import nop
-from rootless_build.build.patterns import go_clean
+from rootless_build.builder.handlers.workdir import missing_dirs, write_dirs
+from rootless_build.builder.history import nop
+from rootless_build.builder.patterns import go_clean
 from rootless_build.errors import RootlessBuildError
 from rootless_build.oci import config as ic
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rootless_build.build import cache
-from rootless_build.build.args import StageArgs
-from rootless_build.build.history import now_ns
+from rootless_build.builder import cache
+from rootless_build.builder.args import StageArgs
+from rootless_build.builder.history import now_ns
 from rootless_build.oci import config as ic
 from rootless_build.dockerfile.expanded import expanded
 from rootless_build.dockerfile.serialize import to_json
@@ -19,7 +19,7 @@ from rootless_build.errors import BuildError
 from rootless_build.record import Record
 
 if TYPE_CHECKING:
-    from rootless_build.build.imagefs import ImageFS
+    from rootless_build.builder.imagefs import ImageFS
 
 
 class StageState(Record):
@@ -48,7 +48,7 @@ class StageState(Record):
     def filesystem(self, store) -> ImageFS:
         """The stage's filesystem so far, read from its layer tars. Kept across steps: a
         new layer on top is applied to it instead of rescanning every layer."""
-        from rootless_build.build.imagefs import ImageFS
+        from rootless_build.builder.imagefs import ImageFS
 
         wanted = [(layer["digest"], layer.get("mediaType", "")) for layer in self.layers]
         fs = self._fs

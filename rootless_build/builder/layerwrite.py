@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rootless_build.build import archive
-from rootless_build.build.copyplan import ArchiveSource, CopyPlan, Entry
-from rootless_build.build.fstree import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK
-from rootless_build.build.patterns import go_clean
+from rootless_build.builder import archive
+from rootless_build.builder.copyplan import ArchiveSource, CopyPlan, Entry
+from rootless_build.builder.fstree import BLOCK, CHAR, DIR, FIFO, FILE, SYMLINK
+from rootless_build.builder.patterns import go_clean
 from rootless_build.errors import LayerError
 from rootless_build.layers.sink import LayerSink
 from rootless_build.layers.tarwriter import LayerTarWriter
