@@ -63,7 +63,8 @@ def _attach(store: Store, image: Image, found: FoundImage) -> None:
     from rootless_build.store import referrers
 
     for manifest, data in found.attestations:
-        referrers.attach(store, referrers.subject_of(image), manifest.get("artifactType", ""), manifest["layers"][0]["mediaType"],
+        referrers.attach(store, referrers.subject_of(image), manifest.get("artifactType", ""),
+                          manifest["layers"][0]["mediaType"],
                          data, manifest.get("annotations"))
 
 

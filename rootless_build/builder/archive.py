@@ -8,7 +8,8 @@ names and symlinks cannot leave it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from rootless_build.builder.fstree import Node
 from rootless_build.builder.patterns import go_clean

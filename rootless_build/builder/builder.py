@@ -10,7 +10,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rootless_build.oci import config as ic
 from rootless_build.builder.args import BuildArgs, StageArgs
 from rootless_build.builder.cache import StepCache
 from rootless_build.builder.dockerfilesource import read_dockerfile
@@ -45,6 +44,7 @@ from rootless_build.errors import (
     RootlessBuildError,
     UsageError,
 )
+from rootless_build.oci import config as ic
 
 if TYPE_CHECKING:
     from rootless_build.builder.context import BuildContext

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-from typing import BinaryIO, Iterator, Protocol
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol
 
 from rootless_build.errors import BuildError
 

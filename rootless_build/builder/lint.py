@@ -16,8 +16,8 @@ from rootless_build.builder.platform import (
     format_platform,
     predefined_args,
 )
-from rootless_build.lint import BaseImage, LintFacts, LintResult, lint
 from rootless_build.errors import ImageNotFound, RootlessBuildError
+from rootless_build.lint import BaseImage, LintFacts, LintResult, lint
 
 CHECK_ARG = "BUILDKIT_DOCKERFILE_CHECK"  # --build-arg overriding `# check=`, as BuildKit reads it
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from rootless_build.errors import UsageError

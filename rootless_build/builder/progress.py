@@ -10,7 +10,6 @@ from typing import TextIO
 
 from rootless_build.oci.digest import short_id
 
-
 # A build that meets its first uncached RUN outside the user namespace goes on in a new
 # process inside it, from the start (earlier steps are cached by then); this tells that
 # process how many steps the first one already showed, so the user sees each step once.

@@ -65,8 +65,8 @@ def named_contexts(urls: dict[str, str]) -> tuple[dict[str, str], list[ReceivedC
         for item in received:
             item.remove()
         raise
-    directories = {name: str(item.context) for name, item in zip(urls, received)}
-    for name, item in zip(urls, received):
+    directories = {name: str(item.context) for name, item in zip(urls, received, strict=False)}
+    for name, item in zip(urls, received, strict=False):
         if item.dockerfile is not None:
             item.remove()
             raise UsageError(f"--build-context {name}={urls[name]}: not a tar archive or a git repository")

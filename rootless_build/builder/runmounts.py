@@ -29,11 +29,10 @@ from rootless_build.builder import fstree
 from rootless_build.builder.fstree import DIR, FILE, SYMLINK
 from rootless_build.errors import BuildError, RootlessBuildError
 from rootless_build.sandbox.idmap import lchown_mapped
-from rootless_build.store.unpacked import lower_dirs
-from rootless_build.sandbox.lowerview import (OPAQUE_MARKER, WHITEOUT_PREFIX, is_opaque, is_whiteout,
-                                              merged_lookup)
+from rootless_build.sandbox.lowerview import OPAQUE_MARKER, WHITEOUT_PREFIX, is_opaque, is_whiteout, merged_lookup
 from rootless_build.sandbox.spec import Mount as SandboxMount
 from rootless_build.sandbox.vfs import flatten_into
+from rootless_build.store.unpacked import lower_dirs
 
 CACHE_MOUNTS = "run-mounts"
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}

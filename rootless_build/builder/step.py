@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from rootless_build.builder import cache
 from rootless_build.builder.args import StageArgs
 from rootless_build.builder.history import now_ns
-from rootless_build.oci import config as ic
 from rootless_build.dockerfile.expanded import expanded
 from rootless_build.dockerfile.serialize import to_json
 from rootless_build.errors import BuildError
+from rootless_build.oci import config as ic
 from rootless_build.record import Record
 
 if TYPE_CHECKING:

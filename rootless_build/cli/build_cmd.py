@@ -106,7 +106,8 @@ from rootless_build.errors import UsageError
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, allow, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds, outputs, image_format, progress, jobs, squash, squash_all, annotations, unset_env, unset_labels,
+          authfile, creds, outputs, image_format, progress, jobs, squash, squash_all, annotations, unset_env,
+          unset_labels,
           inherit_labels, metadata_file, check, call, list_rules, signature_policy, registries_d, sbom, sbom_output,
           provenance, source_date_epoch, rewrite_timestamp, timestamp, compat_volumes, isolation, ssh,
           build_contexts, compression_format, compression_level, manifest,
@@ -129,7 +130,8 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
     if image_format in ("text", "json") and not (check or (call or "").startswith("check")):
         raise UsageError(f"--format {image_format} is for --check; images are oci or docker")
     image_format = image_format if image_format in ("oci", "docker") else "oci"
-    result = {"format": image_format, "jobs": jobs, "allow": list(allow), "squash": "all" if squash_all else ("new" if squash else None),
+    result = {"format": image_format, "jobs": jobs, "allow": list(allow),
+              "squash": "all" if squash_all else ("new" if squash else None),
               "outputs": list(outputs), "annotations": _annotations(annotations), "unset_env": list(unset_env),
               "unset_labels": list(unset_labels), "inherit_labels": inherit_labels, "metadata_file": metadata_file,
               "signature_policy": signature_policy, "registries_d": registries_d, "sbom": sbom or bool(sbom_output),
@@ -333,8 +335,8 @@ def _in_userns(options) -> int:
     """Run this very command again as root of the user namespace (RUN steps need it), with
     the mapping the probe chose (its plan is in the environment by now); a Dockerfile read
     from stdin is handed over as the new process's stdin."""
-    from rootless_build.sandbox.isolation import handed_plan
     from rootless_build.sandbox.idmap import plan_mapping
+    from rootless_build.sandbox.isolation import handed_plan
     from rootless_build.sandbox.userns import spawn_in_userns
 
     plan = handed_plan()

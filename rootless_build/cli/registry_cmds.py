@@ -50,7 +50,8 @@ def _without_transport(text: str) -> str:
 @click.option("--platform", help="OS/ARCH[/VARIANT] to pick from a manifest list (default: this host's).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image's name.")
 @click.option("--signature-policy", type=click.Path(dir_okay=False),
-              help="Trust policy to apply (default ~/.config/containers/policy.json, else /etc/containers/policy.json).")
+              help="Trust policy to apply (default ~/.config/containers/policy.json, "
+                   "else /etc/containers/policy.json).")
 @_registries_d_option
 @_tls_options()
 @click.argument("reference")
@@ -88,7 +89,8 @@ def pull(ctx, platform, quiet, signature_policy, registries_d, tls_verify, cert_
 @click.argument("image")
 @click.argument("destination", required=False)
 @click.pass_context
-def push(ctx, compression, compression_level, chunk_size, digestfile, quiet, sign_by, sigstore_key, sign_passphrase_file, registries_d,
+def push(ctx, compression, compression_level, chunk_size, digestfile, quiet, sign_by, sigstore_key,
+         sign_passphrase_file, registries_d,
          tls_verify, cert_dir, authfile, creds, image, destination):
     """Push an image (or a manifest list, with its images) to a registry, under its own
     name or DESTINATION."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Callable
+from collections.abc import Callable
 
 from rootless_build.layers import xattrs as xa
 from rootless_build.layers.fileobj import ByteWriter

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from rootless_build.errors import LayerError
 from rootless_build.layers import fsops
@@ -27,8 +28,13 @@ from rootless_build.layers.paths import safe_member_parts
 from rootless_build.layers.resolve import Root, join
 from rootless_build.layers.tarreader import EntryContent, TarEntry, read_entries
 from rootless_build.layers.tarstream import ForwardReader, HashingReader
-from rootless_build.layers.whiteouts import (WH_META_PREFIX, WH_OPAQUE, make_overlay_whiteout,
-                                             mark_overlay_opaque, oci_whiteout_target)
+from rootless_build.layers.whiteouts import (
+    WH_META_PREFIX,
+    WH_OPAQUE,
+    make_overlay_whiteout,
+    mark_overlay_opaque,
+    oci_whiteout_target,
+)
 
 _T = TypeVar("_T")
 _COPY_SIZE = 1 << 20

@@ -250,7 +250,7 @@ class LayerSink:
             self._hashes.stop()
             self._result = LayerDigests("", 0, "", 0, self.compression)
 
-    def __enter__(self) -> "LayerSink":
+    def __enter__(self) -> LayerSink:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -74,7 +74,7 @@ def pax_map(pax: dict[str, str], fail: Fail) -> tuple[list[tuple[int, int]], int
     numbers = _decimals(pax["GNU.sparse.map"].split(","), fail) if pax["GNU.sparse.map"] else []
     if len(numbers) % 2 or len(numbers) > 2 * MAX_CHUNKS:
         raise fail("malformed GNU.sparse.map")
-    return list(zip(numbers[::2], numbers[1::2])), _real_size(pax, "GNU.sparse.size", fail)
+    return list(zip(numbers[::2], numbers[1::2], strict=False)), _real_size(pax, "GNU.sparse.size", fail)
 
 
 def pax_real_size(pax: dict[str, str], fail: Fail) -> int:
@@ -108,7 +108,7 @@ def data_map(read: Callable[[int], bytes], fail: Fail) -> tuple[list[tuple[int, 
     if count > MAX_CHUNKS:
         raise fail(f"sparse map of more than {MAX_CHUNKS} chunks")
     numbers = _decimals([line().decode("ascii", "replace") for _ in range(2 * count)], fail)
-    return list(zip(numbers[::2], numbers[1::2])), used
+    return list(zip(numbers[::2], numbers[1::2], strict=False)), used
 
 
 def _decimals(texts: list[str], fail: Fail) -> list[int]:

@@ -195,7 +195,7 @@ class LayerTarWriter:
             write_fully(self._out, _ZEROS)
             self._closed = True
 
-    def __enter__(self) -> "LayerTarWriter":
+    def __enter__(self) -> LayerTarWriter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from rootless_build.errors import LayerError
 from rootless_build.layers import xattrs as xa
@@ -50,7 +51,7 @@ _Child = tuple[str, str, os.stat_result, dict[str, bytes], Marker]
 
 
 class TreeWalk:
-    def __init__(self, writer: "LayerTarWriter", whiteout_format: str, id_map: IdMap | None,
+    def __init__(self, writer: LayerTarWriter, whiteout_format: str, id_map: IdMap | None,
                  skip: Callable[[str], bool] | None):
         if whiteout_format not in FORMATS:
             raise LayerError(f"unknown whiteout format {whiteout_format!r}")
@@ -139,7 +140,7 @@ class TreeWalk:
         return children
 
 
-def add_tree(writer: "LayerTarWriter", root: Path, *, whiteout_format: str = "none",
+def add_tree(writer: LayerTarWriter, root: Path, *, whiteout_format: str = "none",
              id_map: IdMap | None = None, prefix: str = "", skip: Callable[[str], bool] | None = None) -> None:
     """Entries for everything under `root`, named `prefix/...`.
 

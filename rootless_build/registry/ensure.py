@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from rootless_build.errors import ImageNotFound, RegistryError, UsageError
 from rootless_build.oci import mediatypes as mt
+from rootless_build.oci import platform as platforms
 from rootless_build.oci.models import parse_index, sniff_media_type
 from rootless_build.registry import conf as registries_conf
-from rootless_build.oci import platform as platforms
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import Progress
 from rootless_build.registry.pull import pull

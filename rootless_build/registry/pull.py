@@ -27,8 +27,8 @@ from rootless_build.registry.resolve import Candidate, Source, pull_candidates
 from rootless_build.registry.signatures import enforce as enforce_policy
 from rootless_build.registry.transport import Connections
 from rootless_build.store import Image, Store
-from rootless_build.store.roots import PULLED_INDEXES
 from rootless_build.store.names import normalize
+from rootless_build.store.roots import PULLED_INDEXES
 
 JOBS = 3  # blobs fetched at once, as docker's max-concurrent-downloads
 _SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",

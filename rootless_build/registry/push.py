@@ -20,7 +20,7 @@ from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import NoProgress, Progress
 from rootless_build.registry.referrers import push_attached
 from rootless_build.registry.resolve import push_target
-from rootless_build.registry.signatures import SignOptions, Signer
+from rootless_build.registry.signatures import Signer, SignOptions
 from rootless_build.registry.transport import Connections
 from rootless_build.registry.upload import blob_path, upload_blob
 from rootless_build.store import Image, Store
@@ -62,7 +62,7 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
         digest = repo.put_manifest(ref.tag or "latest", raw, media_type)
         if dg.of_bytes(raw) != digest:
             digest = dg.of_bytes(raw)  # what we sent is what a pull by digest will verify
-        locations.remember(store, [image.manifest.config.digest, *(l.digest for l in layers)],
+        locations.remember(store, [image.manifest.config.digest, *(layer.digest for layer in layers)],
                            ref.registry, ref.repository)
     if signer is not None:
         progress.message("Signing manifest")
@@ -96,12 +96,12 @@ def push_list(store: Store, manifest_list, dest: str, *, options: RegistryOption
     doc = manifest_list.doc
     entries = []
     with store.writing():
-        for entry, image in zip(manifest_list.manifests, list_images(store, manifest_list)):
+        for entry, image in zip(manifest_list.manifests, list_images(store, manifest_list), strict=False):
             layers = _push_blobs(store, repo, image, compression, progress, chunk_size, jobs)
             raw, media_type = manifest_for(image, layers, media_compression(compression))
             digest = dg.of_bytes(raw)
             repo.put_manifest(digest, raw, media_type)
-            locations.remember(store, [image.manifest.config.digest, *(l.digest for l in layers)],
+            locations.remember(store, [image.manifest.config.digest, *(layer.digest for layer in layers)],
                                ref.registry, ref.repository)
             entries.append({**entry, "mediaType": media_type, "digest": digest, "size": len(raw)})
         doc["manifests"] = entries
@@ -155,7 +155,7 @@ def manifest_for(image: Image, layers: list[Descriptor], compression: str) -> tu
     """The manifest to push: the stored bytes when no layer changed (same digest as stored),
     else a copy naming the compressed layers (docker types kept unless zstd needs OCI)."""
     media_type = image.manifest.media_type or sniff_media_type(image.manifest_bytes)
-    if all(a.digest == b.digest for a, b in zip(layers, image.manifest.layers)):
+    if all(a.digest == b.digest for a, b in zip(layers, image.manifest.layers, strict=False)):
         return image.manifest_bytes, media_type
     doc = json.loads(image.manifest_bytes)
     docker = media_type == mt.DOCKER_MANIFEST
@@ -163,7 +163,7 @@ def manifest_for(image: Image, layers: list[Descriptor], compression: str) -> tu
         docker = False
         doc["mediaType"] = media_type = mt.OCI_MANIFEST
         doc["config"]["mediaType"] = mt.OCI_CONFIG
-    for entry, pushed in zip(doc["layers"], layers):
+    for entry, pushed in zip(doc["layers"], layers, strict=False):
         if entry["digest"] != pushed.digest:
             kind = mt.layer_compression(pushed.media_type)
             entry["mediaType"] = mt.docker_layer_type(kind) if docker else mt.oci_layer_type(kind)

@@ -113,7 +113,7 @@ def find_packages(layers: list[LayerSource], cache: LayerCache | None = None) ->
                 cache.put(digest, summary)
         summaries.append(summary)
     distro, found = "", []
-    for path, result in visible(summaries):
+    for _path, result in visible(summaries):
         if "os" in result:
             distro = distro or result["os"]
         found += [Package(**p) for p in result.get("packages", ())]

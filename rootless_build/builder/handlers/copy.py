@@ -20,11 +20,11 @@ from rootless_build.builder import fstree
 from rootless_build.builder.copyplan import CopyError, CopyPlan, CopyRequest, Source, plan_copy
 from rootless_build.builder.fstree import DIR
 from rootless_build.builder.history import copy_created_by
-from rootless_build.oci.config import workdir
 from rootless_build.builder.modes import parse_chmod
 from rootless_build.builder.patterns import go_clean
 from rootless_build.builder.users import resolve_chown
 from rootless_build.errors import RootlessBuildError
+from rootless_build.oci.config import workdir
 
 
 def handle_copy(step) -> None:

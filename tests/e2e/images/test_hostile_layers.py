@@ -123,7 +123,8 @@ def test_load_and_import_refuse_the_layer(rb, tmp_path, tool, case):
     (tmp_path / "layer.tar").write_bytes(layer)
     started = time.monotonic()
     # import sniffs the first header before it stores anything: a broken one is "not a tar archive"
-    _one_line_failure(_measured(rb, "import", tmp_path / "layer.tar", "hostile:2"), (expected, "not a tar archive"), started)
+    _one_line_failure(_measured(rb, "import", tmp_path / "layer.tar", "hostile:2"), (expected, "not a tar archive"),
+                      started)
     assert rb("images", "-q").stdout.strip() == ""  # nothing was stored
     assert rb("fsck").returncode == 0
 
