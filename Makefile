@@ -54,6 +54,7 @@ sync: setup
 testdata: setup
 	install -d -m 0755 $(CACHE)
 	scripts/make-busybox-rootfs.sh $(CACHE)/busybox.tar
+	scripts/make-busybox-rootfs.sh $(CACHE)/busybox-arm64.tar arm64
 	scripts/make-debian-rootfs.sh $(CACHE)/debian.tar
 
 # The shared registry on localhost:$(REG_PORT), run by rbuild, seeded without our tool.

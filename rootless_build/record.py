@@ -59,15 +59,16 @@ class Record:
         inherited = tuple(name for name in cls._positional if name not in own)
         cls._positional = inherited if kw_only else (*inherited, *own)
         if frozen:  # (None: as the base class is)
-            setattr(cls, "__setattr__", _refuse)
-            setattr(cls, "__delattr__", _refuse)
-            setattr(cls, "__hash__", _hash)
+            # (setattr: type checkers refuse assigning to a method)
+            setattr(cls, "__setattr__", _refuse)  # noqa: B010
+            setattr(cls, "__delattr__", _refuse)  # noqa: B010
+            setattr(cls, "__hash__", _hash)  # noqa: B010
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         cls = type(self)
         if len(args) > len(cls._positional):
             raise TypeError(f"{cls.__name__}() takes {len(cls._positional)} positional arguments, {len(args)} given")
-        values = dict(zip(cls._positional, args))
+        values = dict(zip(cls._positional, args, strict=False))
         for name in cls._fields:
             if name in kwargs:
                 if name in values:

@@ -41,3 +41,53 @@ for spec in "${images[@]}"; do
         "oci:$layout:latest" "docker://$registry/$name:latest"
     echo "seeded $registry/$name:latest"
 done
+
+# busybox-multi:latest, an image index of linux/amd64 and linux/arm64 busybox (from
+# busybox.tar and busybox-arm64.tar), for multi-platform builds. umoci makes the two
+# images in one layout; the index over them is written here and copied with skopeo --all.
+arm_tar=$cache/busybox-arm64.tar
+if [ -r "$arm_tar" ]; then
+    layout=$work/busybox-multi
+    key="$(stat -c '%s %Y %i' "$cache/busybox.tar") $(stat -c '%s %Y %i' "$arm_tar")"
+    if [ ! -f "$layout.key" ] || [ "$(cat "$layout.key")" != "$key" ]; then
+        rm -rf "$layout" "$layout.key"
+        umoci init --layout "$layout"
+        for arch in amd64 arm64; do
+            tar=$cache/busybox.tar
+            [ "$arch" = amd64 ] || tar=$arm_tar
+            created=$(date -u -d "@$(stat -c %Y "$tar")" +%Y-%m-%dT%H:%M:%SZ)
+            umoci new --image "$layout:$arch"
+            umoci raw add-layer --image "$layout:$arch" --history.created "$created" \
+                --history.created_by "seed-registry.sh: busybox $arch rootfs" "$tar"
+            umoci config --image "$layout:$arch" --no-history --created "$created" \
+                --architecture "$arch" --os linux --config.cmd sh --config.env "$env_path"
+        done
+        umoci gc --layout "$layout"
+        python3 - "$layout" <<'PY'
+import hashlib, json, sys
+layout = sys.argv[1]
+index_path = f"{layout}/index.json"
+index = json.load(open(index_path))
+entries = []
+for arch in ("amd64", "arm64"):
+    desc = next(m for m in index["manifests"]
+                if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == arch)
+    entries.append({"mediaType": desc["mediaType"], "digest": desc["digest"], "size": desc["size"],
+                    "platform": {"architecture": arch, "os": "linux"}})
+raw = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                  "manifests": entries}, sort_keys=True, separators=(",", ":")).encode()
+digest = hashlib.sha256(raw).hexdigest()
+open(f"{layout}/blobs/sha256/{digest}", "wb").write(raw)
+index["manifests"].append({"mediaType": "application/vnd.oci.image.index.v1+json",
+                           "digest": f"sha256:{digest}", "size": len(raw),
+                           "annotations": {"org.opencontainers.image.ref.name": "latest"}})
+json.dump(index, open(index_path, "w"))
+PY
+        echo "$key" >"$layout.key"
+    fi
+    skopeo copy --all --quiet --dest-tls-verify=false \
+        "oci:$layout:latest" "docker://$registry/busybox-multi:latest"
+    echo "seeded $registry/busybox-multi:latest"
+else
+    echo "seed-registry.sh: $arm_tar missing: busybox-multi not seeded (make testdata as root)" >&2
+fi

@@ -21,6 +21,7 @@ packages=(
     uidmap fuse-overlayfs slirp4netns runc podman buildah skopeo umoci docker-registry
     busybox-static debootstrap hyperfine python3-venv pigz zstd tmux apache2-utils
     openssl jq rsync curl docker.io sudo openssh-client git gnupg db5.3-util catatonit
+    qemu-user-static binfmt-support file
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -41,6 +42,22 @@ if [ -d /run/systemd/system ]; then
     fi
 elif [ -x /etc/init.d/docker-registry ] && /etc/init.d/docker-registry status >/dev/null 2>&1; then
     /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
+fi
+
+# --- Foreign architectures: RUN for linux/arm64 & co. goes through qemu-user ----------------
+# binfmt_misc mounted (a container may lack it) and qemu's interpreters registered with the
+# F flag (opened now, so they work inside user namespaces and chroots).
+if ! mountpoint -q /proc/sys/fs/binfmt_misc; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null ||
+        say "cannot mount binfmt_misc: foreign-platform RUN steps will not work"
+fi
+if [ -w /proc/sys/fs/binfmt_misc/register ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    update-binfmts --enable >/dev/null 2>&1 || say "update-binfmts --enable failed"
+fi
+# The arm64 busybox-static package (test data for multi-platform builds) comes from apt.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+    apt-get update -q || true
 fi
 
 # --- Kernel knobs that unprivileged user namespaces need ------------------------------------

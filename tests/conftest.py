@@ -176,7 +176,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _registry_script(action: str, port: int, directory: Path, htpasswd: Path | None) -> subprocess.CompletedProcess[str]:
+def _registry_script(action: str, port: int, directory: Path,
+                     htpasswd: Path | None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("RB_REGISTRY_HTPASSWD", None)
     if htpasswd is not None:

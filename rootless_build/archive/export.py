@@ -10,13 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rootless_build.archive.destinations import Destination
-from rootless_build.store.variants import compressed_layer, find_variant, make_variant
 from rootless_build.errors import RootlessBuildError, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci import reference
 from rootless_build.oci.models import Descriptor
 from rootless_build.store import Image, Store, names
+from rootless_build.store.variants import compressed_layer, find_variant, make_variant
 
 # Compressing into a member whose header is written afterwards needs the size to fit a
 # ustar header (8 GiB); gzip/zstd of this much input stays well below it.

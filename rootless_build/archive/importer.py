@@ -15,6 +15,7 @@ from typing import BinaryIO
 from rootless_build.archive.changes import apply_changes
 from rootless_build.archive.staging import ArchiveError, open_any
 from rootless_build.errors import LayerError
+from rootless_build.layers.fileobj import ByteReader
 from rootless_build.layers.sink import LayerSink
 from rootless_build.layers.tarreader import BLOCK, is_header, scan_file
 from rootless_build.oci import mediatypes as mt
@@ -80,7 +81,7 @@ def _store_layer(store: Store, f: BinaryIO, label: str) -> Descriptor:
     return Descriptor(mediaType=mt.OCI_LAYER, digest=result.diff_id, size=result.uncompressed_size)
 
 
-def _read_at_least(f: BinaryIO, n: int) -> bytes:
+def _read_at_least(f: ByteReader, n: int) -> bytes:
     data = b""
     while len(data) < n and (chunk := f.read(_CHUNK)):
         data += chunk

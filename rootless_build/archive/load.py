@@ -32,11 +32,11 @@ def load(store: Store, source: str | os.PathLike | None, stream: BinaryIO | None
             found = read_images(members)
         elif source is not None:
             try:
-                f = open(source, "rb")
+                archive = open(source, "rb")
             except FileNotFoundError:
                 raise ArchiveError(f"{source}: no such file or directory") from None
-            with f:
-                found = read_images(TarMembers(open_any(f, label), staging, label))
+            with archive:
+                found = read_images(TarMembers(open_any(archive, label), staging, label))
         else:
             found = read_images(TarMembers(open_any(stream, label), staging, label))
         images = [(_commit(store, f), f) for f in found]
@@ -63,7 +63,8 @@ def _attach(store: Store, image: Image, found: FoundImage) -> None:
     from rootless_build.store import referrers
 
     for manifest, data in found.attestations:
-        referrers.attach(store, referrers.subject_of(image), manifest.get("artifactType", ""), manifest["layers"][0]["mediaType"],
+        referrers.attach(store, referrers.subject_of(image), manifest.get("artifactType", ""),
+                          manifest["layers"][0]["mediaType"],
                          data, manifest.get("annotations"))
 
 

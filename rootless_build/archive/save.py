@@ -17,6 +17,7 @@ from rootless_build.archive.tarout import TarOut
 from rootless_build.archive.writers import Selected, write_docker_archive, write_oci_layout
 from rootless_build.errors import UsageError
 from rootless_build.store import Store
+from rootless_build.store.lists import list_images
 from rootless_build.store.variants import compression_name
 
 FORMATS = ("oci-archive", "docker-archive", "oci-dir")
@@ -25,38 +26,62 @@ DEFAULT_COMPRESSION = {"oci-archive": "gzip", "docker-archive": "none", "oci-dir
 
 
 def save(store: Store, texts: list[str], output: str | None, fmt: str = "oci-archive",
-         compression: str | None = None, stream: BinaryIO | None = None) -> list[ExportImage]:
+         compression: str | None = None, stream: BinaryIO | None = None,
+         level: int | None = None) -> list[ExportImage]:
     """Write the named images to `output` (a path) or, with output None, to `stream`."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     if fmt == "oci-dir" and output is None:
         raise UsageError("--format oci-dir needs -o DIRECTORY")
-    comp = compression_name(compression or DEFAULT_COMPRESSION[fmt])
+    comp = compression_name(compression or DEFAULT_COMPRESSION[fmt], level)
     with store.writing():
-        selected = select(store, texts)
+        lists, texts = _lists(store, texts, fmt)
+        selected = select(store, texts) + [(image, ()) for _, found in lists for image in list_images(store, found)]
         if fmt == "oci-dir":
-            return _to_directory(Path(output), store, selected, comp)
+            return _to_directory(Path(output), store, selected, comp, lists)
         if output is None:
-            return _write_tar(stream, fmt, store, selected, comp)
-        return _to_file(Path(output), fmt, store, selected, comp)
+            return _write_tar(stream, fmt, store, selected, comp, lists)
+        return _to_file(Path(output), fmt, store, selected, comp, lists)
 
 
-def _write_tar(out: BinaryIO, fmt: str, store: Store, selected: Selected, comp: str) -> list[ExportImage]:
+def _lists(store: Store, texts: list[str], fmt: str) -> tuple[tuple, list[str]]:
+    """The manifest lists named (saved with all their images), and the other names."""
+    from rootless_build.store.lists import find_list
+    from rootless_build.store.names import normalize
+
+    lists, rest = [], []
+    for text in texts:
+        found = find_list(store, text)
+        if found is None:
+            rest.append(text)
+        elif fmt == "docker-archive":
+            raise UsageError(f"{text} is a manifest list: a docker-archive holds images only (use oci-archive)")
+        else:
+            lists.append((normalize(text), found))
+    return tuple(lists), rest
+
+
+def _write_tar(out: BinaryIO, fmt: str, store: Store, selected: Selected, comp: str,
+               lists: tuple = ()) -> list[ExportImage]:
     tar = TarOut(out)
-    images = (write_oci_layout if fmt == "oci-archive" else write_docker_archive)(tar, store, selected, comp)
+    if fmt == "oci-archive":
+        images = write_oci_layout(tar, store, selected, comp, lists)
+    else:
+        images = write_docker_archive(tar, store, selected, comp)
     tar.close()
     return images
 
 
-def _to_file(path: Path, fmt: str, store: Store, selected: Selected, comp: str) -> list[ExportImage]:
+def _to_file(path: Path, fmt: str, store: Store, selected: Selected, comp: str,
+             lists: tuple = ()) -> list[ExportImage]:
     if path.is_dir():
         raise UsageError(f"{path} is a directory (for an OCI directory use --format oci-dir)")
     try:  # a file with no name until it is complete: a killed save leaves nothing behind
         fd = os.open(path.parent, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o644)
     except OSError:  # a filesystem without O_TMPFILE: a named temp file beside the output
-        return _to_named_temp(path, fmt, store, selected, comp)
+        return _to_named_temp(path, fmt, store, selected, comp, lists)
     with os.fdopen(fd, "wb") as out:
-        images = _write_tar(out, fmt, store, selected, comp)
+        images = _write_tar(out, fmt, store, selected, comp, lists)
         out.flush()
         os.fchmod(fd, 0o644 & ~_umask())
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -80,11 +105,12 @@ def _link_fd(fd: int, path: Path) -> None:
         os.close(parent)
 
 
-def _to_named_temp(path: Path, fmt: str, store: Store, selected: Selected, comp: str) -> list[ExportImage]:
+def _to_named_temp(path: Path, fmt: str, store: Store, selected: Selected, comp: str,
+                   lists: tuple = ()) -> list[ExportImage]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            images = _write_tar(out, fmt, store, selected, comp)
+            images = _write_tar(out, fmt, store, selected, comp, lists)
         os.chmod(tmp, 0o644 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
@@ -93,7 +119,7 @@ def _to_named_temp(path: Path, fmt: str, store: Store, selected: Selected, comp:
     return images
 
 
-def _to_directory(path: Path, store: Store, selected: Selected, comp: str) -> list[ExportImage]:
+def _to_directory(path: Path, store: Store, selected: Selected, comp: str, lists: tuple = ()) -> list[ExportImage]:
     """Build the layout beside `path`, then swap it in (replacing an earlier layout there)."""
     if path.exists() and not (path.is_dir() and (not any(path.iterdir()) or (path / "oci-layout").exists())):
         raise UsageError(f"{path} exists and is not an OCI layout; refusing to replace it")
@@ -102,7 +128,7 @@ def _to_directory(path: Path, store: Store, selected: Selected, comp: str) -> li
     claim = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     fcntl.flock(claim, fcntl.LOCK_EX)  # held until we are done (or killed): see _remove_killed_saves
     try:
-        images = write_oci_layout(DirDestination(tmp), store, selected, comp)
+        images = write_oci_layout(DirDestination(tmp), store, selected, comp, lists)
         os.chmod(tmp, 0o755 & ~_umask())
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")

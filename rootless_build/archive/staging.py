@@ -12,15 +12,19 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from rootless_build.archive.tarin import Member, MemberReader, TarFormatError, members
 from rootless_build.errors import LayerError, RootlessBuildError
 from rootless_build.layers.compression import open_uncompressed, sniff
+from rootless_build.layers.fileobj import ByteReader
 from rootless_build.layers.sink import LayerSink
 from rootless_build.oci import digest as dg
 from rootless_build.store.tempblob import TempBlob
 from rootless_build.store.writeback import WritebackFile
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 _CHUNK = 1 << 20
 MAX_DOCUMENT = 16 << 20  # manifests, configs, index.json: read into memory only this small
@@ -96,7 +100,7 @@ XZ_MAGIC = b"\xfd7zXZ\x00"
 BZIP2_MAGIC = b"BZh"
 
 
-def open_any(f: BinaryIO, label: str) -> BinaryIO:
+def open_any(f: BinaryIO, label: str) -> ByteReader:
     """The uncompressed stream of a tarball that may be gzip, zstd, xz or bzip2-compressed
     (as `docker load` and `docker import` accept). `f` must be buffered (have peek)."""
     head = f.peek(6)[:6] if hasattr(f, "peek") else b""
@@ -114,18 +118,19 @@ def open_any(f: BinaryIO, label: str) -> BinaryIO:
 class _Translated(io.RawIOBase):
     """Decoder errors of lzma/bz2 as one-line ArchiveErrors."""
 
-    def __init__(self, inner: BinaryIO, label: str, errors: tuple):
+    def __init__(self, inner: ByteReader, label: str, errors: tuple[type[Exception], ...]) -> None:
         self._inner, self._label, self._errors = inner, label, errors
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: WriteableBuffer) -> int:
+        view = memoryview(b)
         try:
-            data = self._inner.read(len(b))
+            data = self._inner.read(len(view))
         except self._errors as e:
             raise ArchiveError(f"{self._label}: corrupt or truncated compressed data ({e})") from None
-        b[:len(data)] = data
+        view[:len(data)] = data
         return len(data)
 
 
@@ -146,7 +151,7 @@ def read_document(staged: Staged, what: str) -> bytes:
 class TarMembers:
     """Every regular file of a tar stream, staged in order of arrival (a pipe is fine)."""
 
-    def __init__(self, stream: BinaryIO, directory: Path, label: str):
+    def __init__(self, stream: ByteReader, directory: Path, label: str):
         self.label = label
         self._files: dict[str, Staged] = {}
         self._links: dict[str, str] = {}

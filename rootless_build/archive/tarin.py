@@ -5,9 +5,9 @@ bytes go straight from the stream to the caller with readinto, never held in mem
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO
 
 from rootless_build.errors import LayerError
+from rootless_build.layers.fileobj import ByteReader
 from rootless_build.layers.tarreader import EntryContent as MemberReader
 from rootless_build.layers.tarreader import TarEntry as Member
 from rootless_build.layers.tarreader import read_entries
@@ -17,7 +17,7 @@ TarFormatError = LayerError  # the stream is not a tar archive, is corrupt, or e
 __all__ = ["Member", "MemberReader", "TarFormatError", "members"]
 
 
-def members(src: BinaryIO) -> Iterator[tuple[Member, MemberReader]]:
+def members(src: ByteReader) -> Iterator[tuple[Member, MemberReader]]:
     """(member, its content) in archive order; the content must be consumed (or is skipped)
     before the next member is read."""
     return read_entries(src, "archive")

@@ -27,9 +27,11 @@ def _layer_tar_name(digest: str) -> str:
     return f"{_hex(digest)}/layer.tar"
 
 
-def write_oci_layout(dest: Destination, store: Store, selected: Selected, compression: str) -> list[ExportImage]:
+def write_oci_layout(dest: Destination, store: Store, selected: Selected, compression: str,
+                     lists: tuple = ()) -> list[ExportImage]:
     """oci-layout, blobs (each once; layers first) and index.json with a ref.name
-    annotation per tag (as the store itself is laid out)."""
+    annotation per tag (as the store itself is laid out). `lists`: (name, ManifestList)
+    pairs, whose images are in `selected` untagged and appear only through their list."""
     dest.add_bytes("oci-layout", json.dumps({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION}).encode())
     export_layer = LayerExporter(store, compression, dest, _blob_name, defer_in="blobs/sha256")
     written: set[str] = set()
@@ -50,10 +52,21 @@ def write_oci_layout(dest: Destination, store: Store, selected: Selected, compre
                  "platform": {"architecture": image.config.architecture, "os": image.config.os}}
         if image.config.variant:
             entry["platform"]["variant"] = image.config.variant
-        for tag in tags or (None,):
+        listed = not tags and any(image.manifest_digest in {m["digest"] for m in found.manifests}
+                                  for _, found in lists)
+        for tag in () if listed else tags or (None,):
             manifests.append({**entry, "annotations": {mt.ANNOTATION_REF_NAME: tag}} if tag else entry)
         manifests += _attestations(store, image, entry, blob)  # SBOM, provenance: artifacts with this subject
         exported.append(img)
+    as_exported = {img.image.manifest_digest: img for img in exported}
+    for name, found in lists:
+        doc = found.doc
+        doc["manifests"] = [{**m, "mediaType": mt.OCI_MANIFEST, "digest": as_exported[m["digest"]].manifest_digest,
+                             "size": len(as_exported[m["digest"]].manifest_bytes)} for m in found.manifests]
+        raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        blob(dg.of_bytes(raw), raw)
+        manifests.append({"mediaType": mt.OCI_INDEX, "digest": dg.of_bytes(raw), "size": len(raw),
+                          "annotations": {mt.ANNOTATION_REF_NAME: name}})
     index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": manifests}
     dest.add_bytes("index.json", json.dumps(index, indent=2).encode() + b"\n")
     return exported

@@ -14,18 +14,20 @@ from rootless_build.errors import UsageError
 @click.option("-o", "--output", help="Write to this file (or directory for oci-dir); default stdout.")
 @click.option("--format", "fmt", default="oci-archive", show_default=True,
               type=click.Choice(["oci-archive", "docker-archive", "oci-dir"]), help="Archive format.")
-@click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]),
+@click.option("--compression", "--compression-format", "compression",
+              type=click.Choice(["gzip", "zstd", "zstd:chunked", "none"]),
               help="Layer compression (default gzip for OCI, none for docker-archive).")
+@click.option("--compression-level", type=int, help="Compression level (gzip 0-9, zstd 1-22).")
 @click.argument("names", nargs=-1, required=True)
 @click.pass_context
-def save(ctx, output, fmt, compression, names):
+def save(ctx, output, fmt, compression, compression_level, names):
     """Save images to an archive or an OCI directory."""
     from rootless_build.archive.save import save as save_images
 
     if output is None and sys.stdout.isatty():
         raise UsageError("cowardly refusing to save to a terminal; use -o or redirect stdout")
     save_images(open_store(ctx), list(names), output, fmt, compression,
-                stream=None if output else sys.stdout.buffer)
+                stream=None if output else sys.stdout.buffer, level=compression_level)
 
 
 @click.command()

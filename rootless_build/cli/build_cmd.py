@@ -25,7 +25,9 @@ from rootless_build.errors import UsageError
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Add a label to the image.")
 @click.option("--iidfile", metavar="FILE", help="Write the image ID to FILE.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
-@click.option("--platform", help="Target platform (only this machine's is buildable).")
+@click.option("--platform", metavar="OS/ARCH[/VARIANT][,...]",
+              help="Target platform(s); several build an image each, kept as a manifest list under the tag.")
+@click.option("--manifest", metavar="NAME", help="Add the image(s) to this manifest list (created if missing).")
 @click.option("--network", type=click.Choice(["default", "host", "none"]), help="Network for RUN steps.")
 @click.option("--allow", "allow", multiple=True, type=click.Choice(["security.insecure"]),
               help="Allow an entitlement (security.insecure: RUN --security=insecure).")
@@ -58,12 +60,18 @@ from rootless_build.errors import UsageError
 @click.option("-o", "--output", "outputs", multiple=True, metavar="type=TYPE[,KEY=VALUE...]|DIR|-",
               help="Also write the result: type=local,dest=DIR | type=tar,dest=FILE|- | "
                    "type=oci,dest=FILE[,tar=false] | type=docker,dest=FILE | type=image,name=REF[,push=true].")
+@click.option("--compression-format", type=click.Choice(["gzip", "zstd", "zstd:chunked", "none"]),
+              help="Layer compression of the oci/docker/registry outputs.")
+@click.option("--compression-level", type=int, help="Compression level of the outputs (gzip 0-9, zstd 1-22).")
 @click.option("--format", "image_format", type=click.Choice(["oci", "docker", "text", "json"]),
               envvar="BUILDAH_FORMAT",
               help="Media types of the image: oci (default) or docker (Docker schema 2); with --check, "
                    "the lint output: text (default) or json.")
+@click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet", "rawjson"]), default="auto",
+              show_default=True, help="Output: buildah's lines (auto, plain, tty), none but the ID (quiet), "
+                                      "or one JSON object per event (rawjson).")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Stages built at once (0: one per core; 1: one after another).")
+              help="Stages built at once (0: as many as are ready, up to the cores or 4; 1: one after another).")
 @click.option("--squash", is_flag=True, help="Merge the final stage's new layers into one.")
 @click.option("--squash-all", is_flag=True, help="Merge every layer of the image into one.")
 @click.option("--annotation", "annotations", multiple=True, metavar="[manifest:]KEY=VALUE",
@@ -98,10 +106,12 @@ from rootless_build.errors import UsageError
 @click.pass_context
 def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target, no_cache, pull, labels,
           iidfile, quiet, platform, network, allow, secrets, layers, cache_from, cache_to, tls_verify, cert_dir,
-          authfile, creds, outputs, image_format, jobs, squash, squash_all, annotations, unset_env, unset_labels,
+          authfile, creds, outputs, image_format, progress, jobs, squash, squash_all, annotations, unset_env,
+          unset_labels,
           inherit_labels, metadata_file, check, call, list_rules, signature_policy, registries_d, sbom, sbom_output,
           provenance, source_date_epoch, rewrite_timestamp, timestamp, compat_volumes, isolation, ssh,
-          build_contexts, **run_flags) -> None:
+          build_contexts, compression_format, compression_level, manifest,
+          **run_flags) -> None:
     """Build an image from a Dockerfile and a context: a directory, '-' (a tar or a Dockerfile
     on stdin), or a URL (a git repository URL[#REF[:DIR]], a tar or a Dockerfile)."""
     if list_rules:
@@ -112,13 +122,16 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
 
     if squash and squash_all:
         raise UsageError("--squash and --squash-all cannot be used together")
+    if progress in ("quiet", "rawjson"):    # (read by this build and the builds it starts)
+        os.environ["ROOTLESS_BUILD_PROGRESS"] = progress
     if timestamp is not None and source_date_epoch is not None:
         raise UsageError("--timestamp and --source-date-epoch cannot be used together")
     lint_format = image_format if image_format in ("text", "json") else "text"
     if image_format in ("text", "json") and not (check or (call or "").startswith("check")):
         raise UsageError(f"--format {image_format} is for --check; images are oci or docker")
     image_format = image_format if image_format in ("oci", "docker") else "oci"
-    result = {"format": image_format, "jobs": jobs, "allow": list(allow), "squash": "all" if squash_all else ("new" if squash else None),
+    result = {"format": image_format, "jobs": jobs, "allow": list(allow),
+              "squash": "all" if squash_all else ("new" if squash else None),
               "outputs": list(outputs), "annotations": _annotations(annotations), "unset_env": list(unset_env),
               "unset_labels": list(unset_labels), "inherit_labels": inherit_labels, "metadata_file": metadata_file,
               "signature_policy": signature_policy, "registries_d": registries_d, "sbom": sbom or bool(sbom_output),
@@ -126,7 +139,9 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
               "provenance": _provenance_mode(provenance),
               "source_date_epoch": source_date_epoch, "timestamp": timestamp,
               "rewrite_timestamp": rewrite_timestamp, "compat_volumes": compat_volumes,
-              "isolation": common.isolation(ctx, isolation)}
+              "isolation": common.isolation(ctx, isolation),
+              "output_compression": _output_compression(compression_format, compression_level),
+              "manifest": manifest}
     with BuildInputs() as inputs:  # what they received or started goes when the command ends
         context, dockerfile = inputs.main_context(context, dockerfile)
         fields = inputs.fields(secrets, ssh, build_contexts, **run_flags)
@@ -138,11 +153,11 @@ def build(ctx: click.Context, context: str, tags, dockerfile, build_args, target
 def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, labels, iidfile, quiet,
            platform, network, cache_from, cache_to, tls_verify, cert_dir, authfile, creds, check, call,
            lint_format, fields) -> None:
-    from rootless_build.build.dockerfilesource import has_run
-    from rootless_build.build.options import BuildOptions
+    from rootless_build.builder.dockerfilesource import has_run
+    from rootless_build.builder.options import BuildOptions
     from rootless_build.cli.build_inputs import pairs as _pairs
 
-    wanted = _outputs(tuple(fields["outputs"]), tags)
+    wanted = _outputs(tuple(fields["outputs"]), tags, fields["output_compression"])
     if any(output.dest == "-" for output in wanted) and not os.environ.get(RESULT_ENV):
         _take_stdout_for_tar()
 
@@ -156,22 +171,42 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
         cache_from=list(cache_from), cache_to=list(cache_to), tls_verify=tls_verify, cert_dir=cert_dir,
         authfile=authfile, creds=creds, **fields)
     check, fmt = _call(call, check, lint_format)
+    from rootless_build.builder.platform import parse_platforms
+
+    targets = parse_platforms(platform)
     if check:
         from rootless_build.cli.check_cmd import run_check
 
+        if len(targets) > 1:
+            options.platform = targets[0]
         sys.exit(run_check(common.open_store(ctx), options, fmt))
+    several = len(targets) > 1 or options.manifest is not None
+    if several:
+        from rootless_build.builder.multiplatform import check_list_outputs
+
+        check_list_outputs(wanted, list(tags), options.manifest)
+        list_outputs, wanted = wanted, []  # written by the process that builds (no stdout tar)
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here(ctx, options):
         sys.exit(_finish_in_userns(ctx, options, wanted))
-    from rootless_build.build.builder import build as run_build
-    from rootless_build.build.handlers.run import NeedsUserNamespace
-    from rootless_build.build.progress import SHOWN_STEPS_ENV, Progress
+    from rootless_build.builder.builder import build as run_build
+    from rootless_build.builder.handlers.run import NeedsUserNamespace
+    from rootless_build.builder.progress import SHOWN_STEPS_ENV, Progress
 
     signal.signal(signal.SIGTERM, _terminated)
     progress = Progress(quiet)
     store = common.open_store(ctx)
     try:
+        if several:
+            from rootless_build.builder.multiplatform import build_platforms
+
+            found = build_platforms(store, options, targets, progress, run_build)
+            if list_outputs:
+                from rootless_build.builder.multiplatform import export_list
+
+                export_list(store, found, list_outputs, options.registry_options())
+            return
         image = run_build(store, options, progress)
     except NeedsUserNamespace:      # the first RUN that misses the cache: go on from inside
         os.environ[SHOWN_STEPS_ENV] = str(progress.current_step)
@@ -205,7 +240,7 @@ def _finish_in_userns(ctx: click.Context, options: Any, wanted: list[Any]) -> in
 
 
 def _export(store: Any, image: Any, wanted: list[Any], options: Any) -> None:
-    from rootless_build.build.outputs import export
+    from rootless_build.builder.outputs import export
 
     export(store, image, wanted, tags=list(image.tags), registry_options=options.registry_options(),
            stdout=_TAR_STDOUT[0] if _TAR_STDOUT else None)
@@ -236,14 +271,22 @@ def _annotations(values: tuple[str, ...]) -> dict[str, str]:
     return pairs(tuple(plain), "--annotation", from_env=False)
 
 
-def _outputs(values: tuple[str, ...], tags: tuple[str, ...]) -> list[Any]:
+def _outputs(values: tuple[str, ...], tags: tuple[str, ...], compression: str | None) -> list[Any]:
     if not values:
         return []
-    from rootless_build.build.outputs import check_outputs, parse_output
+    from rootless_build.builder.outputs import check_outputs, parse_output, with_compression
 
-    outputs = [parse_output(value) for value in values]
+    outputs = with_compression([parse_output(value) for value in values], compression)
     check_outputs(outputs, list(tags))
     return outputs
+
+
+def _output_compression(kind: str | None, level: int | None) -> str | None:
+    if kind is None and level is None:
+        return None
+    from rootless_build.store.variants import compression_name
+
+    return compression_name(kind or "gzip", level)
 
 
 def _call(call: str | None, check: bool, fmt: str) -> tuple[bool, str]:
@@ -292,8 +335,8 @@ def _in_userns(options) -> int:
     """Run this very command again as root of the user namespace (RUN steps need it), with
     the mapping the probe chose (its plan is in the environment by now); a Dockerfile read
     from stdin is handed over as the new process's stdin."""
-    from rootless_build.sandbox.isolation import handed_plan
     from rootless_build.sandbox.idmap import plan_mapping
+    from rootless_build.sandbox.isolation import handed_plan
     from rootless_build.sandbox.userns import spawn_in_userns
 
     plan = handed_plan()

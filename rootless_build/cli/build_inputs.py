@@ -6,8 +6,14 @@ agents) and lets it go when the command ends."""
 from __future__ import annotations
 
 import os
+import sys
+from typing import TYPE_CHECKING
 
 from rootless_build.errors import UsageError
+
+if TYPE_CHECKING:
+    from rootless_build.builder.received import ReceivedContext
+    from rootless_build.builder.sshagents import SshAgents
 
 URL_PREFIXES = ("http://", "https://", "git://", "git@", "ssh://")
 
@@ -32,8 +38,8 @@ def pairs(values: tuple[str, ...], flag: str, *, from_env: bool) -> dict[str, st
 
 class BuildInputs:
     def __init__(self) -> None:
-        self._received: list = []
-        self._agents = None
+        self._received: list[ReceivedContext] = []
+        self._agents: SshAgents | None = None
 
     def __enter__(self) -> BuildInputs:
         return self
@@ -50,11 +56,9 @@ class BuildInputs:
             return context, dockerfile
         if context == "-" and dockerfile == "-":
             raise UsageError("the build context and the Dockerfile cannot both come from stdin")
-        import click
+        from rootless_build.builder.received import received_context
 
-        from rootless_build.build.received import received_context
-
-        received = received_context(context, click.get_binary_stream("stdin"))
+        received = received_context(context, sys.stdin.buffer)
         self._received.append(received)
         if received.dockerfile is not None:
             return str(received.context), str(received.dockerfile)
@@ -67,7 +71,7 @@ class BuildInputs:
         files, envs = _secrets(secrets)
         sockets: dict[str, str] = {}
         if ssh:
-            from rootless_build.build.sshagents import ssh_agents
+            from rootless_build.builder.sshagents import ssh_agents
 
             self._agents = ssh_agents(ssh)
             sockets = self._agents.sockets
@@ -95,7 +99,7 @@ class BuildInputs:
                 raise UsageError(f"--build-context {spec}: {value} is not a directory, a docker-image:// "
                                  "reference or a URL")
         if urls:
-            from rootless_build.build.received import named_contexts
+            from rootless_build.builder.received import named_contexts
 
             directories, received = named_contexts(urls)
             self._received.extend(received)
@@ -157,7 +161,7 @@ def _run_flags(add_hosts, shm_size, ulimits, cap_add, cap_drop, ignorefile, cach
 
 
 def _sandbox_flags(add_hosts, shm_size, ulimits, cap_add, cap_drop) -> dict:
-    from rootless_build.build import runoptions as ro
+    from rootless_build.builder import runoptions as ro
     from rootless_build.sandbox.hardening import resolve_caps
 
     caps = {flag: [ro.parse_capability(c, flag) for c in values]

@@ -45,8 +45,8 @@ def as_json(result, filename: str) -> str:
 
 def run_check(store, options, fmt: str) -> int:
     """Lint only; exit status 1 when there is a warning or an error (as buildx --check)."""
-    from rootless_build.build.dockerfilesource import read_dockerfile
-    from rootless_build.build.lint import run_lint
+    from rootless_build.builder.dockerfilesource import read_dockerfile
+    from rootless_build.builder.lint import run_lint
 
     text, filename, path = read_dockerfile(options)
     result = run_lint(store, options, text, filename, path)

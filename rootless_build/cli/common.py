@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -74,8 +74,8 @@ def human_ago(when: datetime | None) -> str:
     if when is None:
         return "N/A"
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    seconds = (datetime.now(timezone.utc) - when).total_seconds()
+        when = when.replace(tzinfo=UTC)
+    seconds = (datetime.now(UTC) - when).total_seconds()
     if seconds < 1:
         return "Less than a second ago"
     for unit, size in (("year", 31536000), ("month", 2592000), ("week", 604800), ("day", 86400),
@@ -92,5 +92,5 @@ def print_table(rows: list[list[str]], headers: list[str]) -> None:
     """Left-aligned columns separated by three spaces, as docker prints them."""
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, *rows]:
-        cells = [str(c).ljust(w) for c, w in zip(row, widths)]
+        cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=False)]
         click.echo("   ".join(cells).rstrip())

@@ -46,7 +46,7 @@ def inspect(ctx, fmt, kind, size, provenance, names):
 
 
 def _provenance(store, name: str) -> dict:
-    from rootless_build.build.attest import attached_provenance
+    from rootless_build.builder.attest import attached_provenance
     from rootless_build.errors import ImageNotFound
 
     doc = attached_provenance(store, store.resolve(name))

@@ -60,6 +60,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "cp": ("container_fs_cmds", "cp", "Copy files between a container and the host"),
     "diff": ("container_fs_cmds", "diff", "Show the changes to a container's filesystem"),
     "export": ("container_fs_cmds", "export", "Export a container's filesystem as a tar"),
+    "manifest": ("manifest_cmds", "manifest", "Create and push manifest lists (multi-platform images)"),
 }
 
 

@@ -50,7 +50,8 @@ def _without_transport(text: str) -> str:
 @click.option("--platform", help="OS/ARCH[/VARIANT] to pick from a manifest list (default: this host's).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the image's name.")
 @click.option("--signature-policy", type=click.Path(dir_okay=False),
-              help="Trust policy to apply (default ~/.config/containers/policy.json, else /etc/containers/policy.json).")
+              help="Trust policy to apply (default ~/.config/containers/policy.json, "
+                   "else /etc/containers/policy.json).")
 @_registries_d_option
 @_tls_options()
 @click.argument("reference")
@@ -71,8 +72,10 @@ def pull(ctx, platform, quiet, signature_policy, registries_d, tls_verify, cert_
 
 
 @click.command()
-@click.option("--compression-format", "--compression", "compression", type=click.Choice(["gzip", "zstd"]),
-              default="gzip", show_default=True, help="How to compress layers stored uncompressed.")
+@click.option("--compression-format", "--compression", "compression",
+              type=click.Choice(["gzip", "zstd", "zstd:chunked"]), default="gzip", show_default=True,
+              help="How to compress layers stored uncompressed.")
+@click.option("--compression-level", type=int, help="Compression level (gzip 0-9, zstd 1-22).")
 @click.option("--chunk-size", metavar="SIZE", help="Upload blobs bigger than SIZE in chunks (e.g. 64MiB).")
 @click.option("--digestfile", type=click.Path(dir_okay=False), help="Write the pushed manifest's digest here.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
@@ -86,22 +89,41 @@ def pull(ctx, platform, quiet, signature_policy, registries_d, tls_verify, cert_
 @click.argument("image")
 @click.argument("destination", required=False)
 @click.pass_context
-def push(ctx, compression, chunk_size, digestfile, quiet, sign_by, sigstore_key, sign_passphrase_file, registries_d,
+def push(ctx, compression, compression_level, chunk_size, digestfile, quiet, sign_by, sigstore_key,
+         sign_passphrase_file, registries_d,
          tls_verify, cert_dir, authfile, creds, image, destination):
-    """Push an image to a registry, under its own name or DESTINATION."""
-    from rootless_build.registry.progress import for_terminal
-    from rootless_build.registry.push import push as push_image
+    """Push an image (or a manifest list, with its images) to a registry, under its own
+    name or DESTINATION."""
     from rootless_build.registry.signatures import SignOptions
 
     sign = SignOptions(sigstore_key, sign_by, sign_passphrase_file)
+    push_to_registry(open_store(ctx), image, destination, compression, compression_level, chunk_size, digestfile,
+                     quiet, _options(tls_verify, cert_dir, authfile, creds, registries_d=registries_d), sign=sign)
 
-    store = open_store(ctx)
+
+def push_to_registry(store, source: str, destination: str | None, compression: str, level: int | None,
+                     chunk_size: str | None, digestfile: str | None, quiet: bool, options,
+                     list_only: bool = False, sign=None) -> None:
+    """push and `manifest push`: a stored manifest list goes with all its images."""
+    from rootless_build.registry.progress import for_terminal
+    from rootless_build.registry.push import push as push_image
+    from rootless_build.registry.push import push_list
+    from rootless_build.store.lists import find_list, get_list
+    from rootless_build.store.variants import compression_name
+
+    compression = compression_name(compression, level)
+    manifest_list = get_list(store, source) if list_only else find_list(store, source)
+    dest = _without_transport(destination) if destination else None
     progress = for_terminal(quiet)
     try:
-        result = push_image(store, image, _without_transport(destination) if destination else None,
-                            compression=compression, chunk_size=parse_size(chunk_size), progress=progress,
-                            options=_options(tls_verify, cert_dir, authfile, creds, registries_d=registries_d),
-                            sign=sign)
+        if manifest_list is not None:
+            if sign:
+                raise UsageError("signing a manifest list is not supported; push and sign its images one by one")
+            result = push_list(store, manifest_list, dest or manifest_list.name or source, compression=compression,
+                               chunk_size=parse_size(chunk_size), progress=progress, options=options)
+        else:
+            result = push_image(store, source, dest, compression=compression, chunk_size=parse_size(chunk_size),
+                                progress=progress, options=options, sign=sign)
     finally:
         progress.close()
     if digestfile:

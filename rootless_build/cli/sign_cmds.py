@@ -47,8 +47,8 @@ def generate_key(output_prefix, passphrase_file):
 @click.argument("image")
 def verify(key_path, registries_d, tls_verify, authfile, image):
     """Check that a registry IMAGE is signed by KEY (exit 1 and the reason if not)."""
-    from rootless_build.registry.options import RegistryOptions
     from rootless_build.registry.keycheck import verify_with_key
+    from rootless_build.registry.options import RegistryOptions
 
     image = image[len("docker://"):] if image.startswith("docker://") else image
     options = RegistryOptions(tls_verify, None, authfile, None, None, registries_d)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -27,7 +28,8 @@ def sbom(ctx, fmt, output, image):
 
 def write_output(output: str | None, data: bytes) -> None:
     if not output or output == "-":
-        click.get_binary_stream("stdout").write(data if data.endswith(b"\n") else data + b"\n")
+        # (not click.get_binary_stream: deprecated, gone in Click 9, and untyped)
+        sys.stdout.buffer.write(data if data.endswith(b"\n") else data + b"\n")
         return
     from rootless_build.store.atomic import write_bytes
 

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import os
 
-from rootless_build.sandbox.libc import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID,
-                                         CLONE_NEWUSER, CLONE_NEWUTS, setns)
+from rootless_build.sandbox.libc import (
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWUSER,
+    CLONE_NEWUTS,
+    setns,
+)
 
 # (name under /proc/PID/ns, flag), in the order they are joined
 ORDER = (("user", CLONE_NEWUSER), ("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS),

@@ -7,8 +7,8 @@ import os
 import struct
 import termios
 import tty
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 @contextmanager

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import io
 import os
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from rootless_build.errors import LayerError
+from rootless_build.layers.fileobj import ByteReader, ByteWriter, DecodedStream
 from rootless_build.layers.sink import LayerSink
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 READ_SIZE = 1 << 20
 
 
-def compress_file(src_path: str | os.PathLike, dst: BinaryIO, compression: str) -> tuple[str, int]:
+def compress_file(src_path: str | os.PathLike[str], dst: ByteWriter, compression: str) -> tuple[str, int]:
     """Stream `src_path` (an uncompressed layer) into `dst`, compressed; return (digest, size)
     of the bytes written. Same block framing as LayerSink, so the result is byte-identical
     to compressing the layer while it was built."""
@@ -38,27 +42,29 @@ def sniff(head: bytes) -> str:
 class _Prepended(io.RawIOBase):
     """A non-seekable stream with bytes already read put back in front."""
 
-    def __init__(self, head: bytes, rest: BinaryIO):
+    def __init__(self, head: bytes, rest: ByteReader) -> None:
         self._head = head
         self._rest = rest
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: WriteableBuffer) -> int:
+        view = memoryview(b)
         if self._head:
-            n = min(len(b), len(self._head))
-            b[:n] = self._head[:n]
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
         if hasattr(self._rest, "readinto"):
-            return self._rest.readinto(b)
-        data = self._rest.read(len(b))
-        b[:len(data)] = data
+            got: int = self._rest.readinto(b)
+            return got
+        data = self._rest.read(len(view))
+        view[:len(data)] = data
         return len(data)
 
 
-def _rewound(fileobj: BinaryIO, head: bytes) -> BinaryIO:
+def _rewound(fileobj: Any, head: bytes) -> Any:
     if hasattr(fileobj, "peek"):
         return fileobj  # we only peeked
     try:
@@ -70,7 +76,7 @@ def _rewound(fileobj: BinaryIO, head: bytes) -> BinaryIO:
     return io.BufferedReader(_Prepended(head, fileobj), READ_SIZE)
 
 
-def open_uncompressed(fileobj: BinaryIO) -> BinaryIO:
+def open_uncompressed(fileobj: Any) -> DecodedStream:
     """A readable stream of the tar inside `fileobj` (gzip, zstd or plain, by magic bytes).
 
     Gzip is inflated by isal on a helper thread (overlapping with the consumer); zstd by
@@ -87,7 +93,8 @@ def open_uncompressed(fileobj: BinaryIO) -> BinaryIO:
         from isal import igzip_threaded
 
         # A file object is never closed by isal (it only closes what it opened itself).
-        return _Decoded(igzip_threaded.open(stream, "rb", threads=1, block_size=READ_SIZE), "gzip", True)
+        return _Decoded(igzip_threaded.open(  # type: ignore[no-untyped-call]  # isal: no annotations
+            stream, "rb", threads=1, block_size=READ_SIZE), "gzip", True)
     if kind == "zstd":
         import zstandard
 
@@ -100,7 +107,7 @@ def open_uncompressed(fileobj: BinaryIO) -> BinaryIO:
 class _Decoded(io.RawIOBase):
     """Forwards reads, turning decoder failures into LayerError."""
 
-    def __init__(self, inner: BinaryIO, compression: str, owns_inner: bool):
+    def __init__(self, inner: Any, compression: str, owns_inner: bool) -> None:
         self._inner = inner
         self.compression = compression
         self._owns_inner = owns_inner
@@ -108,19 +115,21 @@ class _Decoded(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: WriteableBuffer) -> int:
         try:
             if hasattr(self._inner, "readinto"):
-                return self._inner.readinto(b)
-            data = self._inner.read(len(b))
+                n: int = self._inner.readinto(b)
+                return n
+            data = self._inner.read(len(memoryview(b)))
         except Exception as e:  # noqa: BLE001 - isal and zstandard raise their own types
             raise self._translate(e) from e
-        b[:len(data)] = data
+        memoryview(b)[:len(data)] = data
         return len(data)
 
     def read(self, size: int = -1) -> bytes:
         try:
-            return self._inner.read(size)
+            data: bytes = self._inner.read(size)
+            return data
         except Exception as e:  # noqa: BLE001
             raise self._translate(e) from e
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import BinaryIO, Callable
+from collections.abc import Callable
 
 from rootless_build.layers import xattrs as xa
+from rootless_build.layers.fileobj import ByteWriter
 from rootless_build.layers.tarwriter import LayerTarWriter
 from rootless_build.layers.tree import IdMap, TreeWalk
 
 
-def write_diff(lower: str | os.PathLike, upper_full: str | os.PathLike, out: BinaryIO, *,
+def write_diff(lower: str | os.PathLike[str], upper_full: str | os.PathLike[str], out: ByteWriter, *,
                source_date_epoch: int | None = None, id_map: IdMap | None = None,
                skip: Callable[[str], bool] | None = None) -> int:
     """Write the layer turning `lower` into `upper_full` to `out`; returns the entry count.
@@ -32,7 +33,7 @@ def write_diff(lower: str | os.PathLike, upper_full: str | os.PathLike, out: Bin
     return writer.entries
 
 
-def _listing(path: str | None) -> dict[str, os.DirEntry]:
+def _listing(path: str | None) -> dict[str, os.DirEntry[str]]:
     if path is None:
         return {}
     with os.scandir(path) as it:
@@ -46,7 +47,7 @@ class _Frame:
     __slots__ = ("arcname", "path", "st", "attrs", "written", "names", "lower", "upper")
 
     def __init__(self, arcname: str, path: str, st: os.stat_result | None, attrs: dict[str, bytes] | None,
-                 written: bool, lower: dict[str, os.DirEntry], upper: dict[str, os.DirEntry]):
+                 written: bool, lower: dict[str, os.DirEntry[str]], upper: dict[str, os.DirEntry[str]]):
         self.arcname = arcname
         self.path = path
         self.st = st
@@ -80,6 +81,8 @@ class _Differ:
     def parents(self) -> None:
         for frame in self.frames:
             if not frame.written:
+                # only the root frame has no stat, and it counts as written
+                assert frame.st is not None and frame.attrs is not None
                 self.walk.emit(frame.path, frame.arcname, frame.st, frame.attrs)
                 frame.written = True
 
@@ -93,8 +96,7 @@ class _Differ:
         new_st = new.stat(follow_symlinks=False)
         new_attrs = xa.list_all(new.path)
         old_st = old.stat(follow_symlinks=False) if old is not None else None
-        both_dirs = old_st is not None and stat.S_ISDIR(old_st.st_mode) and stat.S_ISDIR(new_st.st_mode)
-        if both_dirs:
+        if old is not None and old_st is not None and stat.S_ISDIR(old_st.st_mode) and stat.S_ISDIR(new_st.st_mode):
             changed = _changed(old, old_st, new, new_st, new_attrs)
             if changed:
                 self.parents()
@@ -102,7 +104,7 @@ class _Differ:
             self.frames.append(_Frame(arcname, new.path, new_st, new_attrs, changed,
                                       _listing(old.path), _listing(new.path)))
             return
-        if old_st is not None and not _changed(old, old_st, new, new_st, new_attrs):
+        if old is not None and old_st is not None and not _changed(old, old_st, new, new_st, new_attrs):
             return
         self.parents()
         self.walk.emit(new.path, arcname, new_st, new_attrs)
@@ -111,7 +113,7 @@ class _Differ:
             self.frames.append(_Frame(arcname, new.path, new_st, new_attrs, True, {}, _listing(new.path)))
 
 
-def _changed(old: os.DirEntry, old_st: os.stat_result, new: os.DirEntry, new_st: os.stat_result,
+def _changed(old: os.DirEntry[str], old_st: os.stat_result, new: os.DirEntry[str], new_st: os.stat_result,
              new_attrs: dict[str, bytes]) -> bool:
     if (old_st.st_mode != new_st.st_mode or old_st.st_uid != new_st.st_uid or old_st.st_gid != new_st.st_gid
             or old_st.st_mtime_ns != new_st.st_mtime_ns):

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Sequence
+from typing import Any, TypeVar
 
 from rootless_build.errors import LayerError
 from rootless_build.layers import fsops
@@ -27,9 +28,15 @@ from rootless_build.layers.paths import safe_member_parts
 from rootless_build.layers.resolve import Root, join
 from rootless_build.layers.tarreader import EntryContent, TarEntry, read_entries
 from rootless_build.layers.tarstream import ForwardReader, HashingReader
-from rootless_build.layers.whiteouts import (WH_META_PREFIX, WH_OPAQUE, make_overlay_whiteout,
-                                             mark_overlay_opaque, oci_whiteout_target)
+from rootless_build.layers.whiteouts import (
+    WH_META_PREFIX,
+    WH_OPAQUE,
+    make_overlay_whiteout,
+    mark_overlay_opaque,
+    oci_whiteout_target,
+)
 
+_T = TypeVar("_T")
 _COPY_SIZE = 1 << 20
 _MODES = ("apply", "overlay")
 
@@ -50,9 +57,9 @@ class ExtractStats:
     diff_id: str = ""  # sha256 of the uncompressed stream, when asked for
 
 
-def extract_layer(fileobj: BinaryIO, target: str | os.PathLike, *, mode: str = "apply", chown: bool = False,
+def extract_layer(fileobj: Any, target: str | os.PathLike[str], *, mode: str = "apply", chown: bool = False,
                   skip_devices: bool = False, on_warning: Callable[[str], None] | None = None,
-                  lower_dirs: Sequence[str | os.PathLike] = (), compute_diff_id: bool = False) -> ExtractStats:
+                  lower_dirs: Sequence[str | os.PathLike[str]] = (), compute_diff_id: bool = False) -> ExtractStats:
     """Extract a (plain, gzip or zstd) layer tar read from `fileobj` into `target`.
 
     `lower_dirs` (overlay mode, topmost first) are the layers below: implicit parent
@@ -80,7 +87,7 @@ def extract_layer(fileobj: BinaryIO, target: str | os.PathLike, *, mode: str = "
 
 class _Extractor:
     def __init__(self, target: Path, mode: str, chown: bool, skip_devices: bool,
-                 on_warning: Callable[[str], None] | None, lower_dirs: Sequence[str | os.PathLike]):
+                 on_warning: Callable[[str], None] | None, lower_dirs: Sequence[str | os.PathLike[str]]):
         if not target.is_dir():
             raise LayerError(f"extraction target {target} is not a directory")
         self.lowers = [Root(p) for p in lower_dirs]
@@ -157,7 +164,7 @@ class _Extractor:
         if rel not in self.dir_meta:
             self.unlocked.setdefault(rel, mode)
 
-    def _create(self, make: Callable[[], object], path: str):
+    def _create(self, make: Callable[[], _T], path: str) -> _T:
         try:
             return make()
         except PermissionError:

@@ -6,7 +6,7 @@ import errno
 import os
 import shutil
 import stat
-from typing import Callable
+from collections.abc import Callable
 
 from rootless_build.errors import LayerError
 from rootless_build.layers import xattrs as xa

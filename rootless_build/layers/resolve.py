@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Callable
+from collections.abc import Callable
+from typing import overload
 
 from rootless_build.errors import LayerError
 
@@ -28,7 +29,7 @@ def join(parent: str, name: str) -> str:
 class Root:
     """An extraction target; relative paths here are resolved, symlink-free and `/`-joined."""
 
-    def __init__(self, path: str | os.PathLike, lowers: "list[Root] | None" = None):
+    def __init__(self, path: str | os.PathLike[str], lowers: list[Root] | None = None):
         self.path = os.path.realpath(os.fspath(path))
         # Overlay mode: the layers below, topmost first; names missing here are looked
         # up there, so a symlink of a lower layer is followed as in the merged view.
@@ -44,6 +45,12 @@ class Root:
     def invalidate(self) -> None:
         """Forget resolutions: call after removing or replacing anything."""
         self._cache.clear()
+
+    @overload
+    def resolve_dir(self, parts: list[str], create: Callable[[str], None]) -> str: ...
+
+    @overload
+    def resolve_dir(self, parts: list[str], create: None) -> str | None: ...
 
     def resolve_dir(self, parts: list[str], create: Callable[[str], None] | None) -> str | None:
         """The resolved relative path of the directory named by `parts`.
@@ -119,7 +126,7 @@ class Root:
             cur = nxt
         return cur
 
-    def _below(self, rel: str) -> tuple["Root", os.stat_result] | None:
+    def _below(self, rel: str) -> tuple[Root, os.stat_result] | None:
         """The entry at `rel` in the layers below (overlay mode), topmost first, as the
         merged view shows it: a whiteout hides it, an opaque parent stops the search."""
         for lower in self.lowers:

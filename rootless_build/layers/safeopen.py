@@ -152,7 +152,7 @@ def read_in_root(dir_fd: int, path: str, limit: int) -> bytes:
     return data
 
 
-def inside(path: str | os.PathLike, roots: tuple[str | os.PathLike, ...]) -> str | None:
+def inside(path: str | os.PathLike[str], roots: tuple[str | os.PathLike[str], ...]) -> str | None:
     """`path` relative to the first of `roots` that holds it lexically (absolute paths, no
     symlink resolved), or None."""
     absolute = os.path.abspath(path)

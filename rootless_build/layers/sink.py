@@ -15,22 +15,32 @@ import hashlib
 import queue
 import threading
 from dataclasses import dataclass
-from typing import BinaryIO
+from types import TracebackType
+from typing import IO, Any, Protocol, cast
 
 from rootless_build.errors import LayerError
+from rootless_build.layers.fileobj import Bytes, ByteWriter, ChunkReader
 
 BLOCK_SIZE = 1 << 20
 _POOL = 4  # blocks in flight: enough to keep the hash thread busy, 4 MiB of memory
 COMPRESSIONS = ("", "gzip", "zstd")
 
 
-def write_fully(out: BinaryIO, data) -> None:
+def write_fully(out: ByteWriter, data: Bytes) -> None:
     """out.write() that also copes with raw (unbuffered) files writing only part."""
     written = out.write(data)
     if written is not None and written < len(data):
         view = memoryview(data)[written:]
         while view:
             view = view[out.write(view):]
+
+
+class _Hash(Protocol):
+    def update(self, data: Bytes, /) -> None: ...
+
+
+# (hasher, data, the pooled buffer under data or None)
+_HashItem = tuple[_Hash, Bytes, "bytearray | None"]
 
 
 @dataclass(frozen=True)
@@ -46,8 +56,8 @@ class _HashThread:
     """Hashes buffers in order, off the main thread; returns pooled buffers when done."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self.free: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_HashItem | None] = queue.SimpleQueue()
+        self.free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="layer-hash", daemon=True)
         self._thread.start()
 
@@ -59,10 +69,10 @@ class _HashThread:
             hasher, view, pooled = item
             hasher.update(view)
             if pooled is not None:
-                view.release()
+                cast(memoryview, view).release()  # a pooled buffer always comes as a view of it
                 self.free.put(pooled)
 
-    def submit(self, hasher, view, pooled=None) -> None:
+    def submit(self, hasher: _Hash, view: Bytes, pooled: bytearray | None = None) -> None:
         self._queue.put((hasher, view, pooled))
 
     def stop(self) -> None:
@@ -73,13 +83,13 @@ class _HashThread:
 class _CountingWriter:
     """What the compressor writes: hashed and counted, then passed to the destination."""
 
-    def __init__(self, dest: BinaryIO, hash_thread: _HashThread | None) -> None:
+    def __init__(self, dest: ByteWriter, hash_thread: _HashThread | None) -> None:
         self._dest = dest
         self._hash_thread = hash_thread
         self.hasher = hashlib.sha256()
         self.size = 0
 
-    def write(self, data) -> int:
+    def write(self, data: Bytes) -> int:
         data = bytes(data)  # the caller may reuse its buffer once we return
         write_fully(self._dest, data)
         self.size += len(data)
@@ -108,8 +118,9 @@ class LayerSink:
     stops the helper threads.
     """
 
-    def __init__(self, dest: BinaryIO, compression: str = "", *, hash_uncompressed: bool = True,
-                 gzip_level: int = 1, gzip_threads: int = 2, zstd_level: int = 3, zstd_threads: int = -1):
+    def __init__(self, dest: ByteWriter, compression: str = "", *, hash_uncompressed: bool = True,
+                 gzip_level: int = 1, gzip_threads: int = 2, zstd_level: int = 3,
+                 zstd_threads: int = -1) -> None:
         if compression not in COMPRESSIONS:
             raise LayerError(f"unknown layer compression {compression!r}")
         self.compression = compression
@@ -125,14 +136,14 @@ class LayerSink:
         self._fill = 0
         self._result: LayerDigests | None = None
         self._counter: _CountingWriter | None = None
-        self._compressor = None
+        self._compressor: Any = None  # isal's or zstandard's writer: write() and close()
         if compression == "gzip":
             from isal import igzip_threaded
 
             # The compressed stream is written (and hashed) by isal's own writer thread.
             self._counter = _CountingWriter(dest, None)
-            self._compressor = igzip_threaded.open(self._counter, "wb", compresslevel=gzip_level,
-                                                   threads=gzip_threads, block_size=BLOCK_SIZE)
+            self._compressor = igzip_threaded.open(  # type: ignore[no-untyped-call]  # isal: no annotations
+                self._counter, "wb", compresslevel=gzip_level, threads=gzip_threads, block_size=BLOCK_SIZE)
         elif compression == "zstd":
             import zstandard
 
@@ -141,15 +152,16 @@ class LayerSink:
             # CPUs); 0 would pick the single-threaded framing and change the digest.
             self._counter = _CountingWriter(dest, self._hashes)
             cctx = zstandard.ZstdCompressor(level=zstd_level, threads=zstd_threads, write_checksum=True)
-            self._compressor = cctx.stream_writer(self._counter, closefd=False, write_size=BLOCK_SIZE,
-                                                  write_return_read=True)
+            # zstandard's stub asks for IO[bytes]; it only calls write() and flush().
+            self._compressor = cctx.stream_writer(cast(IO[bytes], self._counter), closefd=False,
+                                                  write_size=BLOCK_SIZE, write_return_read=True)
 
     # -- file-object surface -------------------------------------------------------
 
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:
+    def write(self, data: Bytes) -> int:
         view = memoryview(data).cast("B")
         total = len(view)
         pos = 0
@@ -162,7 +174,7 @@ class LayerSink:
                 self._submit()
         return total
 
-    def write_from(self, src: BinaryIO, size: int) -> int:
+    def write_from(self, src: ChunkReader, size: int) -> int:
         """Copy exactly `size` bytes from `src` (readinto) straight into the block buffers."""
         remaining = size
         while remaining:
@@ -238,9 +250,10 @@ class LayerSink:
             self._hashes.stop()
             self._result = LayerDigests("", 0, "", 0, self.compression)
 
-    def __enter__(self) -> "LayerSink":
+    def __enter__(self) -> LayerSink:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is not None:
             self.abort()

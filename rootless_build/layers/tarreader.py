@@ -16,10 +16,14 @@ import io
 import os
 import re
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
 
 from rootless_build.errors import LayerError
 from rootless_build.layers import tarsparse
+from rootless_build.layers.fileobj import ByteReader
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 BLOCK = 512
 MAX_ENTRY_SIZE = 1 << 40  # 1 TiB: larger than any real file in an image, small enough to refuse nonsense
@@ -81,7 +85,7 @@ class TarEntry:
 class EntryContent(io.RawIOBase):
     """An entry's content: reads stop at its end; what the caller leaves is skipped later."""
 
-    def __init__(self, source: _Source | BinaryIO, size: int) -> None:
+    def __init__(self, source: _Source | ByteReader, size: int) -> None:
         # (a plain file works too: then its first `size` bytes are the content)
         self._source = source if isinstance(source, _Source) else _Source(source, "file")
         self.remaining = size
@@ -96,7 +100,7 @@ class EntryContent(io.RawIOBase):
             self._pending += self._source.read_exact(want)
         return self._pending[:n]
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: WriteableBuffer) -> int:
         view = memoryview(b).cast("B")
         if self._pending:
             n = min(len(view), len(self._pending))
@@ -126,11 +130,15 @@ class EntryContent(io.RawIOBase):
         self.remaining = 0
 
 
+class _Fills(Protocol):
+    def readinto(self, view: memoryview, /) -> int: ...
+
+
 class _Source:
     """The stream with its position; short reads inside an entry are a truncated tar."""
 
-    def __init__(self, f: BinaryIO, what: str) -> None:
-        self.f = f if hasattr(f, "readinto") else _ReadInto(f)
+    def __init__(self, f: ByteReader, what: str) -> None:
+        self.f: _Fills = cast(_Fills, f) if hasattr(f, "readinto") else _ReadInto(f)
         self.what = what
         self.pos = 0
         self.end: int | None = None  # a regular file's size: seeking past it is a truncation
@@ -138,7 +146,8 @@ class _Source:
         # fileno() would give the compressed size)
         self.seekable = isinstance(getattr(f, "raw", f), io.FileIO)
         if self.seekable:
-            self.end = os.fstat(f.fileno()).st_size - f.tell()
+            plain = cast(BinaryIO, f)  # a FileIO, or a buffered reader over one
+            self.end = os.fstat(plain.fileno()).st_size - plain.tell()
 
     def error(self, message: str, at: int | None = None) -> LayerError:
         return LayerError(f"{self.what}: {message} at offset {self.pos if at is None else at}")
@@ -170,7 +179,7 @@ class _Source:
         if self.seekable:
             if self.end is not None and self.pos + n > self.end:
                 raise self.error("unexpected end of data")
-            self.f.seek(n, io.SEEK_CUR)
+            cast(BinaryIO, self.f).seek(n, io.SEEK_CUR)  # seekable: a plain file
             self.pos += n
             return
         buf = memoryview(bytearray(min(n, _READ)))
@@ -181,7 +190,7 @@ class _Source:
 class _ReadInto:
     """readinto() for a file object that only has read()."""
 
-    def __init__(self, f: BinaryIO) -> None:
+    def __init__(self, f: ByteReader) -> None:
         self.readinto_source = f
 
     def readinto(self, view: memoryview) -> int:
@@ -253,7 +262,7 @@ def _meta_payload(src: _Source, size: int, kind: str, at: int) -> bytes:
     return data
 
 
-def read_entries(f: BinaryIO, what: str) -> Iterator[tuple[TarEntry, EntryContent]]:
+def read_entries(f: ByteReader, what: str) -> Iterator[tuple[TarEntry, EntryContent]]:
     """(entry, its content) in archive order, from an uncompressed tar stream.
 
     Read (or leave) each content before asking for the next entry; it is skipped then.
@@ -392,7 +401,7 @@ def _entry(header: bytes, kind: bytes, pax: dict[str, str], long_name: str | Non
 
 
 
-def scan_file(path: str | os.PathLike, what: str) -> int:
+def scan_file(path: str | os.PathLike[str], what: str) -> int:
     """Validate every header of an uncompressed tar file (content skipped by seeks), as
     load and import do before a layer is stored; the number of entries."""
     with open(path, "rb") as f:

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 from rootless_build.errors import LayerError
+from rootless_build.layers.fileobj import ChunkReader
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 MAX_SPARSE_SIZE = 1 << 33  # 8 GiB, what a plain ustar size field holds; lastlog of a high uid is the usual giant
 MAX_CHUNKS = 1 << 16
@@ -70,7 +74,7 @@ def pax_map(pax: dict[str, str], fail: Fail) -> tuple[list[tuple[int, int]], int
     numbers = _decimals(pax["GNU.sparse.map"].split(","), fail) if pax["GNU.sparse.map"] else []
     if len(numbers) % 2 or len(numbers) > 2 * MAX_CHUNKS:
         raise fail("malformed GNU.sparse.map")
-    return list(zip(numbers[::2], numbers[1::2])), _real_size(pax, "GNU.sparse.size", fail)
+    return list(zip(numbers[::2], numbers[1::2], strict=False)), _real_size(pax, "GNU.sparse.size", fail)
 
 
 def pax_real_size(pax: dict[str, str], fail: Fail) -> int:
@@ -104,7 +108,7 @@ def data_map(read: Callable[[int], bytes], fail: Fail) -> tuple[list[tuple[int, 
     if count > MAX_CHUNKS:
         raise fail(f"sparse map of more than {MAX_CHUNKS} chunks")
     numbers = _decimals([line().decode("ascii", "replace") for _ in range(2 * count)], fail)
-    return list(zip(numbers[::2], numbers[1::2])), used
+    return list(zip(numbers[::2], numbers[1::2], strict=False)), used
 
 
 def _decimals(texts: list[str], fail: Fail) -> list[int]:
@@ -138,7 +142,7 @@ class Expanded(io.RawIOBase):
     """A sparse entry's whole content, holes as zeros, from its stored chunks (for consumers
     that copy bytes, such as ADD of an archive; extraction writes holes as holes)."""
 
-    def __init__(self, stored: BinaryIO, chunks: SparseMap, size: int) -> None:
+    def __init__(self, stored: ChunkReader, chunks: SparseMap, size: int) -> None:
         self._stored = stored
         self._chunks = list(reversed(chunks))
         self._size = size
@@ -147,7 +151,7 @@ class Expanded(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: WriteableBuffer) -> int:
         view = memoryview(b).cast("B")
         if self._pos >= self._size or not len(view):
             return 0

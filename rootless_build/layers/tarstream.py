@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-from typing import BinaryIO
+from typing import TYPE_CHECKING, cast
 
 from rootless_build.errors import LayerError
+from rootless_build.layers.fileobj import ChunkReader
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 READ_SIZE = 1 << 20
 
@@ -16,8 +20,10 @@ class ForwardReader(io.RawIOBase):
     """Buffered reads plus tell() and forward-only seek(), which is all tarfile's
     non-stream reader needs (it only skips ahead over unread content and padding)."""
 
-    def __init__(self, inner: BinaryIO):
-        self._inner = io.BufferedReader(inner, READ_SIZE) if not hasattr(inner, "peek") else inner
+    def __init__(self, inner: ChunkReader) -> None:
+        # (what has no peek here is a raw stream: _Decoded, HashingReader)
+        self._inner: ChunkReader = (inner if hasattr(inner, "peek")
+                                    else io.BufferedReader(cast(io.RawIOBase, inner), READ_SIZE))
         self._pos = 0
 
     def readable(self) -> bool:
@@ -34,8 +40,8 @@ class ForwardReader(io.RawIOBase):
         self._pos += len(data)
         return data
 
-    def readinto(self, b) -> int:
-        n = self._inner.readinto(b)
+    def readinto(self, b: WriteableBuffer) -> int:
+        n = self._inner.readinto(memoryview(b))
         self._pos += n
         return n
 
@@ -54,15 +60,15 @@ class ForwardReader(io.RawIOBase):
 class HashingReader(io.RawIOBase):
     """sha256 of everything read through it."""
 
-    def __init__(self, inner: BinaryIO):
+    def __init__(self, inner: ChunkReader) -> None:
         self._inner = inner
         self._hash = hashlib.sha256()
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:
-        n = self._inner.readinto(b)
+    def readinto(self, b: WriteableBuffer) -> int:
+        n = self._inner.readinto(memoryview(b))
         self._hash.update(memoryview(b)[:n])
         return n
 

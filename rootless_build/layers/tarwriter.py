@@ -9,10 +9,12 @@ is a LayerSink, straight into its hashing/compression blocks.
 from __future__ import annotations
 
 import os
-from typing import BinaryIO
+from types import TracebackType
+from typing import BinaryIO, cast
 
 from rootless_build.errors import LayerError
 from rootless_build.layers import tarheader as th
+from rootless_build.layers.fileobj import ByteWriter, ChunkReader
 from rootless_build.layers.paths import clean_arcname, encode_name
 from rootless_build.layers.sink import write_fully
 from rootless_build.layers.whiteouts import WH_OPAQUE, WH_PREFIX, is_reserved_name
@@ -33,7 +35,7 @@ def _basename(arcname: str) -> str:
 class LayerTarWriter:
     """Write layer entries to `out` (any binary file object; a LayerSink is fastest)."""
 
-    def __init__(self, out: BinaryIO, *, source_date_epoch: int | None = None):
+    def __init__(self, out: ByteWriter, *, source_date_epoch: int | None = None) -> None:
         self._out = out
         self._sde = source_date_epoch
         self._write_from = getattr(out, "write_from", None)
@@ -72,10 +74,12 @@ class LayerTarWriter:
             devmajor=devmajor, devminor=devminor, extra=extra))
         self.entries += 1
 
-    def _copy(self, src: BinaryIO, size: int, what: str) -> None:
+    def _copy(self, src: ChunkReader | BinaryIO, size: int, what: str) -> None:
+        # (typeshed's BinaryIO lacks readinto; every real binary file object has it)
+        reader = cast(ChunkReader, src)
         if self._write_from is not None:
             try:
-                self._write_from(src, size)
+                self._write_from(reader, size)
             except LayerError as e:
                 raise LayerError(f"{what}: {e}") from None
         else:
@@ -84,7 +88,7 @@ class LayerTarWriter:
             view = memoryview(self._buffer)
             remaining = size
             while remaining:
-                got = src.readinto(view[:min(remaining, _COPY_SIZE)])
+                got = reader.readinto(view[:min(remaining, _COPY_SIZE)])
                 if not got:
                     raise LayerError(f"{what}: ended {remaining} bytes early (did it change while being read?)")
                 write_fully(self._out, view[:got])
@@ -95,9 +99,9 @@ class LayerTarWriter:
 
     # -- entries -------------------------------------------------------------------
 
-    def add_file(self, arcname: str, src: str | os.PathLike | BinaryIO, *, size: int, mode: int = 0o644,
-                 uid: int = 0, gid: int = 0, mtime: float | int = 0, xattrs: dict[str, bytes] | None = None,
-                 uname: str = "", gname: str = "") -> None:
+    def add_file(self, arcname: str, src: str | os.PathLike[str] | ChunkReader | BinaryIO, *, size: int,
+                 mode: int = 0o644, uid: int = 0, gid: int = 0, mtime: float | int = 0,
+                 xattrs: dict[str, bytes] | None = None, uname: str = "", gname: str = "") -> None:
         """A regular file; `src` is a path or a binary file object positioned at the content."""
         name = self._name(arcname)
         self._header(name, th.REGTYPE, mode=mode, uid=uid, gid=gid, mtime=mtime, size=size,
@@ -191,9 +195,10 @@ class LayerTarWriter:
             write_fully(self._out, _ZEROS)
             self._closed = True
 
-    def __enter__(self) -> "LayerTarWriter":
+    def __enter__(self) -> LayerTarWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             self.close()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable
+from typing import TYPE_CHECKING, TypedDict
 
 from rootless_build.errors import LayerError
 from rootless_build.layers import xattrs as xa
+from rootless_build.layers.fileobj import ByteWriter
 from rootless_build.layers.paths import clean_arcname
 from rootless_build.layers.tarwriter import SMALL_FILE
 from rootless_build.layers.whiteouts import CLASSIFIERS, FORMATS, WH_PREFIX, Marker
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 IdMap = Callable[[int, int], "tuple[int, int]"]
 
 
-def write_tree(root: str | os.PathLike, out: BinaryIO, *, whiteout_format: str = "none",
+def write_tree(root: str | os.PathLike[str], out: ByteWriter, *, whiteout_format: str = "none",
                id_map: IdMap | None = None, source_date_epoch: int | None = None, prefix: str = "",
                skip: Callable[[str], bool] | None = None) -> int:
     """A whole layer tar of `root` written to `out` (closed with the end-of-archive
@@ -37,8 +39,19 @@ def write_tree(root: str | os.PathLike, out: BinaryIO, *, whiteout_format: str =
     return writer.entries
 
 
+class _Meta(TypedDict):
+    mode: int
+    uid: int
+    gid: int
+    mtime: float
+
+
+# (path, arcname, lstat, xattrs, whiteout marker) of a directory's child
+_Child = tuple[str, str, os.stat_result, dict[str, bytes], Marker]
+
+
 class TreeWalk:
-    def __init__(self, writer: "LayerTarWriter", whiteout_format: str, id_map: IdMap | None,
+    def __init__(self, writer: LayerTarWriter, whiteout_format: str, id_map: IdMap | None,
                  skip: Callable[[str], bool] | None):
         if whiteout_format not in FORMATS:
             raise LayerError(f"unknown whiteout format {whiteout_format!r}")
@@ -57,7 +70,7 @@ class TreeWalk:
         w = self.writer
         uid, gid = self.ids(st)
         mode = stat.S_IMODE(st.st_mode)
-        meta = dict(mode=mode, uid=uid, gid=gid, mtime=st.st_mtime)
+        meta = _Meta(mode=mode, uid=uid, gid=gid, mtime=st.st_mtime)
         fmt = stat.S_IFMT(st.st_mode)
         if fmt == stat.S_IFSOCK:
             return  # sockets have no place in an image
@@ -105,12 +118,12 @@ class TreeWalk:
                 if stat.S_ISDIR(st.st_mode):
                     stack.append(iter(self.enter(path, arcname, marker is Marker.OPAQUE_DIR)))
 
-    def enter(self, dirpath: str, dir_arc: str, opaque: bool) -> list:
+    def enter(self, dirpath: str, dir_arc: str, opaque: bool) -> list[_Child]:
         """The sorted children of a directory whose entry was just written; writes the
         directory's opaque marker first when it has one (xattr or `.wh..wh..opq` file)."""
         with os.scandir(dirpath) as it:
             entries = sorted(it, key=lambda e: e.name)
-        children = []
+        children: list[_Child] = []
         for entry in entries:
             arcname = f"{dir_arc}/{entry.name}" if dir_arc else entry.name
             if self.skip is not None and self.skip(arcname):
@@ -127,7 +140,7 @@ class TreeWalk:
         return children
 
 
-def add_tree(writer: "LayerTarWriter", root: Path, *, whiteout_format: str = "none",
+def add_tree(writer: LayerTarWriter, root: Path, *, whiteout_format: str = "none",
              id_map: IdMap | None = None, prefix: str = "", skip: Callable[[str], bool] | None = None) -> None:
     """Entries for everything under `root`, named `prefix/...`.
 

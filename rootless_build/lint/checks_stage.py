@@ -13,6 +13,8 @@ from rootless_build.dockerfile.exec_instructions import (
     Run,
     Shell,
 )
+from rootless_build.dockerfile.meta_instructions import Arg, Env, Expose, Workdir
+from rootless_build.dockerfile.parser import Node
 from rootless_build.lint.apt import apt_problems
 from rootless_build.lint.checks_text import check_expose
 from rootless_build.lint.env import expand_instruction, expand_recording
@@ -20,8 +22,6 @@ from rootless_build.lint.facts import LintFacts
 from rootless_build.lint.report import Reporter
 from rootless_build.lint.secrets import is_secret_file, is_secret_name
 from rootless_build.lint.suggest import closest
-from rootless_build.dockerfile.meta_instructions import Arg, Env, Expose, Workdir
-from rootless_build.dockerfile.parser import Node
 
 _ONCE = (Cmd, Entrypoint, Healthcheck)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

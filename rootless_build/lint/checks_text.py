@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from rootless_build.lint.report import Reporter
-from rootless_build.lint.source import empty_continuation_line
 from rootless_build.dockerfile.parser import Node
 from rootless_build.dockerfile.words import split_whitespace
+from rootless_build.lint.report import Reporter
+from rootless_build.lint.source import empty_continuation_line
 
 RESERVED_STAGE_NAMES = ("context", "scratch")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rootless_build.dockerfile.base import Instruction
 from rootless_build.dockerfile.expand import ExpansionError, expand_word
 from rootless_build.dockerfile.expanded import expanded
@@ -16,7 +18,7 @@ class RecordingEnv(dict):
         self.matched: dict[str, None] = {}
         self.unmatched: dict[str, None] = {}
 
-    def get(self, name, default=None):  # type: ignore[override]
+    def get(self, name: Any, default: Any = None, /) -> Any:  # (dict.get's own signature)
         if name in self:
             self.matched[name] = None
             return self[name]

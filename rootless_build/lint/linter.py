@@ -10,6 +10,9 @@ from __future__ import annotations
 from rootless_build.dockerfile.base import Instruction
 from rootless_build.dockerfile.from_instruction import From
 from rootless_build.dockerfile.instructions import from_node
+from rootless_build.dockerfile.meta_instructions import Arg
+from rootless_build.dockerfile.parser import Node, parse_text
+from rootless_build.errors import DockerfileError
 from rootless_build.lint import checks_from, checks_text
 from rootless_build.lint.checks_stage import StageChecker, StageState
 from rootless_build.lint.config import (
@@ -21,9 +24,6 @@ from rootless_build.lint.env import expand_recording
 from rootless_build.lint.facts import LintFacts
 from rootless_build.lint.report import LintWarning, Reporter
 from rootless_build.lint.source import comments_above
-from rootless_build.dockerfile.meta_instructions import Arg
-from rootless_build.dockerfile.parser import Node, parse_text
-from rootless_build.errors import DockerfileError
 from rootless_build.record import Record
 
 

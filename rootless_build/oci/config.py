@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rootless_build.oci import mediatypes as mt
@@ -241,7 +241,7 @@ def add_history(config: dict[str, Any], created: str, created_by: str, *, empty_
 def rfc3339(ns: int) -> str:
     """RFC 3339 in UTC with nanoseconds, as Go writes it (trailing zeros dropped)."""
     seconds, nanos = divmod(ns, 1_000_000_000)
-    base = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    base = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     frac = f"{nanos:09d}".rstrip("0")
     return f"{base}.{frac}Z" if frac else f"{base}Z"
 

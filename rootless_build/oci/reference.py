@@ -68,7 +68,7 @@ def is_domain(part: str) -> bool:
     return "." in part or ":" in part or part == "localhost" or part.startswith("[")
 
 
-def parse(text: str, default_tag: str = "latest") -> Reference:
+def parse(text: str, default_tag: str | None = "latest") -> Reference:
     """Parse a reference; the tag defaults to `default_tag` unless a digest is given.
     InvalidReference (a UsageError) with docker's message when it is malformed."""
     if not isinstance(text, str) or not text:

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from rootless_build.errors import ImageNotFound, RegistryError, UsageError
 from rootless_build.oci import mediatypes as mt
+from rootless_build.oci import platform as platforms
 from rootless_build.oci.models import parse_index, sniff_media_type
 from rootless_build.registry import conf as registries_conf
-from rootless_build.oci import platform as platforms
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import Progress
 from rootless_build.registry.pull import pull
 from rootless_build.registry.resolve import qualified_names
 from rootless_build.store import Image, Store
+from rootless_build.store.names import normalize
+from rootless_build.store.roots import PULLED_INDEXES
 
 POLICIES = ("missing", "always", "newer", "never")
 
@@ -32,6 +34,10 @@ def ensure_image(store: Store, ref_text: str, *, pull_policy: str = "missing", p
         raise UsageError(f"invalid pull policy {pull_policy!r} (choose {', '.join(POLICIES)})")
     conf = conf if conf is not None else registries_conf.load()
     local = find_local(store, ref_text, conf, platform) if pull_policy != "always" else None
+    if local is not None and platform and not _is_for(local, platform):
+        # stored for another platform (a multi-platform build): this one's, from the index
+        # the name was pulled from when its image is still stored, else pulled
+        local = from_pulled_index(store, ref_text, conf, platform)
     if local is not None and pull_policy in ("missing", "never"):
         return local
     if pull_policy == "never":
@@ -43,6 +49,30 @@ def ensure_image(store: Store, ref_text: str, *, pull_policy: str = "missing", p
         if pull_policy == "newer" and local is not None and unreachable:
             return local
         raise type(e)(f"pulling {ref_text}: {e}", code=e.code, status=e.status, temporary=e.temporary) from None
+
+
+def from_pulled_index(store: Store, ref_text: str, conf: registries_conf.RegistriesConf | None,
+                      platform: str) -> Image | None:
+    """`platform`'s image of the index `ref_text` was last pulled from, if still stored."""
+    try:
+        candidates = [normalize(ref_text)]
+        if conf is not None:
+            candidates += [normalize(str(name)) for name in qualified_names(ref_text, conf) if not name.digest]
+    except (UsageError, RegistryError):
+        return None
+    for name in candidates:
+        record = store.get_record(PULLED_INDEXES, name)
+        if record and isinstance(record.get("index"), str):
+            found = _by_digest(store, record["index"], platform)
+            if found is not None and _is_for(found, platform):
+                return found
+    return None
+
+
+def _is_for(image: Image, platform: str) -> bool:
+    config = image.config_json
+    return platforms.matches(platforms.parse(platform), str(config.get("os") or "linux"),
+                             str(config.get("architecture") or ""), config.get("variant"))
 
 
 def find_local(store: Store, ref_text: str, conf: registries_conf.RegistriesConf,

@@ -83,7 +83,8 @@ class RichProgress(NoProgress):
 
     def __init__(self, stream: TextIO | None = None):
         from rich.console import Console
-        from rich.progress import DownloadColumn, Progress as _Progress, TextColumn
+        from rich.progress import DownloadColumn, TextColumn
+        from rich.progress import Progress as _Progress
 
         self._console = Console(file=stream or sys.stdout)
         self._progress = _Progress(

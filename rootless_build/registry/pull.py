@@ -28,6 +28,7 @@ from rootless_build.registry.signatures import enforce as enforce_policy
 from rootless_build.registry.transport import Connections
 from rootless_build.store import Image, Store
 from rootless_build.store.names import normalize
+from rootless_build.store.roots import PULLED_INDEXES
 
 JOBS = 3  # blobs fetched at once, as docker's max-concurrent-downloads
 _SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",
@@ -95,6 +96,8 @@ def pull(store: Store, text: str, *, options: RegistryOptions | None = None, pla
             new = _tag_changes(store, tag, image.manifest_digest) or new
             store.tag(image, tag)
             tags = (normalize(tag),)
+            if found.media_type in mt.INDEXES:  # the other platforms' images stay findable
+                store.put_record(PULLED_INDEXES, normalize(tag), {"index": found.digest})
         else:
             store.add_untagged(image)
         locations.remember(store, [manifest.config.digest, *(layer.digest for layer in manifest.layers)],

@@ -20,13 +20,12 @@ from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import NoProgress, Progress
 from rootless_build.registry.referrers import push_attached
 from rootless_build.registry.resolve import push_target
-from rootless_build.registry.signatures import SignOptions, Signer
+from rootless_build.registry.signatures import Signer, SignOptions
 from rootless_build.registry.transport import Connections
 from rootless_build.registry.upload import blob_path, upload_blob
 from rootless_build.store import Image, Store
 
 JOBS = 3  # as docker's max-concurrent-uploads... which is 5; 3 suits small machines
-COMPRESSIONS = ("gzip", "zstd")
 
 
 @dataclass(frozen=True)
@@ -40,9 +39,12 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
          compression: str = "gzip", progress: Progress | None = None,
          conf: registries_conf.RegistriesConf | None = None, connections: Connections | None = None,
          chunk_size: int | None = None, jobs: int = JOBS, sign: SignOptions | None = None) -> PushResult:
-    """Push the stored image `source` to `dest` (default: its own name)."""
-    if compression not in COMPRESSIONS:
-        raise UsageError(f"unknown compression {compression!r} (choose gzip or zstd)")
+    """Push the stored image `source` to `dest` (default: its own name). `compression`
+    is a store.variants.compression_name() spec (gzip, zstd, zstd:chunked, +LEVEL)."""
+    from rootless_build.store.variants import media_compression
+
+    if not media_compression(compression):
+        raise UsageError("push needs compressed layers: choose gzip, zstd or zstd:chunked")
     progress = progress or NoProgress()
     conf = conf if conf is not None else registries_conf.load()
     connections = connections or Connections(options)
@@ -54,19 +56,58 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
     progress.message(f"The push refers to repository [{ref.name}]")
     with store.writing():
         layers = _push_blobs(store, repo, image, compression, progress, chunk_size, jobs)
-        raw, media_type = manifest_for(image, layers, compression)
+        raw, media_type = manifest_for(image, layers, media_compression(compression))
         if signer is not None:
             signer.ready()  # the key unlocked while the blobs went up (or the push stops here)
         digest = repo.put_manifest(ref.tag or "latest", raw, media_type)
         if dg.of_bytes(raw) != digest:
             digest = dg.of_bytes(raw)  # what we sent is what a pull by digest will verify
-        locations.remember(store, [image.manifest.config.digest, *(l.digest for l in layers)],
+        locations.remember(store, [image.manifest.config.digest, *(layer.digest for layer in layers)],
                            ref.registry, ref.repository)
     if signer is not None:
         progress.message("Signing manifest")
         signer.sign_pushed(repo, digest)
     with store.writing():  # SBOM and provenance, re-pointed at the manifest as pushed
         push_attached(store, repo, image.manifest_digest, {"mediaType": media_type, "digest": digest, "size": len(raw)})
+    progress.items_done()
+    progress.message(f"{ref.tag}: digest: {digest} size: {len(raw)}")
+    return PushResult(ref, digest, len(raw))
+
+
+def push_list(store: Store, manifest_list, dest: str, *, options: RegistryOptions | None = None,
+              compression: str = "gzip", progress: Progress | None = None,
+              conf: registries_conf.RegistriesConf | None = None, chunk_size: int | None = None,
+              jobs: int = JOBS) -> PushResult:
+    """Push a stored manifest list (store.lists.ManifestList) to `dest` with all its images:
+    each image by digest first, then the index naming them as pushed (a compressed layer
+    changes an image's manifest digest, so the index is rewritten to match)."""
+    from rootless_build.store.lists import list_images
+    from rootless_build.store.variants import media_compression
+
+    if not media_compression(compression):
+        raise UsageError("push needs compressed layers: choose gzip, zstd or zstd:chunked")
+    progress = progress or NoProgress()
+    conf = conf if conf is not None else registries_conf.load()
+    connections = Connections(options)
+    ref = push_target(dest, conf).ref
+    target = push_target(dest, conf)
+    repo = Repository(connections.get(ref.registry, target.insecure), ref.repository, push=True)
+    progress.message(f"The push refers to repository [{ref.name}]")
+    doc = manifest_list.doc
+    entries = []
+    with store.writing():
+        for entry, image in zip(manifest_list.manifests, list_images(store, manifest_list), strict=False):
+            layers = _push_blobs(store, repo, image, compression, progress, chunk_size, jobs)
+            raw, media_type = manifest_for(image, layers, media_compression(compression))
+            digest = dg.of_bytes(raw)
+            repo.put_manifest(digest, raw, media_type)
+            locations.remember(store, [image.manifest.config.digest, *(layer.digest for layer in layers)],
+                               ref.registry, ref.repository)
+            entries.append({**entry, "mediaType": media_type, "digest": digest, "size": len(raw)})
+        doc["manifests"] = entries
+        raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        repo.put_manifest(ref.tag or "latest", raw, doc.get("mediaType") or mt.OCI_INDEX)
+    digest = dg.of_bytes(raw)
     progress.items_done()
     progress.message(f"{ref.tag}: digest: {digest} size: {len(raw)}")
     return PushResult(ref, digest, len(raw))
@@ -114,7 +155,7 @@ def manifest_for(image: Image, layers: list[Descriptor], compression: str) -> tu
     """The manifest to push: the stored bytes when no layer changed (same digest as stored),
     else a copy naming the compressed layers (docker types kept unless zstd needs OCI)."""
     media_type = image.manifest.media_type or sniff_media_type(image.manifest_bytes)
-    if all(a.digest == b.digest for a, b in zip(layers, image.manifest.layers)):
+    if all(a.digest == b.digest for a, b in zip(layers, image.manifest.layers, strict=False)):
         return image.manifest_bytes, media_type
     doc = json.loads(image.manifest_bytes)
     docker = media_type == mt.DOCKER_MANIFEST
@@ -122,10 +163,12 @@ def manifest_for(image: Image, layers: list[Descriptor], compression: str) -> tu
         docker = False
         doc["mediaType"] = media_type = mt.OCI_MANIFEST
         doc["config"]["mediaType"] = mt.OCI_CONFIG
-    for entry, pushed in zip(doc["layers"], layers):
+    for entry, pushed in zip(doc["layers"], layers, strict=False):
         if entry["digest"] != pushed.digest:
             kind = mt.layer_compression(pushed.media_type)
             entry["mediaType"] = mt.docker_layer_type(kind) if docker else mt.oci_layer_type(kind)
             entry["digest"] = pushed.digest
             entry["size"] = pushed.size
+            if pushed.annotations:  # zstd:chunked: where its table of contents is
+                entry["annotations"] = {**entry.get("annotations", {}), **pushed.annotations}
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode(), media_type

@@ -66,7 +66,8 @@ class RegistrySignatures:
         out = []
         for i in range(MAX_SIGNATURES):
             url = signature_url(base, self.digest, i)
-            data = _read_file(file_path(url)) if file_path(url) is not None else _read_http(url)
+            path = file_path(url)
+            data = _read_file(path) if path is not None else _read_http(url)
             if data is None:
                 break
             out.append(data)
@@ -171,7 +172,8 @@ def attachment_manifest(repo: Repository, manifest_digest: str) -> dict | None:
     try:
         doc = json.loads(raw)
     except ValueError:
-        raise RegistryError(f"{repo.display}: the signature manifest {attachment_tag(manifest_digest)} is not JSON") from None
+        raise RegistryError(f"{repo.display}: the signature manifest {attachment_tag(manifest_digest)} "
+                            "is not JSON") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("layers", []), list):
         raise RegistryError(f"{repo.display}: malformed signature manifest {attachment_tag(manifest_digest)}")
     return doc
@@ -184,12 +186,12 @@ def put_attachment(repo: Repository, manifest_digest: str, sig: SigstoreSignatur
     layers = list((manifest or {}).get("layers", []))
     layer = {"mediaType": SIMPLESIGNING, "digest": dg.of_bytes(sig.payload), "size": len(sig.payload),
              "annotations": {SIGNATURE_ANNOTATION: sig.signature}}
-    if any(l == layer for l in layers):
+    if any(other == layer for other in layers):
         return
     put_blob(repo, sig.payload)
     layers.append(layer)
     config = json.dumps({"architecture": "", "os": "", "config": {},
-                         "rootfs": {"type": "layers", "diff_ids": [l["digest"] for l in layers]}},
+                         "rootfs": {"type": "layers", "diff_ids": [entry["digest"] for entry in layers]}},
                         separators=(",", ":")).encode()
     put_blob(repo, config)
     doc = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
@@ -206,7 +208,8 @@ def write_lookaside(base: str, manifest_digest: str, signature: bytes) -> str:
         url = signature_url(base, manifest_digest, i)
         path = file_path(url)
         if path is None:
-            raise SignatureError(f"cannot write signatures to {url}: configure a file: lookaside-staging in registries.d")
+            raise SignatureError(f"cannot write signatures to {url}: "
+                                 "configure a file: lookaside-staging in registries.d")
         existing = _read_file(path)
         if existing == signature:
             return path
@@ -222,7 +225,7 @@ def write_lookaside(base: str, manifest_digest: str, signature: bytes) -> str:
     raise SignatureError(f"{base}: too many signatures for {manifest_digest}")
 
 
-def _read_file(path: str | None) -> bytes | None:
+def _read_file(path: str) -> bytes | None:
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_SIGNATURE + 1)

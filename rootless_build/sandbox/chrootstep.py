@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import cast
 
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import libc, vfs
@@ -31,7 +32,8 @@ def _binds(spec: StepSpec, etc: dict[str, str]) -> list[tuple[str, str, bool, bo
     for m in spec.mounts:
         if m.type == "tmpfs":
             continue
-        binds.append((os.fspath(m.source), mount_target(spec.cwd, m.target), True,
+        # (not a tmpfs: Mount made sure it has a source)
+        binds.append((os.fspath(cast(Path, m.source)), mount_target(spec.cwd, m.target), True,
                       m.type in ("bind", "secret")))
     return binds
 
@@ -114,7 +116,7 @@ def run_chroot_step(spec: StepSpec, mounts: bool) -> StepResult:
     if mounts:
         etc = write_etc(spec, scratch / "etc")
         wanted = list(FIXED) + [(mount_target(spec.cwd, m.target),
-                                 "dir" if m.type == "tmpfs" or os.path.isdir(os.fspath(m.source)) else "file")
+                                 "dir" if m.type == "tmpfs" or os.path.isdir(cast(Path, m.source)) else "file")
                                 for m in spec.mounts]
         in_place = create_in_place(root, wanted)
     output = spec.output or default_output
@@ -132,7 +134,13 @@ def run_chroot_step(spec: StepSpec, mounts: bool) -> StepResult:
                 os.close(out_w)
                 out_w = None
             if spec.on_start is not None:
-                spec.on_start(pid)
+                from rootless_build.sandbox.stepper import start_time
+
+                proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    spec.on_start(pid, start_time(proc_fd, pid))
+                finally:
+                    os.close(proc_fd)
             if out_r is not None:
                 while chunk := os.read(out_r, 65536):
                     output(chunk)

@@ -106,7 +106,9 @@ def finish(h: Hardening, uid: int, bpf: bytes | None) -> None:
     """After the change of user, last before execve: effective and permitted sets (empty
     for a user other than root, as docker does), no ambient or inheritable caps,
     no_new_privs, then the seccomp filter (every later call goes through it)."""
-    caps = _mask(h.caps) if uid == 0 else 0
+    # Only what this process still holds can be kept: nested in a container that dropped some
+    # of docker's defaults (podman drops NET_RAW, MKNOD, AUDIT_WRITE), the step runs without them.
+    caps = (_mask(h.caps) & _permitted()) if uid == 0 else 0
     header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
     data = (ctypes.c_uint32 * 6)(caps & 0xFFFFFFFF, caps & 0xFFFFFFFF, 0, caps >> 32, caps >> 32, 0)
     if _libc.capset(header, data) != 0:
@@ -122,6 +124,15 @@ def finish(h: Hardening, uid: int, bpf: bytes | None) -> None:
     if bpf is not None and h.no_new_privs:
         from rootless_build.sandbox.seccomp import install
         install(bpf)
+
+
+def _permitted() -> int:
+    """This process's permitted capability set (capget: /proc may not be mounted here)."""
+    header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    if _libc.capget(header, data) != 0:
+        return (1 << 64) - 1
+    return data[1] | (data[4] << 32)
 
 
 def filter_for(h: Hardening, cache_dir: Path | None = None) -> bytes | None:

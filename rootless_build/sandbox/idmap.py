@@ -144,8 +144,7 @@ def plan_mapping(single: bool = False) -> IdMapping:
     elif not all(helper_usable(h) for h in helpers):
         problem = f"{helpers[0]} and {helpers[1]} are not setuid root; fix: chmod u+s {helpers[0]} {helpers[1]}"
     if problem:
-        single = (MapEntry(0, uid, 1),)
-        return IdMapping(user, single, (MapEntry(0, gid, 1),), use_helpers=False, warning=(
+        return IdMapping(user, (MapEntry(0, uid, 1),), (MapEntry(0, gid, 1),), use_helpers=False, warning=(
             f"only your own id is mapped (as root) in the user namespace, so files cannot be owned "
             f"by other users (chown fails): {problem}"))
     return IdMapping(user, _entries(uid, subuids), _entries(gid, subgids), use_helpers=True)

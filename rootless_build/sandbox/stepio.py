@@ -85,7 +85,7 @@ def interruptible() -> Iterator[None]:
         yield
         return
 
-    interrupted = []
+    interrupted: list[int] = []
 
     def handler(signum, _frame):
         if not interrupted:         # once: a second Ctrl-C must not break the clean-up

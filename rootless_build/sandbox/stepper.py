@@ -159,7 +159,7 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
         if failed:
             _report(plan.report_w, "N", failed.decode(errors="replace"))
         else:
-            _report(plan.report_w, "I", f"{init_pid}:{_start_time(host_proc, init_pid)}")
+            _report(plan.report_w, "I", f"{init_pid}:{start_time(host_proc, init_pid)}")
         if plan.out_w is not None:
             os.close(plan.out_w)
         _, status = os.waitpid(init_pid, 0)
@@ -199,7 +199,7 @@ def _read_all(fd: int) -> bytes:
     return data
 
 
-def _start_time(proc_fd: int, pid: int) -> int:
+def start_time(proc_fd: int, pid: int) -> int:
     """Field 22 of /proc/PID/stat: our unreaped child, so it is there (maybe a zombie)."""
     fd = os.open(f"{pid}/stat", os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc_fd)
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rootless_build import __version__
 from rootless_build.errors import UsageError
@@ -25,8 +25,8 @@ TOOL = f"rootless-build-{__version__}"
 def _created() -> datetime:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit():
-        return datetime.fromtimestamp(int(epoch), timezone.utc)
-    return datetime.now(timezone.utc).replace(microsecond=0)
+        return datetime.fromtimestamp(int(epoch), UTC)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _ref(p: Package, i: int, prefix: str = "SPDXRef-") -> str:
@@ -45,10 +45,19 @@ def render(fmt: str, image_name: str, manifest_digest: str, packages: list[Packa
 
 
 def spdx(image_name: str, manifest_digest: str, packages: list[Package]) -> bytes:
-    from spdx_tools.spdx.model import (Actor, ActorType, CreationInfo, Document, ExternalPackageRef,
-                                       ExternalPackageRefCategory, Package as SpdxPackage, Relationship,
-                                       RelationshipType, SpdxNoAssertion)
     from spdx_tools.spdx.jsonschema.document_converter import DocumentConverter
+    from spdx_tools.spdx.model import (
+        Actor,
+        ActorType,
+        CreationInfo,
+        Document,
+        ExternalPackageRef,
+        ExternalPackageRefCategory,
+        Relationship,
+        RelationshipType,
+        SpdxNoAssertion,
+    )
+    from spdx_tools.spdx.model import Package as SpdxPackage
 
     hexpart = manifest_digest.split(":", 1)[-1]
     info = CreationInfo(spdx_version="SPDX-2.3", spdx_id="SPDXRef-DOCUMENT", name=image_name or hexpart[:12],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tarfile
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO, Literal, cast
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -53,13 +53,14 @@ def summarize(stream: BinaryIO, want: Want, read: Reader) -> dict:
                 continue
             paths.append(path)
             if member.isfile() and want(path, member):
-                result = read(path, member, tar.extractfile(member))
+                # a regular file's member always has content: a buffered reader, never None
+                result = read(path, member, cast(BinaryIO, tar.extractfile(member)))
                 if result is not None:
                     found[path] = result
     return {"paths": paths, "whiteouts": whiteouts, "opaque": opaque, "found": found}
 
 
-def visible(summaries: list[dict]) -> Iterator[tuple[str, object]]:
+def visible(summaries: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(path, result) of every found entry the flattened view shows; summaries top first."""
     seen: set[str] = set()
     hidden: set[str] = set()
@@ -74,7 +75,7 @@ def visible(summaries: list[dict]) -> Iterator[tuple[str, object]]:
         opaque.update(summary["opaque"])
 
 
-def _mode(stream: BinaryIO) -> str:
+def _mode(stream: BinaryIO) -> Literal["r:", "r|"]:
     """Random access for a plain file (wanted members are read, the rest skipped by seeking),
     a stream for decompressed layers."""
     try:

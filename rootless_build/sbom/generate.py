@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from rootless_build.sbom import document
-from rootless_build.store import Image, Store
-from rootless_build.store import referrers
-
+from rootless_build.store import Image, Store, referrers
 
 subject = referrers.subject_of
 
@@ -16,7 +14,8 @@ def make(store: Store, image: Image, fmt: str = "spdx-json") -> bytes:
     if fmt not in document.FORMATS:
         document.render(fmt, "", "", [])  # raises the UsageError naming the formats
     name = image.tags[0] if image.tags else image.manifest_digest
-    return document.render(fmt, name, image.manifest_digest, find_packages(layer_openers(store, image), LayerCache(store)))
+    packages = find_packages(layer_openers(store, image), LayerCache(store))
+    return document.render(fmt, name, image.manifest_digest, packages)
 
 
 def attached(store: Store, image: Image, fmt: str = "spdx-json") -> bytes | None:

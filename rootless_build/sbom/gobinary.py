@@ -88,7 +88,7 @@ def modules(go_version: str, modinfo: str, location: str) -> list[Package]:
             out.append(_module(parts[1], parts[2], location))
         elif parts[0] == "=>" and len(parts) >= 3 and out:
             out[-1] = _module(parts[1], parts[2], location)
-    if main_path and not any(l.startswith("mod\t") for l in modinfo.splitlines()):
+    if main_path and not any(line.startswith("mod\t") for line in modinfo.splitlines()):
         out.insert(0, _module(main_path, "", location))
     if go_version.startswith("go"):
         out.append(Package("golang", "stdlib", go_version, location))

@@ -34,7 +34,9 @@ class Package:
 
 def _paragraphs(text: str) -> list[dict[str, str]]:
     """Debian control / apk index paragraphs: 'Key: value' (continuations folded)."""
-    out, current, last = [], {}, None
+    out: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    last: str | None = None
     for line in text.splitlines():
         if not line.strip():
             if current:
@@ -97,7 +99,8 @@ def npm(data: bytes, location: str) -> list[Package]:
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc["name"]:
         return []
     scope, _, name = doc["name"].rpartition("/")
-    license = doc.get("license") if isinstance(doc.get("license"), str) else ""
+    raw_license = doc.get("license")
+    license = raw_license if isinstance(raw_license, str) else ""
     return [Package("npm", name, str(doc.get("version", "")), location, scope, license=license)]
 
 

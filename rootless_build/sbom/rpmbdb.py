@@ -43,7 +43,8 @@ def header_blobs(f: BinaryIO) -> list[bytes]:
         if len(data) < PAGE_HEADER or data[25] not in (P_HASH, P_HASH_UNSORTED):
             continue
         entries, = struct.unpack_from(order + "H", data, 20)
-        offsets = struct.unpack_from(f"{order}{entries}H", data, PAGE_HEADER) if entries * 2 + PAGE_HEADER <= len(data) else ()
+        fits = entries * 2 + PAGE_HEADER <= len(data)
+        offsets = struct.unpack_from(f"{order}{entries}H", data, PAGE_HEADER) if fits else ()
         for i in range(1, len(offsets), 2):  # (key, value) pairs: the values
             at = offsets[i]
             if at + 12 > len(data) or data[at] != H_OFFPAGE:

@@ -8,12 +8,16 @@ import dataclasses
 import io
 import tarfile
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from rootless_build.sbom import gobinary
 from rootless_build.sbom import packages as pk
 from rootless_build.sbom.flatten import summarize, visible
 from rootless_build.sbom.packages import Package
+
+if TYPE_CHECKING:
+    from rootless_build.store import Image, Store
 
 DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_D = "var/lib/dpkg/status.d/"
@@ -90,10 +94,11 @@ def _read(path: str, member: tarfile.TarInfo, reader: BinaryIO) -> dict | None:
     return {"packages": [dataclasses.asdict(p) for p in found]} if found else None
 
 
-LayerSource = tuple[str, Callable[[], BinaryIO]]  # (layer digest, opener of its uncompressed tar)
+# (layer digest, opener of its uncompressed tar: a context manager)
+LayerSource = tuple[str, Callable[[], AbstractContextManager[BinaryIO]]]
 
 
-def find_packages(layers: list[LayerSource], cache=None) -> list[Package]:
+def find_packages(layers: list[LayerSource], cache: LayerCache | None = None) -> list[Package]:
     """Every package the flattened image shows, sorted by (type, name, version, location);
     `layers` top layer first. `cache` (get(key) -> dict | None, put(key, dict)) keeps each
     layer's summary by digest, so a layer is read once per store."""
@@ -108,7 +113,7 @@ def find_packages(layers: list[LayerSource], cache=None) -> list[Package]:
                 cache.put(digest, summary)
         summaries.append(summary)
     distro, found = "", []
-    for path, result in visible(summaries):
+    for _path, result in visible(summaries):
         if "os" in result:
             distro = distro or result["os"]
         found += [Package(**p) for p in result.get("packages", ())]
@@ -149,12 +154,12 @@ def _spilled(reader: BinaryIO) -> Iterator[str]:
         yield tmp.name
 
 
-def layer_openers(store, image) -> list[Callable[[], BinaryIO]]:
+def layer_openers(store: Store, image: Image) -> list[LayerSource]:
     """Openers for the image's layers as uncompressed tars, top layer first; a plain blob
     is opened as the file itself (seekable, so only the wanted members are read)."""
     from rootless_build.layers.compression import open_uncompressed, sniff
 
-    def opener(digest: str) -> Callable[[], BinaryIO]:
+    def opener(digest: str) -> Callable[[], AbstractContextManager[BinaryIO]]:
         @contextlib.contextmanager
         def open_layer() -> Iterator[BinaryIO]:
             with store.blobs.open_raw(digest) as f:  # seekable (unverified): read in parts
@@ -164,7 +169,7 @@ def layer_openers(store, image) -> list[Callable[[], BinaryIO]]:
                     yield f
                     return
                 with open_uncompressed(f) as stream:
-                    yield stream
+                    yield cast(BinaryIO, stream)  # tarfile reads it as one (read, seekable)
         return open_layer
 
     return [(d["digest"], opener(d["digest"])) for d in reversed(image.manifest_json.get("layers") or [])]
@@ -175,11 +180,11 @@ class LayerCache:
 
     KIND = "sbom-layer"
 
-    def __init__(self, store):
+    def __init__(self, store: Store) -> None:
         self.store = store
 
-    def get(self, digest: str) -> dict | None:
+    def get(self, digest: str) -> dict[str, Any] | None:
         return self.store.get_record(self.KIND, digest)
 
-    def put(self, digest: str, summary: dict) -> None:
+    def put(self, digest: str, summary: dict[str, Any]) -> None:
         self.store.put_record(self.KIND, digest, summary)

@@ -80,5 +80,5 @@ def _valid_signer(status: bytes) -> str | None:
 
 
 def _last_line(stderr: bytes) -> str:
-    lines = [l for l in stderr.decode(errors="replace").splitlines() if l.strip()]
+    lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
     return lines[-1].removeprefix("gpg: ") if lines else "gpg failed"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Set as AbstractSet
 
 from rootless_build import __version__
 from rootless_build.errors import SignatureError
@@ -67,7 +68,7 @@ def parse(raw: bytes, kind: str) -> Payload:
     return Payload(digest, ref)
 
 
-def _exact(value: object, keys: set[str], what: str, optional: set[str] = frozenset()) -> dict:
+def _exact(value: object, keys: set[str], what: str, optional: AbstractSet[str] = frozenset()) -> dict:
     if not isinstance(value, dict):
         raise SignatureError(f"{what} is not a JSON object")
     missing = keys - optional - value.keys()

@@ -39,7 +39,8 @@ class RegistriesD:
         appended, as containers/image computes it."""
         base = ""
         for entry in self._entries(identity):
-            keys = ("lookaside-staging", "sigstore-staging", "lookaside", "sigstore") if write else ("lookaside", "sigstore")
+            readable = ("lookaside", "sigstore")
+            keys = ("lookaside-staging", "sigstore-staging", *readable) if write else readable
             base = next((entry[k] for k in keys if entry.get(k)), "")
             if base:
                 break

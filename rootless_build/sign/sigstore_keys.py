@@ -170,6 +170,6 @@ def _unpem(pem: bytes, where: str) -> tuple[str, bytes]:
         raise SignatureError(f"{where}: not a PEM file")
     kind = lines[0][len("-----BEGIN "):].rstrip("-")
     try:
-        return kind, base64.b64decode("".join(l for l in lines[1:-1] if ":" not in l))
+        return kind, base64.b64decode("".join(line for line in lines[1:-1] if ":" not in line))
     except ValueError:
         raise SignatureError(f"{where}: damaged PEM body") from None

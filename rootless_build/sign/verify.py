@@ -4,6 +4,7 @@ keys, signs this manifest's digest and names an identity the requirement accepts
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from rootless_build.errors import SignatureError, UsageError
@@ -13,16 +14,19 @@ from rootless_build.sign.policy import Identity, Policy, Requirement
 
 
 class SigstoreSignature(Protocol):
-    payload: bytes
-    signature: str  # base64, from the dev.cosignproject.cosign/signature annotation
+    @property
+    def payload(self) -> bytes: ...
+
+    @property
+    def signature(self) -> str: ...  # base64, from the dev.cosignproject.cosign/signature annotation
 
 
 class Signatures(Protocol):
     """Where an image's signatures come from; each list is fetched only when asked for."""
 
-    def gpg(self) -> list[bytes]: ...
+    def gpg(self) -> Sequence[bytes]: ...
 
-    def sigstore(self) -> list[SigstoreSignature]: ...
+    def sigstore(self) -> Sequence[SigstoreSignature]: ...
 
 
 def check(policy: Policy, identity: str, manifest_digest: str, signatures: Signatures) -> None:
@@ -40,6 +44,7 @@ def _unmet(req: Requirement, identity: str, manifest_digest: str, signatures: Si
         return None
     if req.type == "reject":
         return "images from this scope are rejected"
+    found: Sequence[bytes] | Sequence[SigstoreSignature]
     if req.type == "signedBy":
         found = signatures.gpg()
         check_one = _gpg_checker(req)

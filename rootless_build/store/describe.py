@@ -78,7 +78,8 @@ def _matches_repository(repository: str, wanted: str) -> bool:
         want = reference.parse(wanted, default_tag="")
     except RootlessBuildError:
         return False
-    return bool(repository) and not want.tag and not want.digest and names.same_image_name(f"{repository}:x", str(want.with_tag("x")))
+    return (bool(repository) and not want.tag and not want.digest
+            and names.same_image_name(f"{repository}:x", str(want.with_tag("x"))))
 
 
 def _pulled_from(store: Store, image: Image) -> str | None:

@@ -6,6 +6,7 @@ an image index of the artifacts' descriptors, each with its artifactType."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from rootless_build.errors import StoreError
 from rootless_build.oci import digest as dg
@@ -16,7 +17,7 @@ REFERRERS = "referrers"
 EMPTY_CONFIG = b"{}"
 
 
-def subject_of(image) -> dict:
+def subject_of(image: Any) -> dict[str, Any]:
     """The descriptor of a stored image's manifest (an artifact's `subject`)."""
     doc = image.manifest_json  # not the pydantic model: `build --sbom` should not load pydantic
     media_type = doc.get("mediaType") or (
@@ -24,7 +25,7 @@ def subject_of(image) -> dict:
     return {"mediaType": media_type, "digest": image.manifest_digest, "size": len(image.manifest_bytes)}
 
 
-def artifact_manifest(subject: dict, artifact_type: str, layer_media_type: str, data: bytes,
+def artifact_manifest(subject: dict[str, Any], artifact_type: str, layer_media_type: str, data: bytes,
                       annotations: dict[str, str] | None = None) -> bytes:
     """An OCI 1.1 artifact manifest carrying `data` as its one layer, for `subject`
     (the image manifest's descriptor: mediaType, digest, size)."""
@@ -41,7 +42,7 @@ def artifact_manifest(subject: dict, artifact_type: str, layer_media_type: str, 
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-def descriptor(raw: bytes) -> dict:
+def descriptor(raw: bytes) -> dict[str, Any]:
     """The referrers-index entry for an artifact manifest."""
     doc = json.loads(raw)
     out = {"mediaType": mt.OCI_MANIFEST, "digest": dg.of_bytes(raw), "size": len(raw),
@@ -51,7 +52,7 @@ def descriptor(raw: bytes) -> dict:
     return out
 
 
-def attach(store: Store, subject: dict, artifact_type: str, layer_media_type: str, data: bytes,
+def attach(store: Store, subject: dict[str, Any], artifact_type: str, layer_media_type: str, data: bytes,
            annotations: dict[str, str] | None = None, *, replace: bool = True) -> str:
     """Store an artifact for `subject` and list it; one per artifact type unless `replace`
     is False. Returns the artifact manifest's digest."""
@@ -75,14 +76,14 @@ def add_raw(store: Store, subject_digest: str, raw: bytes, *, replace: bool = Fa
                                                      "manifests": entries})
 
 
-def referrers(store: Store, subject_digest: str, artifact_type: str | None = None) -> list[dict]:
+def referrers(store: Store, subject_digest: str, artifact_type: str | None = None) -> list[dict[str, Any]]:
     """Descriptors of the artifacts attached to `subject_digest` whose blobs are present."""
     record = store.get_record(REFERRERS, subject_digest) or {}
     return [e for e in record.get("manifests", []) if isinstance(e, dict) and store.blobs.has(e.get("digest", ""))
             and (artifact_type is None or e.get("artifactType") == artifact_type)]
 
 
-def read_artifact(store: Store, entry: dict) -> tuple[dict, bytes]:
+def read_artifact(store: Store, entry: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     """(artifact manifest, its one layer's bytes)."""
     manifest = json.loads(store.blobs.read(entry["digest"]))
     layers = manifest.get("layers") or []

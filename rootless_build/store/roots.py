@@ -22,6 +22,9 @@ SBOM_LAYER = "sbom-layer"  # what an SBOM scan found in a layer (sbom.scan)
 REFERRERS = "referrers"  # the artifacts attached to an image manifest (store.referrers)
 LAYER_SIZE = "layer-size"  # a compressed layer's uncompressed size (store.layersize)
 BLOB_NOTES = (LAYER_INDEX, BLOB_SOURCES, DIFF_ID, SBOM_LAYER, REFERRERS, LAYER_SIZE)
+# name -> the image index a pull of it chose from (not a root: a later lookup for another
+# platform uses it only while the index and that platform's image are still stored)
+PULLED_INDEXES = "pulled-indexes"
 
 
 def root_manifests(store: Store, in_use: Iterable[str], *, include_cache: bool = True) -> set[str]:

@@ -98,6 +98,8 @@ class Store:
         """Manifest digest -> its tags, in index order (an untagged entry maps to [])."""
         out: dict[str, list[str]] = {}
         for entry in self.entries():
+            if entry.get("mediaType") in mt.INDEXES:
+                continue  # a manifest list (store.lists), not an image
             tags = out.setdefault(entry["digest"], [])
             name = layout.ref_name(entry)
             if name:
@@ -294,6 +296,8 @@ def _drop_redundant_untagged(entries: list[layout.Entry]) -> list[layout.Entry]:
     for e in entries:
         if layout.ref_name(e):
             out.append(e)
+        elif e.get("mediaType") in mt.INDEXES:
+            continue  # a manifest list that lost its name to an image is gone
         elif e["digest"] not in tagged and e["digest"] not in seen:
             seen.add(e["digest"])
             out.append({k: v for k, v in e.items() if k != "annotations" or v})

@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rootless_build.layers.diff import write_diff
 from rootless_build.layers.sink import LayerSink
@@ -32,6 +33,9 @@ from rootless_build.layers.whiteouts import FUSE_OPAQUE_DEVICE, WH_META_PREFIX, 
 from rootless_build.store.lock import locked
 from rootless_build.store.trees import remove_tree
 from rootless_build.store.writeback import WritebackFile
+
+if TYPE_CHECKING:
+    from rootless_build.store.store import Store
 
 # The storage drivers by name (the sandbox's), and the whiteout format of each one's upper
 # dir; vfs leaves a full copy instead.
@@ -52,7 +56,7 @@ class UpperLayer:
     fd: int             # still open: only a layer that is kept is fsynced
 
 
-def write_upper_layer(store, upperdir: Path, driver: str, *, lowerdirs: Sequence[Path] = (),
+def write_upper_layer(store: Store, upperdir: Path, driver: str, *, lowerdirs: Sequence[Path] = (),
                       flatten: Flatten | None = None, source_date_epoch: int | None = None,
                       skip: Callable[[str], bool] | None = None) -> UpperLayer:
     """Write the layer of `upperdir` (made by `driver` over `lowerdirs`, top-most first;
@@ -75,7 +79,8 @@ def write_upper_layer(store, upperdir: Path, driver: str, *, lowerdirs: Sequence
     return UpperLayer(result.diff_id, result.size, entries, temp, fd)
 
 
-def _write_vfs_diff(store, full: Path, lowerdirs: Sequence[Path], flatten: Flatten, sink, epoch, skip) -> int:
+def _write_vfs_diff(store: Store, full: Path, lowerdirs: Sequence[Path], flatten: Flatten, sink: LayerSink,
+                    epoch: int | None, skip: Callable[[str], bool] | None) -> int:
     lower = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix="vfs-lower-"))
     try:
         if lowerdirs:       # else a stage from scratch: the diff against an empty tree
@@ -91,7 +96,7 @@ def discard(layer: UpperLayer) -> None:
     os.unlink(layer.temp_path)
 
 
-def keep(store, layer: UpperLayer) -> None:
+def keep(store: Store, layer: UpperLayer) -> None:
     """Make the layer durable and move it into the blob store under its digest."""
     try:
         os.fsync(layer.fd)
@@ -100,7 +105,7 @@ def keep(store, layer: UpperLayer) -> None:
     store.blobs.adopt(layer.temp_path, layer.diff_id)
 
 
-def adopt_as_unpacked(store, upperdir: Path, driver: str, chain_id: str) -> bool:
+def adopt_as_unpacked(store: Store, upperdir: Path, driver: str, chain_id: str) -> bool:
     """Move an overlay upper dir into the store as the unpacked dir of `chain_id` (the chain
     of the layer just written from it). False when it cannot serve (vfs: a full copy) or
     the layer is unpacked already; the caller then removes upperdir itself."""

@@ -3,7 +3,8 @@
 
 Runs as the unprivileged user (scripts/bench/run.sh starts it through scripts/as-user).
 Every figure is a median: hyperfine's, except warm builds, where ours and buildah's alternate
-(alternate.py says why). A case that fails prints `n/a (reason)` and the rest goes on. Results: a table per case on stdout, everything in a JSON file.
+(alternate.py says why). A case that fails prints `n/a (reason)` and the rest goes on.
+Results: a table per case on stdout, everything in a JSON file.
 
 Usage: bench_build.py --cases-dir DIR --out-dir DIR [CASE...]
 Environment: RB_BENCH_DRIVERS (default "overlay vfs"), RB_BENCH_COLD_RUNS (3),
@@ -82,7 +83,8 @@ class Bench:
             r = json.loads(out.read_text())["results"][0]
             res = {k: r[k] for k in ("median", "mean", "stddev", "min", "max")}
             res.update(runs=len(r["times"]), times=r["times"], command=command, prepare=prepare)
-            print(f"median {fmt_s(res['median'])}  (min {fmt_s(res['min'])}, max {fmt_s(res['max'])}, {res['runs']} runs)")
+            print(f"median {fmt_s(res['median'])}  (min {fmt_s(res['min'])}, max {fmt_s(res['max'])}, "
+                  f"{res['runs']} runs)")
         else:
             reason = "timed out" if rc is None else self.diagnose(command, prepare) or last_line(text)
             res = {"error": reason, "command": command, "prepare": prepare}
@@ -223,7 +225,8 @@ class Bench:
                                                            f"--build-arg REGISTRY={REGISTRY} -t {tag} {q(ctx)}"))):
             prepare, pulls = self.ours_cold("bigfile", driver) if tool == "ours" else \
                 (self.wipe(self.store(tool, driver)), "")
-            self.results[f"bigfile/maxrss/{tool}/{driver}"] = self.max_rss(tool, prepare + (f" && {pulls}" if pulls else ""), cmd)
+            setup = prepare + (f" && {pulls}" if pulls else "")
+            self.results[f"bigfile/maxrss/{tool}/{driver}"] = self.max_rss(tool, setup, cmd)
         out = self.work / "export.tar"
         variants = self.store("ours", driver) / "cache" / "variants"
         save = self.ours(driver, f"save --format oci-archive -o {q(out)} {tag}")
@@ -296,7 +299,8 @@ def versions() -> dict:
         return text.strip().splitlines()[0] if rc == 0 and text.strip() else "?"
     return {"rootless-build": first(["rootless-build", "--version"]).split()[-1],
             "buildah": first(["buildah", "--version"]).split()[2],
-            "hyperfine": first(["hyperfine", "--version"]).split()[-1], "kernel": os.uname().release, "cpus": os.cpu_count()}
+            "hyperfine": first(["hyperfine", "--version"]).split()[-1], "kernel": os.uname().release,
+            "cpus": os.cpu_count()}
 
 
 def main() -> int:

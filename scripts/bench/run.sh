@@ -2,7 +2,7 @@
 # The benchmarks of rootless-build against rootless buildah, side by side (not a test).
 # Usage: scripts/bench/run.sh [NAME...]      (as root from the work tree; `make bench`)
 #   NAME: a build case (scratch-static bigfile busybox-steps whiteout multistage manyfiles
-#   debian-apt) and/or one of the optional suites save, registry, containers, network, supply (the scripts
+#   debian-apt) and/or one of the optional suites save, registry, containers, network, supply, platforms (the scripts
 #   scripts/bench/NAME.sh, run when present). No NAME: everything.
 # Needs `make setup sync testdata` done (make bench does it). Starts the registry on
 # localhost:5000 and seeds it when it is not answering, and stops it again at the end.
@@ -23,12 +23,12 @@ build_cases=()
 suites=()
 for name in "$@"; do
     case $name in
-        save|registry|containers|network|supply) suites+=("$name") ;;
+        save|registry|containers|network|supply|stages|platforms) suites+=("$name") ;;
         -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) build_cases+=("$name") ;;
     esac
 done
-if [ $# = 0 ]; then suites=(save registry containers network supply); fi
+if [ $# = 0 ]; then suites=(save registry containers network supply stages platforms); fi
 
 for tool in hyperfine buildah jq zstd pigz /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "run.sh: $tool missing (make setup)" >&2; exit 1; }

@@ -48,7 +48,9 @@ def test_one_line_error_and_a_sound_store(rb, busybox, tmp_path: Path, dockerfil
 
 
 @pytest.mark.parametrize("args,expected", [
-    (["--platform", "linux/arm64"], "Error: platform linux/arm64 cannot be built"),
+    (["--platform", "windows/amd64"], "Error: platform windows/amd64: only linux images can be built"),
+    (["--platform", "linux/amd64,linux/amd64"],
+     "Error: --platform linux/amd64,linux/amd64: linux/amd64 is given twice"),
     (["-t", "Bad Name"], "Error: invalid tag"),
     (["--target", "nope"], "Error: target stage 'nope' could not be found"),
     (["-f", "missing.Dockerfile"], "Error: no Dockerfile found"),

@@ -88,3 +88,18 @@ COPY --from=broken /etc/hostname /b
     assert not [p for p in (rb.root / "tmp").rglob("*") if p.is_dir() and p.name.startswith(("run-", "step"))]
     with open("/proc/self/mountinfo") as f:
         assert str(rb.root) not in f.read()
+
+
+def test_progress_rawjson_and_quiet(rb, busybox, tmp_path) -> None:
+    import json
+
+    ctx = _context(tmp_path, TWO_STAGES.replace("sleep 2", "echo working"))
+    proc = rb("build", "--progress", "rawjson", "--jobs", "3", ctx)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]   # every line is JSON
+    kinds = {event["event"] for event in events}
+    assert {"step", "log", "produced", "commit", "image"} <= kinds
+    assert any(event.get("stage") == "right" for event in events)   # a child's events name it
+    assert any("working" in event.get("data", "") for event in events if event["event"] == "log")
+    quiet = rb("build", "--progress", "quiet", ctx)
+    assert quiet.returncode == 0 and len(quiet.stdout.split()) == 1

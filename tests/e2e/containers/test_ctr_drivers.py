@@ -4,7 +4,6 @@ layer (deletions as whiteouts, ownership as container ids), and the committed im
 from __future__ import annotations
 
 import pytest
-
 from ctrhelp import record
 
 pytestmark = pytest.mark.rootless

@@ -8,7 +8,6 @@ import signal
 import time
 
 import pytest
-
 from ctrhelp import record
 
 pytestmark = pytest.mark.rootless
@@ -37,7 +36,7 @@ def test_monitor_outlives_the_cli(rb, busybox, store_root) -> None:
     assert state["status"] == "running" and _alive(state["monitor_pid"]) and _alive(state["pid"])
     assert os.getsid(state["monitor_pid"]) != os.getsid(0)      # its own session: no terminal
     listed = rb("ps")
-    line = next(l for l in listed.stdout.splitlines() if "sleeper" in l)
+    line = next(row for row in listed.stdout.splitlines() if "sleeper" in row)
     assert line.startswith(cid[:12]) and "Up " in line
 
 
@@ -49,7 +48,7 @@ def test_killed_monitor_shows_exited_and_rm_removes(rb, busybox, store_root) -> 
     while _alive(state["monitor_pid"]) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "orphan" not in rb("ps").stdout
-    line = next(l for l in rb("ps", "-a").stdout.splitlines() if "orphan" in l)
+    line = next(row for row in rb("ps", "-a").stdout.splitlines() if "orphan" in row)
     assert "Exited (" in line and "Up" not in line
     deadline = time.monotonic() + 10
     while _alive(state["pid"]) and time.monotonic() < deadline:
@@ -134,7 +133,7 @@ def test_run_options(rb, busybox, tmp_path) -> None:
 
 
 def test_logs_wait_and_interactive_pipes(rb, busybox, store_root) -> None:
-    cid = _run_detached(rb, "--name", "talker", busybox, "sh", "-c", "echo one; echo two >&2; sleep 1; echo three")
+    _run_detached(rb, "--name", "talker", busybox, "sh", "-c", "echo one; echo two >&2; sleep 1; echo three")
     follow = rb("logs", "-f", "talker")
     assert follow.stdout == "one\nthree\n" and follow.stderr == "two\n"
     assert rb("wait", "talker").stdout.strip() == "0"
@@ -166,7 +165,6 @@ def test_kill_with_a_signal(rb, busybox, store_root) -> None:
 
 def test_exec_interactive_tty(cli_argv, rb, busybox) -> None:
     import pexpect
-
     from ctrhelp import pexpect_env
 
     cid = _run_detached(rb, busybox, "sleep", "300")

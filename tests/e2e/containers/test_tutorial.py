@@ -7,7 +7,6 @@ import json
 
 import pexpect
 import pytest
-
 from ctrhelp import pexpect_env
 
 pytestmark = pytest.mark.rootless
@@ -46,7 +45,7 @@ def test_docker_tutorial_sequence(rb, cli_argv, busybox, store_root, tool) -> No
 
     listed = rb("ps", "-a")
     assert listed.returncode == 0, listed.stderr
-    line = next(l for l in listed.stdout.splitlines() if l.rstrip().endswith("box"))
+    line = next(row for row in listed.stdout.splitlines() if row.rstrip().endswith("box"))
     assert "Exited (0)" in line and busybox in line and '"sh"' in line
     assert "box" not in names(rb)                   # not running: only with -a
 

@@ -12,8 +12,18 @@ from pathlib import Path
 
 import pytest
 from regfaults import FaultProxy
-from reghelp import (Layout, TLSRegistry, make_certificate, need, run, skopeo_copy, start_registry,
-                     stop_process, umoci_image, wait_http)
+from reghelp import (
+    Layout,
+    TLSRegistry,
+    make_certificate,
+    need,
+    run,
+    skopeo_copy,
+    start_registry,
+    stop_process,
+    umoci_image,
+    wait_http,
+)
 from regtoken import ISSUER, SERVICE, TokenServer
 
 

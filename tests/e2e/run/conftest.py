@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 
-
 @pytest.fixture(autouse=True)
 def _remove_store_in_namespace(rb) -> Iterator[None]:
     yield

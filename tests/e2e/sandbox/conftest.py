@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from nsrun import ns_command, ns_env, parse_result, remove_in_ns, write_script
 
 

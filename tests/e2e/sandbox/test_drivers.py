@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import subprocess
+import sys
 
 import pytest
-
 from nsrun import DRIVERS, ns_env
 
 pytestmark = pytest.mark.rootless

@@ -7,7 +7,6 @@ import os
 import subprocess
 
 import pytest
-
 from nsrun import ns_command, ns_env
 
 pytestmark = pytest.mark.nosubid

@@ -4,7 +4,6 @@ and how a failing command is reported."""
 from __future__ import annotations
 
 import pytest
-
 from nsrun import DRIVERS
 
 pytestmark = pytest.mark.rootless

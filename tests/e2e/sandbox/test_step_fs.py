@@ -4,7 +4,6 @@ deletions as whiteouts, replaced dirs as opaque dirs, and nothing of the sandbox
 from __future__ import annotations
 
 import pytest
-
 from nsrun import DRIVERS
 
 pytestmark = pytest.mark.rootless
@@ -150,4 +149,5 @@ emit({"count": sum(n.startswith("from-") for n in names), "which": which, "optio
     assert result["count"] == 150
     assert result["which"] == "0"
     assert "lowerdir=0:1:2:" in result["options"]
-    assert result["leftovers"] == ["long-directory-name-long-directory-name-long-directory-name-long-directory-name-long-directory-name-", "merged", "upper", "work"]
+    long_name = "long-directory-name-" * 5
+    assert result["leftovers"] == [long_name, "merged", "upper", "work"]

@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 from nsrun import DRIVERS, ns_command, ns_env, parse_result, write_script
 
 pytestmark = pytest.mark.rootless

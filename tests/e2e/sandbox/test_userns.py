@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 from nsrun import missing_prerequisite, ns_command, ns_env
 
 pytestmark = pytest.mark.rootless

@@ -46,7 +46,7 @@ class Trust:
                        check=True, capture_output=True)
         listing = subprocess.run(["gpg", "--homedir", self.gnupg, "--with-colons", "--list-keys"],
                                  check=True, capture_output=True, text=True).stdout
-        self.fingerprint = next(l.split(":")[9] for l in listing.splitlines() if l.startswith("fpr:"))
+        self.fingerprint = next(row.split(":")[9] for row in listing.splitlines() if row.startswith("fpr:"))
         self.keyring = root / "pubring.gpg"
         self.keyring.write_bytes(subprocess.run(["gpg", "--homedir", self.gnupg, "--export", self.fingerprint],
                                                 check=True, capture_output=True).stdout)

@@ -6,9 +6,9 @@ import io
 import json
 from pathlib import Path
 
-from rootless_build.build.builder import build
-from rootless_build.build.options import BuildOptions
-from rootless_build.build.progress import Progress
+from rootless_build.builder.builder import build
+from rootless_build.builder.options import BuildOptions
+from rootless_build.builder.progress import Progress
 
 
 class Built:

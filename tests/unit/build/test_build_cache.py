@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from buildhelpers import run_build
 
-from rootless_build.build.cache import step_key
-from rootless_build.build.statcache import StatCache
+from rootless_build.builder.cache import step_key
+from rootless_build.builder.statcache import StatCache
 
 
 def test_key_is_stable_and_sensitive():

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rootless_build.build.context import BuildContext
-from rootless_build.build.dockerfilesource import read_dockerfile
-from rootless_build.build.options import BuildOptions
+from rootless_build.builder.context import BuildContext
+from rootless_build.builder.dockerfilesource import read_dockerfile
+from rootless_build.builder.options import BuildOptions
 from rootless_build.errors import BuildError, UsageError
 
 

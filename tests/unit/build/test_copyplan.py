@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from rootless_build.build.context import BuildContext
-from rootless_build.build.copyplan import CopyError, CopyRequest, Source, plan_copy
-from rootless_build.build.dockerignore import IgnoreMatcher
-from rootless_build.build.imagefs import ImageFS
-from rootless_build.build.modes import parse_chmod
+from rootless_build.builder.context import BuildContext
+from rootless_build.builder.copyplan import CopyError, CopyRequest, Source, plan_copy
+from rootless_build.builder.dockerignore import IgnoreMatcher
+from rootless_build.builder.imagefs import ImageFS
+from rootless_build.builder.modes import parse_chmod
 
 NOW = 1_700_000_000 * 10**9
 

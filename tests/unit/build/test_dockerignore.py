@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rootless_build.build.dockerignore import IgnoreMatcher, find_ignore_file, read_patterns
-from rootless_build.build.patterns import BadPattern
+from rootless_build.builder.dockerignore import IgnoreMatcher, find_ignore_file, read_patterns
+from rootless_build.builder.patterns import BadPattern
 
 CASES = [
     # (patterns, path, excluded)

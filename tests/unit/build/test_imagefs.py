@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from imagehelpers import make_image
 
-from rootless_build.build import fstree
-from rootless_build.build.imagefs import ImageFS
+from rootless_build.builder import fstree
+from rootless_build.builder.imagefs import ImageFS
 
 
 def test_layers_merge_with_whiteouts_and_opaque_dirs(store):

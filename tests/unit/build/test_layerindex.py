@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from rootless_build.build.layerindex import layer_entries, scan
+from rootless_build.builder.layerindex import layer_entries, scan
 from rootless_build.errors import LayerError
 
 
@@ -39,7 +39,7 @@ def test_scan_matches_tarfile(fmt):
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         theirs = tar.getmembers()
     assert len(ours) == len(theirs)
-    for entry, member in zip(ours, theirs):
+    for entry, member in zip(ours, theirs, strict=False):
         name, typeflag, mode, uid, gid, mtime, size, linkname, offset, major, minor, xattrs = entry
         assert name.rstrip("/") == member.name and typeflag == member.type.decode()
         assert (mode, uid, gid, int(mtime)) == (member.mode, member.uid, member.gid, int(member.mtime))

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from rootless_build.build.context import BuildContext
-from rootless_build.build.copyplan import CopyRequest, Source, plan_copy
-from rootless_build.build.dockerignore import IgnoreMatcher
-from rootless_build.build.imagefs import ImageFS
-from rootless_build.build.layerwrite import discard, keep, write_layer
-from rootless_build.build.statcache import StatCache
+from rootless_build.builder.context import BuildContext
+from rootless_build.builder.copyplan import CopyRequest, Source, plan_copy
+from rootless_build.builder.dockerignore import IgnoreMatcher
+from rootless_build.builder.imagefs import ImageFS
+from rootless_build.builder.layerwrite import discard, keep, write_layer
+from rootless_build.builder.statcache import StatCache
 from rootless_build.errors import BuildError
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rootless_build.build.modes import parse_chmod
-from rootless_build.build.users import resolve_chown
+from rootless_build.builder.modes import parse_chmod
+from rootless_build.builder.users import resolve_chown
 from rootless_build.errors import BuildError
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001:app:/home/app:/bin/sh\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rootless_build.build.patterns import BadPattern, Glob, go_clean, has_wildcards, split_wildcards, unescape
+from rootless_build.builder.patterns import BadPattern, Glob, go_clean, has_wildcards, split_wildcards, unescape
 
 GLOBS = [
     ("*.txt", "a.txt", True),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rootless_build.build.runmounts import resolve_in_lowers
+from rootless_build.builder.runmounts import resolve_in_lowers
 from rootless_build.errors import BuildError
 
 

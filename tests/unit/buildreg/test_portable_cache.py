@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from rootless_build.build.builder import Builder
-from rootless_build.build.options import BuildOptions
-from rootless_build.build.progress import Progress
-from rootless_build.build.stages import BaseImageNotFound, find_base_image
+from rootless_build.builder.builder import Builder
+from rootless_build.builder.options import BuildOptions
+from rootless_build.builder.progress import Progress
+from rootless_build.builder.stages import BaseImageNotFound, find_base_image
 from rootless_build.store import Store
 from rootless_build.store.roots import BUILD_CACHE
 

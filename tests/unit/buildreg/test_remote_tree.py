@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from rootless_build.build.copyplan import CopyRequest, Source, plan_copy
-from rootless_build.build.imagefs import ImageFS
-from rootless_build.build.layerwrite import keep, write_layer
-from rootless_build.build.modes import parse_chmod
-from rootless_build.build.remote import Download, DownloadTree, is_git, is_url, parse_checksum, url_filename
+from rootless_build.builder.copyplan import CopyRequest, Source, plan_copy
+from rootless_build.builder.imagefs import ImageFS
+from rootless_build.builder.layerwrite import keep, write_layer
+from rootless_build.builder.modes import parse_chmod
+from rootless_build.builder.remote import Download, DownloadTree, is_git, is_url, parse_checksum, url_filename
 from rootless_build.errors import BuildError
 from rootless_build.store import Store
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -34,7 +34,7 @@ def _container(**state) -> Container:
 
 
 def test_status_words() -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     started = (now - timedelta(minutes=3)).isoformat()
     assert status_text(_container(status=RUNNING, started_at=started), now) == "Up 3 minutes"
     finished = (now - timedelta(seconds=5)).isoformat()

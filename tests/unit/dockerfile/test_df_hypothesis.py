@@ -8,8 +8,15 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rootless_build.dockerfile import expand_heredoc, expand_word, expand_words, expanded, parse
-from rootless_build.dockerfile import parse_instruction, parse_mount
+from rootless_build.dockerfile import (
+    expand_heredoc,
+    expand_word,
+    expand_words,
+    expanded,
+    parse,
+    parse_instruction,
+    parse_mount,
+)
 from rootless_build.dockerfile.expand import ExpansionError
 from rootless_build.dockerfile.mounts import MountError
 from rootless_build.errors import DockerfileError

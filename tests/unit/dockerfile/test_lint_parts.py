@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from rootless_build.dockerfile.parser import parse_text
+from rootless_build.errors import DockerfileError
 from rootless_build.lint import CheckConfig, lint, parse_check
 from rootless_build.lint.config import CheckConfigError
 from rootless_build.lint.source import comments_above
 from rootless_build.lint.suggest import closest
-from rootless_build.dockerfile.parser import parse_text
-from rootless_build.errors import DockerfileError
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -19,7 +19,8 @@ from rootless_build.errors import DockerfileError
     ("skip=all", CheckConfig(skip_all=True)),
     ("skip=A, B ;error=true", CheckConfig(skip=frozenset({"A", "B"}), error=True)),
     ("error=1;experimental=all", CheckConfig(error=True, experimental_all=True)),
-    ("experimental=InvalidDefinitionDescription", CheckConfig(experimental=frozenset({"InvalidDefinitionDescription"}))),
+    ("experimental=InvalidDefinitionDescription",
+     CheckConfig(experimental=frozenset({"InvalidDefinitionDescription"}))),
 ])
 def test_check_options(text, expected):
     assert parse_check(text) == expected

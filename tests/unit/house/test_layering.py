@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[3] / "rootless_build"
 FLOORS: list[set[str]] = [
     {"__main__"},
     {"cli"},
-    {"build", "containers"},
+    {"builder", "containers"},
     {"registry", "archive", "sbom"},
     {"store", "sandbox", "lint", "sign"},
     {"oci"},

@@ -77,29 +77,29 @@ class TarBuilder:
             setattr(info, key, value)
         return info
 
-    def file(self, name: str, data: bytes = b"data", **kw) -> "TarBuilder":
+    def file(self, name: str, data: bytes = b"data", **kw) -> TarBuilder:
         info = self._info(name, tarfile.REGTYPE, **kw)
         info.size = len(data)
         self.tar.addfile(info, io.BytesIO(data))
         return self
 
-    def dir(self, name: str, **kw) -> "TarBuilder":
+    def dir(self, name: str, **kw) -> TarBuilder:
         self.tar.addfile(self._info(name, tarfile.DIRTYPE, **kw))
         return self
 
-    def symlink(self, name: str, target: str, **kw) -> "TarBuilder":
+    def symlink(self, name: str, target: str, **kw) -> TarBuilder:
         self.tar.addfile(self._info(name, tarfile.SYMTYPE, linkname=target, mode=0o777, **kw))
         return self
 
-    def hardlink(self, name: str, target: str, **kw) -> "TarBuilder":
+    def hardlink(self, name: str, target: str, **kw) -> TarBuilder:
         self.tar.addfile(self._info(name, tarfile.LNKTYPE, linkname=target, **kw))
         return self
 
-    def chardev(self, name: str, major: int = 1, minor: int = 3) -> "TarBuilder":
+    def chardev(self, name: str, major: int = 1, minor: int = 3) -> TarBuilder:
         self.tar.addfile(self._info(name, tarfile.CHRTYPE, devmajor=major, devminor=minor))
         return self
 
-    def fifo(self, name: str) -> "TarBuilder":
+    def fifo(self, name: str) -> TarBuilder:
         self.tar.addfile(self._info(name, tarfile.FIFOTYPE))
         return self
 

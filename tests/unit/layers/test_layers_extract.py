@@ -8,8 +8,15 @@ import stat
 import subprocess
 
 import pytest
-from conftest import (IS_ROOT, TarBuilder, can_make_whiteout_device, sha256_file, tree_digest,
-                      user_xattrs_supported, write_layer)
+from conftest import (
+    IS_ROOT,
+    TarBuilder,
+    can_make_whiteout_device,
+    sha256_file,
+    tree_digest,
+    user_xattrs_supported,
+    write_layer,
+)
 
 from rootless_build.errors import LayerError
 from rootless_build.layers.extract import extract_layer

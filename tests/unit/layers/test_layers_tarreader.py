@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rootless_build.archive.tarin import members
-from rootless_build.build import archive
-from rootless_build.build.layerindex import scan
+from rootless_build.builder import archive
+from rootless_build.builder.layerindex import scan
 from rootless_build.errors import LayerError
 from rootless_build.layers.extract import extract_layer
 from rootless_build.layers.tarreader import read_entries, scan_file

@@ -76,7 +76,8 @@ def test_cached_aliases_win_and_empty_aliases_erase(tmp_path):
 
 def test_v1_format(tmp_path):
     path = write(tmp_path / "v1.conf", "[registries.search]\nregistries = ['one.example', 'two.example']\n"
-                 "[registries.insecure]\nregistries = ['one.example']\n[registries.block]\nregistries = ['bad.example']\n")
+                 "[registries.insecure]\nregistries = ['one.example']\n"
+                 "[registries.block]\nregistries = ['bad.example']\n")
     conf = rc.load(env_for(tmp_path, CONTAINERS_REGISTRIES_CONF=str(path)))
     assert conf.search == ("one.example", "two.example")
     assert conf.insecure("one.example") and not conf.insecure("two.example")

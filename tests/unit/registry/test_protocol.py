@@ -9,11 +9,16 @@ import pytest
 import requests
 
 from rootless_build.errors import UsageError
-from rootless_build.oci.models import parse_index
 from rootless_build.oci import platform as platforms
+from rootless_build.oci.models import parse_index
 from rootless_build.registry.auth import parse_challenges
-from rootless_build.registry.errors import (RegistryAuthError, RegistryNotFound, RegistryTLSError, from_exception,
-                                            from_response)
+from rootless_build.registry.errors import (
+    RegistryAuthError,
+    RegistryNotFound,
+    RegistryTLSError,
+    from_exception,
+    from_response,
+)
 from rootless_build.registry.retry import Backoff
 from rootless_build.registry.transport import is_loopback
 
@@ -54,7 +59,8 @@ def errors_body(code: str, message: str) -> bytes:
     (429, errors_body("TOOMANYREQUESTS", "slow down"), None, True, "slow down"),
     (500, b"<html>oops</html>", None, True, "HTTP 500"),
     (503, errors_body("UNAVAILABLE", "maintenance"), None, True, "maintenance"),
-    (400, errors_body("DIGEST_INVALID", "provided digest did not match uploaded content"), None, False, "did not match"),
+    (400, errors_body("DIGEST_INVALID", "provided digest did not match uploaded content"), None, False,
+     "did not match"),
 ])
 def test_error_bodies(status, body, kind, temporary, text):
     err = from_response(response(status, body), "doing it")
@@ -70,7 +76,8 @@ def test_transport_failures():
     assert "connection refused" in str(refused) and not refused.temporary
     reset = from_exception(requests.ConnectionError(ConnectionResetError(104, "Connection reset by peer")), "x")
     assert reset.temporary and "connection lost" in str(reset)
-    tls = from_exception(requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"), "x")
+    error = requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    tls = from_exception(error, "x")
     assert isinstance(tls, RegistryTLSError) and "--cert-dir" in str(tls)
     assert from_exception(requests.Timeout("read timed out"), "x").temporary
 

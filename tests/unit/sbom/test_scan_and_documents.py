@@ -97,7 +97,8 @@ def test_upper_layers_win_and_whiteouts_hide():
 def test_egg_info_and_jars():
     jar_pom = io.BytesIO()
     with zipfile.ZipFile(jar_pom, "w") as z:
-        z.writestr("META-INF/maven/org.example/lib/pom.properties", "groupId=org.example\nartifactId=lib\nversion=1.2\n")
+        z.writestr("META-INF/maven/org.example/lib/pom.properties",
+                   "groupId=org.example\nartifactId=lib\nversion=1.2\n")
     jar_manifest = io.BytesIO()
     with zipfile.ZipFile(jar_manifest, "w") as z:
         z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nImplementation-Title: tool\n"

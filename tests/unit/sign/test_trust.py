@@ -81,7 +81,8 @@ def test_default_applies_when_no_scope_matches(tmp_path):
     ({"default": [{"type": "sigstoreSigned", "keyPath": "k", "keyData": "eA=="}]}, "exactly one of keyPath"),
     ({"default": [{"type": "sigstoreSigned", "keyData": "eA==", "fulcio": {}}]}, "fulcio is not supported"),
     ({"default": [{"type": "signedBy", "keyType": "X509Certificates", "keyData": "eA=="}]}, "unsupported keyType"),
-    ({"default": [{"type": "signedBy", "keyData": "eA==", "signedIdentity": {"type": "nope"}}]}, "unknown signedIdentity"),
+    ({"default": [{"type": "signedBy", "keyData": "eA==", "signedIdentity": {"type": "nope"}}]},
+     "unknown signedIdentity"),
     ({"default": [{"type": "signedBy", "keyPath": "/nonexistent/key.gpg"}]}, "key /nonexistent/key.gpg"),
 ], ids=["no-default", "bad-type", "no-key", "two-keys", "fulcio", "x509", "identity", "missing-key"])
 def test_bad_policies_are_refused_in_one_line(tmp_path, doc, message):
