@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rootless_build.containers.network import ports_text
 from rootless_build.containers.record import EXITED, RUNNING, Container, parse_iso
@@ -22,7 +22,7 @@ def command_text(container: Container, no_trunc: bool = False) -> str:
 
 def fields(container: Container, no_trunc: bool = False, now: datetime | None = None) -> dict[str, str]:
     """The columns by their Go template names ({{.ID}}, {{.Names}}, ...)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return {
         "ID": container.id if no_trunc else container.short_id,
         "Image": container.image,

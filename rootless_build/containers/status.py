@@ -8,12 +8,20 @@ process left without its monitor is killed, so nothing shows Up that nobody watc
 from __future__ import annotations
 
 import signal
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rootless_build.containers import procs
 from rootless_build.containers.catalog import Catalog
-from rootless_build.containers.record import (CREATED, EXIT_UNKNOWN, EXITED, RESTARTING, RUNNING, Container,
-                                             now_iso, parse_iso)
+from rootless_build.containers.record import (
+    CREATED,
+    EXIT_UNKNOWN,
+    EXITED,
+    RESTARTING,
+    RUNNING,
+    Container,
+    now_iso,
+    parse_iso,
+)
 
 
 def monitor_alive(container: Container) -> bool:
@@ -88,7 +96,7 @@ def _since(text: str, now: datetime) -> float:
 
 def status_text(container: Container, now: datetime | None = None) -> str:
     """'Up 3 minutes', 'Exited (0) 2 seconds ago', 'Created'."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     s = container.state
     if s.status == RUNNING:
         return f"Up {human_duration(_since(s.started_at, now))}"
@@ -103,5 +111,5 @@ def status_text(container: Container, now: datetime | None = None) -> str:
 
 
 def created_text(container: Container, now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return f"{human_duration(_since(container.created, now))} ago"

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from rootless_build.containers.runconfig import (DEFAULT_PATH, RunOptions, parse_volume, process_env,
-                                                 read_env_file, resolve)
+from rootless_build.containers.runconfig import (
+    DEFAULT_PATH,
+    RunOptions,
+    parse_volume,
+    process_env,
+    read_env_file,
+    resolve,
+)
 from rootless_build.errors import UsageError
 
 CID = "0123456789ab" + "c" * 52
