@@ -130,3 +130,15 @@ def test_no_import_cycles() -> None:
 def test_floors_are_disjoint(floor: int) -> None:
     for other in range(floor + 1, len(FLOORS)):
         assert not FLOORS[floor] & FLOORS[other]
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports test modules by their base name (rootdir-relative packages are not
+    used here): two files of one name make the whole run stop at collection."""
+    tests = Path(__file__).resolve().parents[2]
+    names: dict[str, list[str]] = {}
+    for path in tests.rglob("*.py"):
+        if path.name not in ("conftest.py", "__init__.py"):
+            names.setdefault(path.name, []).append(str(path.relative_to(tests)))
+    clashes = {name: paths for name, paths in names.items() if len(paths) > 1}
+    assert not clashes, f"test modules with the same name: {clashes}"
