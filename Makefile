@@ -32,7 +32,7 @@ setup:
 sync: setup
 	install -d -o rbuild -g rbuild -m 0755 $(SRC)
 	rsync -a --delete --chown=rbuild:rbuild --chmod=Du=rwx,Dgo=rx,Fu+rw,Fgo-w,Fgo+r \
-		--exclude=/.git --exclude=__pycache__ --exclude=.pytest_cache \
+		--exclude=/.git --filter='-p __pycache__' --exclude=.pytest_cache \
 		--exclude='*.egg-info' --exclude=/venv --exclude=/.venv \
 		--exclude=.mypy_cache --exclude=.ruff_cache --exclude=/build --exclude=/dist \
 		./ $(SRC)/
