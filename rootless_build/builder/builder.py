@@ -377,7 +377,7 @@ class Builder:
         for name in names:
             self.progress.tagged(name)
         if self.options.iidfile:
-            _write_iidfile(self.options.iidfile, image.id)
+            write_iidfile(self.options.iidfile, image.id)
         if self.options.metadata_file:
             _write_metadata(self.options.metadata_file, image, names)
         self.progress.image_id(image.id)
@@ -414,7 +414,7 @@ def _write_metadata(path: str, image: Any, names: list[str]) -> None:
         raise UsageError(f"cannot write --metadata-file {path}: {e.strerror}") from None
 
 
-def _write_iidfile(path: str, image_id: str) -> None:
+def write_iidfile(path: str, image_id: str) -> None:
     try:
         with open(path, "w") as f:
             f.write(image_id)

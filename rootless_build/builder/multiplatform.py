@@ -38,7 +38,9 @@ def build_platforms(store: Any, options: BuildOptions, targets: Sequence[str | N
         for name in names:
             found = lists.save_list(store, name, descriptors)
     if several and options.iidfile:
-        _write(options.iidfile, found.digest)
+        from rootless_build.builder.builder import write_iidfile
+
+        write_iidfile(options.iidfile, found.digest)
     for name in names if not progress.quiet else ():
         print(f"Manifest list {name}: {found.digest}", file=progress.out, flush=True)
     return found
@@ -74,10 +76,3 @@ def export_list(store: Any, found: Any, outputs: list, registry_options: Any) ->
 
                 push_list(store, named, name, options=registry_options, compression=output.compression or "gzip")
 
-
-def _write(path: str, text: str) -> None:
-    try:
-        with open(path, "w") as f:
-            f.write(text)
-    except OSError as e:
-        raise UsageError(f"cannot write --iidfile {path}: {e.strerror}") from None
