@@ -150,6 +150,14 @@ def _step_spec(store, catalog: Catalog, container: Container, plan,
                     chroot_mounts=plan.chroot_mounts)
 
 
+def _tun_usable() -> bool:
+    try:
+        os.close(os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC))
+    except OSError:
+        return False
+    return True
+
+
 def _network(cfg, plan):
     """The step's network mode and slirp4netns's options with the published ports."""
     mode, _, options = cfg.network.partition(":")
@@ -167,6 +175,13 @@ def _network(cfg, plan):
     if shutil.which("slirp4netns") is None:
         raise ContainerError("slirp4netns is not installed (apt-get install slirp4netns); "
                              "or run with --network host")
+    if not _tun_usable():       # inside a container given no /dev/net/tun: share its network
+        if cfg.ports:
+            raise ContainerError("published ports need /dev/net/tun, which this place does not give "
+                                 "(docker/podman: --device /dev/net/tun); or run with --network host")
+        os.write(2, b"warning: no usable /dev/net/tun here: the container shares this network "
+                    b"(give the outer container --device /dev/net/tun for a network of its own)\n")
+        return "host", None
     slirp = parse_options(options)
     slirp.ports = [PortForward(p.host_ip, p.host_port, p.container_port, p.protocol) for p in cfg.ports]
     return mode, slirp

@@ -192,7 +192,8 @@ def test_nested_in_a_rootless_build_run_container(tool_image_store, registry, se
     store = tmp_path / "nested-store"
     store.mkdir()
     rb = [sys.executable, "-m", "rootless_build", "--root", str(tool_image_store)]
-    argv = [*rb, "run", "--rm", "-v", f"{CI_CONTEXT}:/ctx", "-v", f"{store}:/root/.local/share/rootless-build",
+    argv = [*rb, "run", "--rm", "--network", "host", "-v", f"{CI_CONTEXT}:/ctx", "-v",
+            f"{store}:/root/.local/share/rootless-build",
             "-e", f"SEED={seeded_registry}", "-e", f"TARGET={target}",
             "--entrypoint", "sh", "rootless-build:test", "-c", SCRIPT]
     try:
