@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rootless_build.errors import SandboxError, UsageError
+from rootless_build.sandbox.drivers import DRIVERS
 from rootless_build.sandbox.probe import Trial
 
 ISOLATIONS = ("oci", "rootless", "chroot")
@@ -139,7 +140,8 @@ def _pick(trials: list[Trial], isolation: str | None, driver: str | None) -> Pla
         for trial in entered:
             if trial.namespaces is not None or (isolation == "rootless" and trial.mapping == "host"):
                 continue
-            chosen = driver or next((n for n, e in trial.drivers.items() if e is None), None)
+            # in preference order, never the dict's: a cached trial comes back with sorted keys
+            chosen = driver or next((n for n in DRIVERS if n in trial.drivers and trial.drivers[n] is None), None)
             if chosen is not None and (driver is None or trial.drivers.get(driver, "x") is None
                                        or driver not in trial.drivers):
                 iso = isolation or ("rootless" if trial.mapping != "host" and os.getuid() == 0 else "oci")
