@@ -83,7 +83,7 @@ def copy_out(store, catalog: Catalog, container: Container, src: str, dest: str,
                 else:
                     from rootless_build.layers.extract import extract_layer
 
-                    extract_layer(stream, placement.parent, mode="apply", chown=False, skip_devices=True,
+                    extract_layer(stream, placement.parent, mode="archive", chown=False, skip_devices=True,
                                   on_warning=lambda m: None)
         finally:
             code = rootaccess.wait_child(pid)
@@ -224,7 +224,7 @@ def _child_receive(sock: socket.socket, dest: str, keep_ids: bool) -> None:
             parent = json.loads(line)["parent"]
             answer: dict[str, object]
             try:
-                extract_layer(stream, parent, mode="apply", chown=keep_ids, skip_devices=True,
+                extract_layer(stream, parent, mode="archive", chown=keep_ids, skip_devices=True,
                               on_warning=lambda m: None)
                 answer = {"ok": True}
             except Exception as e:  # noqa: BLE001 - reported as one line by the parent

@@ -4,6 +4,8 @@ mode="apply": onto a rootfs; whiteouts delete lower entries, opaque markers empt
 directory of what earlier layers put there (never of this layer's own entries).
 mode="overlay": into a fresh per-layer directory used as an overlay lower dir; whiteouts
 become 0/0 character devices and opaque directories get user.overlay.opaque=y.
+mode="archive": a plain archive (`cp` into a container, as docker cp): `.wh.` names are
+ordinary files, never deletions.
 
 Nothing is ever written outside the target: absolute names and `..` are refused, parent
 symlinks are resolved with chroot semantics (resolve.Root), final components are
@@ -38,7 +40,7 @@ from rootless_build.layers.whiteouts import (
 
 _T = TypeVar("_T")
 _COPY_SIZE = 1 << 20
-_MODES = ("apply", "overlay")
+_MODES = ("apply", "overlay", "archive")
 
 
 @dataclass
@@ -128,13 +130,14 @@ class _Extractor:
         if not parts:
             return self._root_entry(m)
         base = parts[-1]
-        if base == WH_OPAQUE:
-            return self._opaque(parts[:-1])
-        if base.startswith(WH_META_PREFIX):
-            return  # aufs bookkeeping (.wh..wh.plnk, ...), never content
-        gone = oci_whiteout_target(base)
-        if gone is not None:
-            return self._whiteout(parts[:-1], gone)
+        if self.mode != "archive":
+            if base == WH_OPAQUE:
+                return self._opaque(parts[:-1])
+            if base.startswith(WH_META_PREFIX):
+                return  # aufs bookkeeping (.wh..wh.plnk, ...), never content
+            gone = oci_whiteout_target(base)
+            if gone is not None:
+                return self._whiteout(parts[:-1], gone)
         if m.islnk():
             return self._hardlink(parts, m)
         parent = self.root.resolve_dir(parts[:-1], self._implicit_dir)

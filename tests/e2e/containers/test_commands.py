@@ -209,6 +209,22 @@ def test_cp_tar_streams_both_ways(rb, cli_argv, busybox) -> None:
     assert both.returncode == 125 and "at least one container" in both.stderr
 
 
+def test_cp_writes_whiteout_names_as_files_never_deletes(rb, cli_argv, busybox) -> None:
+    """docker cp untars a plain archive: `.wh.passwd` is a file named so, not a deletion of
+    /etc/passwd (only layers have whiteouts)."""
+    cid = detached(rb, busybox, "sleep", "300")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name in ("etc/.wh.passwd", "etc/.wh..wh..opq"):
+            info = tarfile.TarInfo(name)
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"wh\n"))
+    done = binary(cli_argv, "cp", "-", f"{cid}:/", stdin=buf.getvalue())
+    assert done.returncode == 0, done.stderr
+    listing = ok(rb("exec", cid, "sh", "-c", "ls -a /etc; cat /etc/.wh.passwd")).stdout.split()
+    assert {"passwd", "group", ".wh.passwd", ".wh..wh..opq"} <= set(listing) and listing[-1] == "wh"
+
+
 def test_inspect_tells_containers_from_images(rb, busybox) -> None:
     cid = detached(rb, "--name", "web", busybox, "sleep", "300")
     doc = json.loads(ok(rb("inspect", "web")).stdout)[0]
