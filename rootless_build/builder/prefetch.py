@@ -10,6 +10,12 @@ child fails again here, with the build's own error. A fully cached build starts 
 
 Children are processes, not threads: each can enter its own user namespace in place, and
 each cleans up after itself on SIGTERM, which is how a failed build stops the others.
+
+A base shared by stages is pulled and unpacked once per build: the build resolves (and
+pulls) every FROM base before any child starts and hands the children their manifest
+digests (BASES_ENV), so no child asks a registry again; the layers are unpacked into the
+store's shared cache under a lock per layer (store/unpacked.py), so a child that needs a
+layer another one is unpacking waits for it and then uses it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from rootless_build.record import asdict
 
 PREFIX_ENV = "ROOTLESS_BUILD_PROGRESS_PREFIX"
 ERROR_ENV = "ROOTLESS_BUILD_STAGE_ERROR_FILE"   # where a child writes its one-line error
+BASES_ENV = "ROOTLESS_BUILD_STAGE_BASES"        # JSON: the build's found images -> manifest digests
 
 
 class StagePrefetcher:
@@ -131,7 +138,9 @@ class StagePrefetcher:
 
         fd, self._errors[index] = tempfile.mkstemp(prefix="rootless-build-stage-")
         os.close(fd)
-        env = {**os.environ, PREFIX_ENV: f"[{self._label(index)}] ", ERROR_ENV: self._errors[index]}
+        bases = {key: image.manifest_digest for key, image in self._options.found_images.items()}
+        env = {**os.environ, PREFIX_ENV: f"[{self._label(index)}] ", ERROR_ENV: self._errors[index],
+               BASES_ENV: json.dumps(bases)}
         child = subprocess.Popen([sys.executable, "-m", "rootless_build.builder.stagejob", self._store_root],
                                  stdin=subprocess.PIPE, env=env)
         assert child.stdin is not None

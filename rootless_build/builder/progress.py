@@ -72,6 +72,13 @@ class Progress:
         else:
             print(image_id.split(":", 1)[-1], file=self.out, flush=True)
 
+    def extracting(self, blob: str) -> None:
+        """A base layer is unpacked into the store's cache (once per store; rawjson only:
+        buildah's lines say nothing of it)."""
+        if self.json and not self.quiet:
+            stage = self.prefix.strip()[1:-1]
+            emit_json("extracting", self.out, digest=blob, **({"stage": stage} if stage else {}))
+
     def warn(self, text: str) -> None:
         if self.json:
             emit_json("warning", self.err, text=text)

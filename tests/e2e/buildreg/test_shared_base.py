@@ -1,0 +1,103 @@
+"""Stages that share a base pull it and unpack it once per build, though each runs in a child
+build of its own (builder/prefetch.py): the registry's access log shows every blob fetched
+once, and the build's rawjson events show each layer extracted once."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from buildreghelp import REPO, free_port, need
+
+pytestmark = [pytest.mark.rootless, pytest.mark.registry]
+
+DOCKERFILE = """\
+FROM {base} AS one
+RUN echo one > /who
+
+FROM {base} AS two
+RUN echo two > /who
+
+FROM {base} AS three
+RUN echo three > /who
+
+FROM {base}
+COPY --from=one /who /one
+COPY --from=two /who /two
+COPY --from=three /who /three
+"""
+
+
+@pytest.fixture
+def logged_registry(tmp_path: Path, busybox_tar: Path):
+    """A docker-registry of our own with its access log on, seeded by seed-registry.sh."""
+    need("docker-registry", "skopeo", "umoci")
+    directory = tmp_path / "registry"
+    directory.mkdir()
+    port = free_port()
+    config = directory / "config.yml"
+    config.write_text("\n".join([
+        "version: 0.1", "log:", "  level: info", "  formatter: text",
+        "storage:", "  filesystem:", f"    rootdirectory: {directory / 'data'}",
+        "http:", f"  addr: 127.0.0.1:{port}", ""]))
+    log = directory / "registry.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=out, stderr=out,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        address = f"127.0.0.1:{port}"
+        seeded = None
+        for _ in range(50):     # until it answers: seeding is the first real use
+            seeded = subprocess.run([str(REPO / "scripts/seed-registry.sh"), address], capture_output=True,
+                                    text=True, timeout=300, stdin=subprocess.DEVNULL)
+            if seeded.returncode == 0:
+                break
+            subprocess.run(["sleep", "0.1"])
+        assert seeded is not None and seeded.returncode == 0, seeded and seeded.stderr
+        yield address, log
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _blob_gets(log: Path, start: int) -> list[str]:
+    """Digests of the blobs fetched (GET, not HEAD) after byte `start` of the access log."""
+    text = log.read_text(errors="replace")[start:]
+    return re.findall(r'"GET /v2/busybox/blobs/(sha256:[0-9a-f]{64}) HTTP/1\.1" 200', text)
+
+
+def test_shared_base_pulled_and_unpacked_once(rb, tmp_path: Path, logged_registry) -> None:
+    address, log = logged_registry
+    base = f"{address}/busybox:latest"
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=base))
+    conf = tmp_path / "registries.conf"
+    conf.write_text(f'[[registry]]\nlocation = "{address}"\ninsecure = true\n')
+    env = {"CONTAINERS_REGISTRIES_CONF": str(conf), "REGISTRY_AUTH_FILE": str(tmp_path / "auth.json")}
+    start = log.stat().st_size
+
+    built = rb("build", "--pull", "--jobs", "4", "--progress", "rawjson", "-o", tmp_path / "fs", ctx, env=env)
+    assert built.returncode == 0, built.stderr
+    events = [json.loads(line) for line in built.stdout.splitlines() if line.startswith("{")]
+    stages_run = {e.get("stage") for e in events if e["event"] == "step"}
+    assert {"two", "three"} <= stages_run, stages_run   # child builds made these (this one made "one")
+
+    asked = re.findall(r'"(?:GET|HEAD) /v2/busybox/manifests/latest ', log.read_text(errors="replace")[start:])
+    assert len(asked) == 1, f"--pull asks the registry once per build, not once per stage: {len(asked)}"
+    fetched = _blob_gets(log, start)
+    assert fetched, "no blob GET in the registry's log"
+    assert len(fetched) == len(set(fetched)), f"a blob was fetched twice: {fetched}"
+    manifest = json.loads(subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{base}"],
+                                         capture_output=True, text=True, check=True).stdout)
+    layers = {layer["digest"] for layer in manifest["layers"]}
+    assert set(fetched) == layers | {manifest["config"]["digest"]}
+
+    extracted = [e["digest"] for e in events if e["event"] == "extracting"]
+    assert sorted(extracted) == sorted(layers), f"each base layer extracted once: {extracted}"
+    assert len(list((rb.root / "layers").iterdir())) >= len(layers)
+    for name in ("one", "two", "three"):
+        assert (tmp_path / "fs" / name).read_text() == f"{name}\n"
