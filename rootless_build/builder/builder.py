@@ -213,6 +213,8 @@ class Builder:
     def _build_stage(self, stage: Stage, base: tuple[BaseRef, object], *, last: bool, prebuilt: bool = False):
         ref, image = base
         self.current_stage = stage.index
+        self.progress.stage(stage.name or f"stage-{stage.index}",
+                            1 + len(stage.instructions) + len(self._triggers(base)))
         self._announce(stage.from_.original)
         state = self._start(ref, image)
         if last:

@@ -34,7 +34,9 @@ def main(argv: list[str]) -> int:
         # The bases the build resolved (and pulled) already: none is asked of a registry again.
         for key, digest in json.loads(os.environ.get(BASES_ENV) or "{}").items():
             options.found_images[key] = store.load_image(digest)
-        build(store, options, Progress(options.quiet))
+        progress = Progress(options.quiet)
+        build(store, options, progress)
+        progress.done()
     except NeedsUserNamespace:
         return 1        # no namespace in place here: the build makes this stage itself
     except StepInterrupted:
