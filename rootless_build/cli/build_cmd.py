@@ -68,8 +68,9 @@ from rootless_build.errors import UsageError
               help="Media types of the image: oci (default) or docker (Docker schema 2); with --check, "
                    "the lint output: text (default) or json.")
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet", "rawjson"]), default="auto",
-              show_default=True, help="Output: buildah's lines (auto, plain, tty), none but the ID (quiet), "
-                                      "or one JSON object per event (rawjson).")
+              show_default=True, help="Output: stages as groups, redrawn (tty; auto on a terminal), buildah's "
+                                      "lines (plain; auto elsewhere), none but the ID (quiet), or one JSON "
+                                      "object per event (rawjson).")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True,
               help="Stages built at once (0: as many as are ready, up to the cores or 4; 1: one after another).")
 @click.option("--squash", is_flag=True, help="Merge the final stage's new layers into one.")
