@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from buildreghelp import REPO, free_port, need
+from buildreghelp import REPO, need
 
 pytestmark = [pytest.mark.rootless, pytest.mark.registry]
 
@@ -32,35 +32,14 @@ COPY --from=three /who /three
 
 
 @pytest.fixture
-def logged_registry(tmp_path: Path, busybox_tar: Path):
-    """A docker-registry of our own with its access log on, seeded by seed-registry.sh."""
-    need("docker-registry", "skopeo", "umoci")
-    directory = tmp_path / "registry"
-    directory.mkdir()
-    port = free_port()
-    config = directory / "config.yml"
-    config.write_text("\n".join([
-        "version: 0.1", "log:", "  level: info", "  formatter: text",
-        "storage:", "  filesystem:", f"    rootdirectory: {directory / 'data'}",
-        "http:", f"  addr: 127.0.0.1:{port}", ""]))
-    log = directory / "registry.log"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=out, stderr=out,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        address = f"127.0.0.1:{port}"
-        seeded = None
-        for _ in range(50):     # until it answers: seeding is the first real use
-            seeded = subprocess.run([str(REPO / "scripts/seed-registry.sh"), address], capture_output=True,
-                                    text=True, timeout=300, stdin=subprocess.DEVNULL)
-            if seeded.returncode == 0:
-                break
-            subprocess.run(["sleep", "0.1"])
-        assert seeded is not None and seeded.returncode == 0, seeded and seeded.stderr
-        yield address, log
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def seeded(logged_registry):
+    """The test's own registry (access log on), seeded by seed-registry.sh as the shared one is."""
+    need("skopeo", "umoci")
+    address, log = logged_registry
+    seeded = subprocess.run([str(REPO / "scripts/seed-registry.sh"), address], capture_output=True, text=True,
+                            timeout=300, stdin=subprocess.DEVNULL)
+    assert seeded.returncode == 0, seeded.stderr
+    return address, log
 
 
 def _blob_gets(log: Path, start: int) -> list[str]:
@@ -69,8 +48,8 @@ def _blob_gets(log: Path, start: int) -> list[str]:
     return re.findall(r'"GET /v2/busybox/blobs/(sha256:[0-9a-f]{64}) HTTP/1\.1" 200', text)
 
 
-def test_shared_base_pulled_and_unpacked_once(rb, tmp_path: Path, logged_registry) -> None:
-    address, log = logged_registry
+def test_shared_base_pulled_and_unpacked_once(rb, tmp_path: Path, seeded) -> None:
+    address, log = seeded
     base = f"{address}/busybox:latest"
     ctx = tmp_path / "ctx"
     ctx.mkdir()
