@@ -48,11 +48,33 @@ def fork_build(forced: bool) -> None:
     signal.signal(signal.SIGTERM, lambda _s, _f: _signal(pid, signal.SIGTERM))
     try:
         code = _draw(pid, out_r, err_r, forced)
-    except BaseException:   # the view broke (a closed terminal): the build goes on to its end
+    except Exception:   # the view broke: what the build still says goes out as it comes
+        _pass_through({out_r: 1, err_r: 2})
         code = _wait(pid)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _pass_through(pipes: dict[int, int]) -> None:
+    """Copy each pipe to its fd until the build closes them (so it never blocks on a full one)."""
+    import selectors
+
+    selector = selectors.DefaultSelector()
+    for fd in pipes:
+        selector.register(fd, selectors.EVENT_READ)
+    while pipes:
+        for key, _ in selector.select():
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                selector.unregister(key.fd)
+                del pipes[key.fd]
+                continue
+            try:
+                while chunk:
+                    chunk = chunk[os.write(pipes[key.fd], chunk):]
+            except OSError:
+                pass
 
 
 def _signal(pid: int, signum: int) -> None:
