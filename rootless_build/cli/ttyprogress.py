@@ -142,7 +142,7 @@ def _draw(pid: int, out_fd: int, err_fd: int, forced: bool) -> int:
                     exited_at = time.monotonic()
             elif time.monotonic() - exited_at > 2:   # something it started still holds a pipe
                 break
-            live.update(_screen(view, time.monotonic()), refresh=True)
+            live.update(_screen(view, time.monotonic(), console.size.height - 1), refresh=True)
     if code is None:
         code = _wait(pid)
     failed = view.end(time.monotonic(), code == 0, "\n".join(held))
@@ -182,7 +182,9 @@ def _event(line: str) -> dict | None:
     return event if isinstance(event, dict) and "event" in event else None
 
 
-def _screen(view: BuildView, now: float) -> Any:
+def _screen(view: BuildView, now: float, height: int | None = None) -> Any:
+    """The whole view; given a height it does not fit in, finished stages are one line each
+    (the running ones are what the screen is for)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -194,12 +196,22 @@ def _screen(view: BuildView, now: float) -> Any:
     title = f"[+] Building {((view.finished or now) - view.start):.1f}s ({done}/{total})"
     table.add_row(Text(title + (" FINISHED" if ended else ""), style="bold blue" if ended else "bold"), "")
     frame = SPINNER[int(now / REFRESH) % len(SPINNER)]
+    rows = 1 + sum(1 + len(steps) + (TAIL if _busy(steps) else 0) for steps in view.groups.values())
+    fold = height is not None and rows > height
     for group, steps in view.groups.items():
-        busy = any(s.state == "running" for s in steps)
+        busy = _busy(steps)
+        if fold and not busy:
+            took = max(s.ended or now for s in steps) - min(s.started for s in steps)
+            table.add_row(Text(f" => {group} ({len(steps)} steps)", style="bold"), Text(f"{took:.1f}s", style="blue"))
+            continue
         table.add_row(Text(f" => {group}", style="bold yellow" if busy else "bold"), "")
         for step in steps:
             _step_rows(table, step, now, frame)
     return table
+
+
+def _busy(steps: list[StepView]) -> bool:
+    return any(s.state == "running" for s in steps)
 
 
 MARKS = {"done": "✔", "cached": "✔", "error": "✘", "canceled": "-"}
