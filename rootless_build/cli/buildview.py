@@ -41,7 +41,7 @@ class StepView:
     def output(self, data: str) -> None:
         text = self._partial + data
         *complete, self._partial = text.split("\n")
-        # A progress bar redraws its line with \\r: what the terminal would show is what is left.
+        # A progress bar redraws its line after a CR: what the terminal would show is what is left.
         self.lines.extend(line.rsplit("\r", 1)[-1] for line in complete)
 
     def all_lines(self) -> list[str]:
@@ -58,7 +58,7 @@ class BuildView:
         self.image_id: str | None = None
         self.names: list[str] = []
         self.finished: float | None = None
-        self.section = ""   # a multi-platform build: the platform being built ("[linux/arm64]")
+        self.section = ""   # a multi-platform build: "PLATFORM " of the one being built
 
     def feed(self, event: dict, now: float) -> None:
         """One event of the build's (or a child's) stdout."""
