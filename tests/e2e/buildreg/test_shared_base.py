@@ -1,6 +1,7 @@
 """Stages that share a base pull it and unpack it once per build, though each runs in a child
 build of its own (builder/prefetch.py): the registry's access log shows every blob fetched
-once, and the build's rawjson events show each layer extracted once."""
+once and, with --pull, each manifest (the base's, an image COPY --from reads) asked for once;
+the build's rawjson events show each layer extracted once."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ pytestmark = [pytest.mark.rootless, pytest.mark.registry]
 DOCKERFILE = """\
 FROM {base} AS one
 RUN echo one > /who
+COPY --from={tools} /bin/busybox /bb
 
 FROM {base} AS two
 RUN echo two > /who
+COPY --from={tools} /bin/busybox /bb
 
 FROM {base} AS three
 RUN echo three > /who
+COPY --from={tools} /bin/busybox /bb
 
 FROM {base}
 COPY --from=one /who /one
@@ -50,10 +54,12 @@ def _blob_gets(log: Path, start: int) -> list[str]:
 
 def test_shared_base_pulled_and_unpacked_once(rb, tmp_path: Path, seeded) -> None:
     address, log = seeded
-    base = f"{address}/busybox:latest"
+    base, tools = f"{address}/busybox:latest", f"{address}/tools:1"
+    subprocess.run(["skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false", f"docker://{base}",
+                    f"docker://{tools}"], check=True, capture_output=True, timeout=120)
     ctx = tmp_path / "ctx"
     ctx.mkdir()
-    (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=base))
+    (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=base, tools=tools))
     conf = tmp_path / "registries.conf"
     conf.write_text(f'[[registry]]\nlocation = "{address}"\ninsecure = true\n')
     env = {"CONTAINERS_REGISTRIES_CONF": str(conf), "REGISTRY_AUTH_FILE": str(tmp_path / "auth.json")}
@@ -65,8 +71,10 @@ def test_shared_base_pulled_and_unpacked_once(rb, tmp_path: Path, seeded) -> Non
     stages_run = {e.get("stage") for e in events if e["event"] == "step"}
     assert {"two", "three"} <= stages_run, stages_run   # child builds made these (this one made "one")
 
-    asked = re.findall(r'"(?:GET|HEAD) /v2/busybox/manifests/latest ', log.read_text(errors="replace")[start:])
-    assert len(asked) == 1, f"--pull asks the registry once per build, not once per stage: {len(asked)}"
+    served = log.read_text(errors="replace")[start:]
+    for manifest_path in ("busybox/manifests/latest", "tools/manifests/1"):
+        asked = re.findall(rf'"(?:GET|HEAD) /v2/{manifest_path} ', served)
+        assert len(asked) == 1, f"--pull asks for {manifest_path} once per build, not once per stage: {len(asked)}"
     fetched = _blob_gets(log, start)
     assert fetched, "no blob GET in the registry's log"
     assert len(fetched) == len(set(fetched)), f"a blob was fetched twice: {fetched}"
