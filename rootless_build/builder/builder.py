@@ -197,12 +197,14 @@ class Builder:
         jobs = self.options.jobs or max(os.cpu_count() or 1, 4)
         if jobs == 1 or len(stages) < 3:      # two stages: the second needs the first
             return None
-        from rootless_build.builder.prefetch import StagePrefetcher
-        from rootless_build.builder.stages import stage_dependencies
+        from rootless_build.builder.prefetch import StagePrefetcher, resolve_images
+        from rootless_build.builder.stages import image_sources, stage_dependencies
 
         assert self.dockerfile is not None  # parsed before any stage is planned
         deps = stage_dependencies(self.dockerfile, stages, self.build_args.global_env())
-        prefetch = StagePrefetcher(str(self.store.root), self.options, stages, deps, target.index, jobs)
+        sources = image_sources(self.dockerfile, [s for s in stages if s.index != target.index])
+        prefetch = StagePrefetcher(str(self.store.root), self.options, stages, deps, target.index, jobs,
+                                   lambda: resolve_images(self.store, self.options, sources, self._named_image))
         return prefetch if prefetch.worth_it() else None
 
     def work_ahead(self) -> None:
@@ -213,6 +215,8 @@ class Builder:
     def _build_stage(self, stage: Stage, base: tuple[BaseRef, object], *, last: bool, prebuilt: bool = False):
         ref, image = base
         self.current_stage = stage.index
+        self.progress.stage(stage.name or f"stage-{stage.index}",
+                            1 + len(stage.instructions) + len(self._triggers(base)))
         self._announce(stage.from_.original)
         state = self._start(ref, image)
         if last:

@@ -10,6 +10,13 @@ child fails again here, with the build's own error. A fully cached build starts 
 
 Children are processes, not threads: each can enter its own user namespace in place, and
 each cleans up after itself on SIGTERM, which is how a failed build stops the others.
+
+A base shared by stages is pulled and unpacked once per build: the build resolves (and
+pulls) every FROM base, and the images COPY --from and RUN --mount=from= name, before any
+child starts and hands the children their manifest digests (BASES_ENV), so no child asks a
+registry again; the layers are unpacked into the
+store's shared cache under a lock per layer (store/unpacked.py), so a child that needs a
+layer another one is unpacking waits for it and then uses it.
 """
 
 from __future__ import annotations
@@ -19,18 +26,21 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from rootless_build.record import asdict
 
 PREFIX_ENV = "ROOTLESS_BUILD_PROGRESS_PREFIX"
 ERROR_ENV = "ROOTLESS_BUILD_STAGE_ERROR_FILE"   # where a child writes its one-line error
+BASES_ENV = "ROOTLESS_BUILD_STAGE_BASES"        # JSON: the build's found images -> manifest digests
 
 
 class StagePrefetcher:
     def __init__(self, store_root: str, options: Any, stages: list[Any], deps: dict[int, set[int]],
-                 target: int, jobs: int) -> None:
+                 target: int, jobs: int, before_children: Callable[[], None] | None = None) -> None:
         self._store_root = store_root
+        self._before_children = before_children   # run once, before the first child starts
         self._options = options
         self._stages = {stage.index: stage for stage in stages}
         self._deps = deps
@@ -67,6 +77,8 @@ class StagePrefetcher:
         """Work is about to happen: start what can run beside it (from now on, too)."""
         if not self._kicked:
             self._kicked = True
+            if self._before_children is not None:
+                self._before_children()
             # A child that fails ends the build at once, through the clean-up of SIGTERM
             # (the step in progress here is stopped and removed, like on Ctrl-C).
             self._old_sigchld = signal.signal(signal.SIGCHLD, self._child_exited)
@@ -131,7 +143,9 @@ class StagePrefetcher:
 
         fd, self._errors[index] = tempfile.mkstemp(prefix="rootless-build-stage-")
         os.close(fd)
-        env = {**os.environ, PREFIX_ENV: f"[{self._label(index)}] ", ERROR_ENV: self._errors[index]}
+        bases = {key: image.manifest_digest for key, image in self._options.found_images.items()}
+        env = {**os.environ, PREFIX_ENV: f"[{self._label(index)}] ", ERROR_ENV: self._errors[index],
+               BASES_ENV: json.dumps(bases)}
         child = subprocess.Popen([sys.executable, "-m", "rootless_build.builder.stagejob", self._store_root],
                                  stdin=subprocess.PIPE, env=env)
         assert child.stdin is not None
@@ -164,3 +178,20 @@ class StagePrefetcher:
                 os.unlink(path)
             except OSError:
                 pass
+
+
+def resolve_images(store: Any, options: Any, names: list[str], named_image: Callable[[str], str]) -> None:
+    """The images stages read through --from, resolved (pulled when the policy says so) into
+    `options.found_images`, which the children are handed. A name that fails here is left to
+    the step that reads it, which says what is wrong."""
+    from rootless_build.builder.stages import find_base_image
+    from rootless_build.errors import RootlessBuildError
+
+    for name in names:
+        context = options.build_contexts.get(name.lower())
+        if context is not None and context[0] != "image":
+            continue        # a directory build context: nothing to pull
+        try:
+            find_base_image(store, named_image(name), options=options)
+        except RootlessBuildError:
+            pass

@@ -1,6 +1,8 @@
 """Build output in buildah's words: `STEP n/N: ...`, `--> Using cache ...`, `--> <id>`,
 `COMMIT name`, `Successfully tagged name`, then the image id. `-q` prints the id only;
-`--progress rawjson` prints the same events as JSON lines (RUN output included)."""
+`--progress rawjson` prints the same events as JSON lines (RUN output included), each step
+naming its stage (`group`, `group_step`, `group_total`: the groups of the tty view,
+cli/ttyprogress.py, which reads these events from the build it runs)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ class Progress:
         self._already_shown = int(os.environ.pop(SHOWN_STEPS_ENV, "0") or 0)
         # A stage built in a child process (build/prefetch.py): its lines name the stage.
         self.prefix = os.environ.get("ROOTLESS_BUILD_PROGRESS_PREFIX", "")
+        self._group = ("", 0)    # the stage being built: its label and number of steps
+        self._group_step = 0
 
     @property
     def resumed(self) -> bool:
@@ -49,10 +53,18 @@ class Progress:
         else:
             print(self.prefix + line, file=self.out, flush=True)
 
+    def stage(self, label: str, steps: int) -> None:
+        """The next `steps` steps are those of the stage `label` (its name, or stage-N)."""
+        self._group = (label, steps)
+        self._group_step = 0
+
     def step(self, number: int, total: int, text: str) -> None:
         self.current_step = number
+        self._group_step += 1
         if number != self._already_shown:
-            self._print(f"STEP {number}/{total}: {text}", "step", number=number, total=total, text=text)
+            group = {"group": self._group[0], "group_step": self._group_step,
+                     "group_total": self._group[1]} if self._group[0] else {}
+            self._print(f"STEP {number}/{total}: {text}", "step", number=number, total=total, text=text, **group)
 
     def using_cache(self, image_id: str) -> None:
         self._print(f"--> Using cache {short_id(image_id)}", "cached", id=image_id)
@@ -71,6 +83,18 @@ class Progress:
             emit_json("image", self.out, id=image_id)
         else:
             print(image_id.split(":", 1)[-1], file=self.out, flush=True)
+
+    def done(self) -> None:
+        """A stage built in a child process is finished (rawjson only)."""
+        if self.json and not self.quiet:
+            self._print("", "done")
+
+    def extracting(self, blob: str) -> None:
+        """A base layer is unpacked into the store's cache (once per store; rawjson only:
+        buildah's lines say nothing of it)."""
+        if self.json and not self.quiet:
+            stage = self.prefix.strip()[1:-1]
+            emit_json("extracting", self.out, digest=blob, **({"stage": stage} if stage else {}))
 
     def warn(self, text: str) -> None:
         if self.json:

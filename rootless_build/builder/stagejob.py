@@ -15,7 +15,7 @@ def main(argv: list[str]) -> int:
     from rootless_build.builder.builder import build
     from rootless_build.builder.handlers.run import NeedsUserNamespace
     from rootless_build.builder.options import BuildOptions
-    from rootless_build.builder.prefetch import ERROR_ENV, PREFIX_ENV
+    from rootless_build.builder.prefetch import BASES_ENV, ERROR_ENV, PREFIX_ENV
     from rootless_build.builder.progress import Progress
     from rootless_build.errors import RootlessBuildError
     from rootless_build.sandbox.spec import StepInterrupted
@@ -30,7 +30,13 @@ def main(argv: list[str]) -> int:
     options = BuildOptions(**{**fields, "record_result": False})
     prefix = os.environ.get(PREFIX_ENV, "")
     try:
-        build(Store.open(argv[0]), options, Progress(options.quiet))
+        store = Store.open(argv[0])
+        # The bases the build resolved (and pulled) already: none is asked of a registry again.
+        for key, digest in json.loads(os.environ.get(BASES_ENV) or "{}").items():
+            options.found_images[key] = store.load_image(digest)
+        progress = Progress(options.quiet)
+        build(store, options, progress)
+        progress.done()
     except NeedsUserNamespace:
         return 1        # no namespace in place here: the build makes this stage itself
     except StepInterrupted:

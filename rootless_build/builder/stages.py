@@ -124,33 +124,49 @@ def target_stage(dockerfile: Dockerfile, target: str | None) -> Stage:
     return stage
 
 
-def _referenced_stages(dockerfile: Dockerfile, stage: Stage, env: dict[str, str]) -> set[int]:
-    """Indexes of earlier stages this stage reads (best effort before ARGs are known)."""
-    refs: set[int] = set()
-    base = base_of(dockerfile, stage, env)
-    if base.stage is not None:
-        refs.add(base.stage)
+def _from_names(dockerfile: Dockerfile, stage: Stage, env: dict[str, str]) -> list[tuple[str, str]]:
+    """What COPY --from and RUN --mount=from= name: (as written, expanded), the expansion a
+    best effort before the stage's ARGs are known."""
+    names: list[tuple[str, str]] = []
     for instr in stage.instructions:
-        names: list[str] = []
+        raw: list[str] = []
         source = getattr(instr, "from_", None)
         if source:
-            names.append(source)
+            raw.append(source)
         for spec in getattr(instr, "mounts", ()) or ():
             try:
                 mount = parse_mount(spec, env)
             except Exception:  # noqa: BLE001 - the RUN step reports a bad mount itself
                 continue
             if mount.from_:
-                names.append(mount.from_)
-        for name in names:
+                raw.append(mount.from_)
+        for name in raw:
             try:
-                name = expand_word(name, env, dockerfile.escape)
+                names.append((name, expand_word(name, env, dockerfile.escape)))
             except ExpansionError:
                 continue
-            found = earlier_stage(dockerfile, name, stage.index)
-            if found is not None:
-                refs.add(found.index)
+    return names
+
+
+def _referenced_stages(dockerfile: Dockerfile, stage: Stage, env: dict[str, str]) -> set[int]:
+    """Indexes of earlier stages this stage reads (best effort before ARGs are known)."""
+    refs: set[int] = set()
+    base = base_of(dockerfile, stage, env)
+    if base.stage is not None:
+        refs.add(base.stage)
+    for _, name in _from_names(dockerfile, stage, env):
+        found = earlier_stage(dockerfile, name, stage.index)
+        if found is not None:
+            refs.add(found.index)
     return refs
+
+
+def image_sources(dockerfile: Dockerfile, stages: list[Stage]) -> list[str]:
+    """The names the stages' COPY --from and RUN --mount=from= give, written out (no $ to
+    expand), that are no earlier stage: images, or build contexts."""
+    return sorted({name for stage in stages for raw, name in _from_names(dockerfile, stage, {})
+                   if "$" not in raw and not name.isdigit()
+                   and earlier_stage(dockerfile, name, stage.index) is None})
 
 
 def stage_dependencies(dockerfile: Dockerfile, stages: list[Stage], global_env: dict[str, str]) -> dict[int, set[int]]:

@@ -68,8 +68,9 @@ from rootless_build.errors import UsageError
               help="Media types of the image: oci (default) or docker (Docker schema 2); with --check, "
                    "the lint output: text (default) or json.")
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet", "rawjson"]), default="auto",
-              show_default=True, help="Output: buildah's lines (auto, plain, tty), none but the ID (quiet), "
-                                      "or one JSON object per event (rawjson).")
+              show_default=True, help="Output: stages as groups, redrawn (tty; auto on a terminal), buildah's "
+                                      "lines (plain; auto elsewhere), none but the ID (quiet), or one JSON "
+                                      "object per event (rawjson).")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, show_default=True,
               help="Stages built at once (0: as many as are ready, up to the cores or 4; 1: one after another).")
 @click.option("--squash", is_flag=True, help="Merge the final stage's new layers into one.")
@@ -186,6 +187,11 @@ def _build(ctx, context, tags, dockerfile, build_args, target, no_cache, pull, l
 
         check_list_outputs(wanted, list(tags), options.manifest)
         list_outputs, wanted = wanted, []  # written by the process that builds (no stdout tar)
+    progress_mode = ctx.params.get("progress") or "auto"
+    if _tty_view(progress_mode, quiet):   # this process draws; a child of it builds
+        from rootless_build.cli.ttyprogress import fork_build
+
+        fork_build(forced=progress_mode == "tty")
     # A RUN needs the user namespace only when it executes: a cached build stays out of it
     # (one Python start-up instead of two); --no-cache executes every RUN, so enter at once.
     if no_cache and has_run(options) and _outside_userns() and not _enter_here(ctx, options):
@@ -248,6 +254,14 @@ def _export(store: Any, image: Any, wanted: list[Any], options: Any) -> None:
 
 # `-o -`: the tar owns the real stdout; everything else printed goes to stderr.
 _TAR_STDOUT: list[BinaryIO] = []
+
+
+def _tty_view(progress: str, quiet: bool) -> bool:
+    """--progress tty, or auto with stdout on a terminal; not with -q, nor when stdout is a tar
+    (-o -), nor in a build started by one that draws already (its events go to that one)."""
+    if quiet or _TAR_STDOUT or os.environ.get("ROOTLESS_BUILD_PROGRESS") or os.environ.get(RESULT_ENV):
+        return False
+    return progress == "tty" or (progress == "auto" and sys.stdout.isatty() and os.environ.get("TERM") != "dumb")
 
 
 def _take_stdout_for_tar() -> None:

@@ -107,3 +107,41 @@ def case(tmp_path: Path):
 
     return copy_case
 
+
+
+@pytest.fixture
+def logged_registry(tmp_path: Path):
+    """A docker-registry of the test's own, empty, with its access log on (which blobs were
+    fetched, ranged GETs answered 206): yields ("127.0.0.1:PORT", the log's path)."""
+    import socket
+    import time
+
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry not installed (make setup)")
+    directory = tmp_path / "logged-registry"
+    directory.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = directory / "config.yml"
+    config.write_text("\n".join([
+        "version: 0.1", "log:", "  level: info", "  formatter: text",
+        "storage:", "  filesystem:", f"    rootdirectory: {directory / 'data'}",
+        "http:", f"  addr: 127.0.0.1:{port}", ""]))
+    log = directory / "registry.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=out, stderr=out,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+                time.sleep(0.05)
+        yield f"127.0.0.1:{port}", log
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -56,6 +56,7 @@ class RunRequest(Record, frozen=True):
     context: object = None  # the BuildContext: --mount=type=bind without from= binds from it
     source_image: Callable[[str], object] | None = None  # from=stage|index|image -> store Image
     warn: Callable[[str], None] | None = None
+    extracting: Callable[[str], None] | None = None  # told of each base layer this step unpacks
     quiet: bool = False  # -q: the step's output is not shown (its last lines still are on failure)
     epoch: int | None = None  # SOURCE_DATE_EPOCH: clamps the layer's mtimes
     discard_under: tuple[str, ...] = ()  # --compat-volumes: declared volumes, relative paths
@@ -111,7 +112,8 @@ def run_request(step, instr) -> RunRequest:
         ssh=dict(build.options.ssh), options=build.options, build_args=args,
         storage_driver=build.options.storage_driver, isolation=build.options.isolation,
         context=build.context if any(m.type == "bind" and not m.from_ for m in mounts) else None,
-        source_image=build.source_image, warn=build.progress.warn, quiet=build.options.quiet,
+        source_image=build.source_image, warn=build.progress.warn,
+        extracting=build.progress.extracting, quiet=build.options.quiet,
         epoch=build.layer_epoch,
         discard_under=_volumes(config) if build.options.compat_volumes else ())
 
@@ -224,7 +226,8 @@ def execute_run(store, request: RunRequest):
     _note_once(plan)
     driver = plan.driver
     blobs = [layer["digest"] for layer in request.layers]
-    lowers = list(reversed(ensure_unpacked(store, list(request.chain_ids), blobs, warn=request.warn)))
+    lowers = list(reversed(ensure_unpacked(store, list(request.chain_ids), blobs, warn=request.warn,
+                                           extracting=request.extracting)))
     import tempfile  # lazily: a cached RUN never gets here (see store/atomic.py)
 
     base = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix="run-"))
