@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
-from rootless_build.builder.fstree import Node
+from rootless_build.builder.fstree import Node, follow_links
 from rootless_build.builder.patterns import go_clean
 from rootless_build.errors import BuildError
 
@@ -127,26 +127,9 @@ class Placer:
 
     def _resolve(self, inner: str) -> tuple[str, bool]:
         """(the image path of `inner` below dest, symlinks followed; whether one was)."""
-        pending = [p for p in inner.split("/") if p and p != "."]
-        done: list[str] = []
-        hops = 0
-        while pending:
-            part = pending.pop(0)
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            target = self._link(_join(self.dest, "/".join([*done, part])))
-            if target is not None:
-                hops += 1
-                if hops > 40:
-                    raise BuildError(f"cannot unpack {self.label}: too many levels of symbolic links")
-                if target.startswith("/"):
-                    done = []
-                pending = [p for p in target.split("/") if p and p != "."] + pending
-                continue
-            done.append(part)
-        return _join(self.dest, "/".join(done)), hops > 0
+        resolved, hops = follow_links(inner, lambda rel: self._link(_join(self.dest, rel)),
+                                      too_many=f"cannot unpack {self.label}: too many levels of symbolic links")
+        return _join(self.dest, resolved), hops > 0
 
     def _missing(self, path: str) -> list[str]:
         parts = path.split("/")

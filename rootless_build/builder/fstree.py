@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, Protocol
 
 from rootless_build.errors import BuildError
@@ -85,6 +85,21 @@ def split_clean(path: str) -> list[str]:
 def resolve(tree: Tree, path: str, *, follow_last: bool = True) -> str:
     """The path with symlinks resolved inside the tree, as if it were chrooted ('..' stops
     at the root, absolute targets start from it). Missing components are kept as given."""
+
+    def link(candidate: str) -> str | None:
+        node = tree.node(candidate)
+        return tree.readlink(candidate, node) if node is not None and node.kind == SYMLINK else None
+
+    resolved, _ = follow_links(path, link, follow_last=follow_last,
+                               too_many=f"too many levels of symbolic links: /{path}")
+    return resolved
+
+
+def follow_links(path: str, link: Callable[[str], str | None], *, follow_last: bool = True,
+                 too_many: str) -> tuple[str, int]:
+    """(path, links followed): `link(p)` is the target of the symlink at p (relative to the
+    root of the walk) or None. '..' stops at that root and absolute targets start from it.
+    Raises BuildError(too_many) past 40 links."""
     pending = split_clean(path)
     done: list[str] = []
     hops = 0
@@ -95,18 +110,17 @@ def resolve(tree: Tree, path: str, *, follow_last: bool = True) -> str:
                 done.pop()
             continue
         candidate = "/".join([*done, part])
-        node = tree.node(candidate)
-        if node is not None and node.kind == SYMLINK and (pending or follow_last):
+        target = link(candidate) if (pending or follow_last) else None
+        if target is not None:
             hops += 1
             if hops > _MAX_LINKS:
-                raise BuildError(f"too many levels of symbolic links: /{path}")
-            target = tree.readlink(candidate, node)
+                raise BuildError(too_many)
             if target.startswith("/"):
                 done = []
             pending = split_clean(target) + pending  # its '..' is handled by the loop
             continue
         done.append(part)
-    return "/".join(done)
+    return "/".join(done), hops
 
 
 def walk(tree: Tree, top: str) -> Iterator[tuple[str, Node]]:
