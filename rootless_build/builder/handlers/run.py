@@ -25,6 +25,7 @@ from rootless_build.dockerfile.mounts import parse_mount
 from rootless_build.errors import BuildError, RootlessBuildError
 from rootless_build.oci import config as ic
 from rootless_build.oci.digest import chain_ids
+from rootless_build.oci.partial import config_diff_ids
 from rootless_build.record import Record, asdict, field
 
 TAIL_LINES = 10
@@ -98,7 +99,7 @@ def run_request(step, instr) -> RunRequest:
     argv, script = run_argv(ic.shell(config), instr)
     expansion_env = state.env()
     mounts = tuple(parse_mount(spec, expansion_env, instr.escape) for spec in instr.mounts)
-    diff_ids = tuple(config["rootfs"]["diff_ids"])
+    diff_ids = tuple(config_diff_ids(config))
     security = instr.security or "sandbox"
     if security == "insecure" and INSECURE not in build.options.allow:
         raise BuildError(f"RUN --security=insecure needs the build to allow it: --allow {INSECURE}")
