@@ -264,7 +264,7 @@ def execute_run(store, request: RunRequest):
             raise
     finally:
         _remove_shielded(base)
-    return WrittenLayer(layer.diff_id, layer.size, layer.temp_path, layer.fd)
+    return WrittenLayer(layer.diff_id, layer.size, layer.blob)
 
 
 def _limits(options) -> dict:
