@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from rootless_build.oci import digest as dg
-from rootless_build.oci.documents import sniff_media_type
+from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.platform import Platform, matches
 from rootless_build.record import Record
 
@@ -106,7 +106,24 @@ class Derived:
 
     @property
     def media_type(self) -> str:
-        return sniff_media_type(self.manifest_bytes)
+        """As the manifest declares it, else as its fields say (docker's config type: docker's)."""
+        return media_type_of(self.manifest_json)
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """The manifest's annotations ({} for none)."""
+        return dict(self.manifest_json.get("annotations") or {})
+
+    @property
+    def container_config(self) -> dict[str, Any]:
+        """The config's `config` object (Env, Cmd, Labels, OnBuild, ...), {} when absent;
+        read only: oci/config.py makes edits."""
+        inner = self.config_json.get("config")
+        return inner if isinstance(inner, dict) else {}
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.container_config.get("Labels") or {})
 
     @property
     def id(self) -> str:
@@ -173,6 +190,19 @@ class Derived:
         """Whether the image runs on `wanted` (a config naming no os is taken as linux's)."""
         mine = self.platform
         return matches(wanted, mine.os or "linux", mine.architecture, mine.variant)
+
+
+def media_type_of(manifest: dict[str, Any]) -> str:
+    """A manifest's media type: declared, else an index's (it lists manifests) or an image
+    manifest's, docker's when its config is docker's."""
+    declared = manifest.get("mediaType")
+    if isinstance(declared, str) and declared:
+        return declared
+    if "manifests" in manifest:
+        return mt.OCI_INDEX
+    config = manifest.get("config")
+    docker = isinstance(config, dict) and config.get("mediaType") == mt.DOCKER_CONFIG
+    return mt.DOCKER_MANIFEST if docker else mt.OCI_MANIFEST
 
 
 def config_diff_ids(config: dict[str, Any]) -> list[str]:

@@ -66,7 +66,7 @@ def image_descriptor(image: Image) -> dict[str, Any]:
     platform = {"architecture": found.architecture, "os": found.os}
     if found.variant:
         platform["variant"] = found.variant
-    return {"mediaType": image.manifest_json.get("mediaType") or mt.OCI_MANIFEST, "digest": image.manifest_digest,
+    return {"mediaType": image.media_type, "digest": image.manifest_digest,
             "size": len(image.manifest_bytes), "platform": platform}
 
 

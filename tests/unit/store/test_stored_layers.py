@@ -86,3 +86,16 @@ def test_a_corrupt_stored_layer_fails_its_read(stored):
 def test_missing_rootfs_reads_as_no_diff_ids():
     assert partial.config_diff_ids({}) == []
     assert partial.config_diff_ids({"rootfs": {"diff_ids": "nope"}}) == []
+
+
+def test_media_type_labels_and_annotations(tmp_path):
+    store = Store.open(tmp_path / "store")
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": {"a": "1"}},
+                         "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    image = store.write_image(config, [], docker=True, annotations={"k": "v"})
+    assert image.media_type == mt.DOCKER_MANIFEST
+    assert image.labels == {"a": "1"} and image.container_config == {"Labels": {"a": "1"}}
+    assert image.annotations == {"k": "v"}
+    assert partial.media_type_of({"config": {"mediaType": mt.DOCKER_CONFIG}}) == mt.DOCKER_MANIFEST
+    assert partial.media_type_of({"config": {"mediaType": mt.OCI_CONFIG}}) == mt.OCI_MANIFEST
+    assert partial.media_type_of({"manifests": []}) == mt.OCI_INDEX
