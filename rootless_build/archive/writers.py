@@ -49,9 +49,9 @@ def write_oci_layout(dest: Destination, store: Store, selected: Selected, compre
         blob(img.config_digest, image.config_bytes)
         blob(img.manifest_digest, img.manifest_bytes)
         entry = {"mediaType": mt.OCI_MANIFEST, "digest": img.manifest_digest, "size": len(img.manifest_bytes),
-                 "platform": {"architecture": image.config.architecture, "os": image.config.os}}
-        if image.config.variant:
-            entry["platform"]["variant"] = image.config.variant
+                 "platform": {"architecture": image.platform.architecture, "os": image.platform.os}}
+        if image.platform.variant:
+            entry["platform"]["variant"] = image.platform.variant
         listed = not tags and any(image.manifest_digest in {m["digest"] for m in found.manifests}
                                   for _, found in lists)
         for tag in () if listed else tags or (None,):

@@ -313,8 +313,7 @@ class Builder:
         config, layers = ic.from_image(image)
         for layer in layers:
             layer["mediaType"] = mt.docker_layer_type(mt.layer_compression(layer["mediaType"]))
-        annotations = image.manifest_json.get("annotations")
-        return self.store.write_image(ic.to_bytes(config), layers, docker=True, annotations=annotations)
+        return self.store.write_image(ic.to_bytes(config), layers, docker=True, annotations=image.annotations)
 
     def source_image(self, ref: str):
         """What `--from=ref` names: an earlier stage (by name or index) or an image."""

@@ -46,7 +46,7 @@ class ImageFS:
 
     @classmethod
     def of_image(cls, store, image) -> ImageFS:
-        return cls(store, [(layer["digest"], layer["mediaType"]) for layer in image.manifest_json.get("layers") or []])
+        return cls(store, [(layer.digest, layer.media_type) for layer in image.layers])
 
     # -- building the view -------------------------------------------------------------
 

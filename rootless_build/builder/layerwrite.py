@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from rootless_build.builder.patterns import go_clean
 from rootless_build.errors import LayerError
 from rootless_build.layers.sink import LayerSink
 from rootless_build.layers.tarwriter import LayerTarWriter
-from rootless_build.store.writeback import WritebackFile
+from rootless_build.store.tempblob import TempBlob
 
 if TYPE_CHECKING:
     from rootless_build.layers.fileobj import ChunkReader
@@ -33,8 +32,11 @@ if TYPE_CHECKING:
 class WrittenLayer:
     diff_id: str  # == digest: local layers are stored uncompressed
     size: int
-    temp_path: Path  # keep() moves it into the blob store, discard() drops it
-    fd: int  # still open: fsync happens only for a layer that is kept
+    blob: TempBlob  # still open: keep() fsyncs and adopts it, discard() drops it
+
+    @property
+    def temp_path(self) -> Path:
+        return self.blob.path
 
 
 class _HashingReader:
@@ -72,34 +74,27 @@ def write_layer(store, plan: CopyPlan, *, epoch: int | None = None) -> WrittenLa
 
 def write_with(store: Any, fill: Callable[[LayerTarWriter], None], *, epoch: int | None = None) -> WrittenLayer:
     """A layer blob in the store's tmp dir holding what `fill` writes; `keep` it or `discard` it."""
-    fd, temp = store.blobs.new_temp(prefix="layer-")
+    blob = TempBlob(store.tmp_dir, prefix="layer-", what="writing a layer")
     try:
-        out = WritebackFile(fd)
-        with LayerSink(out) as sink:
+        with LayerSink(blob.file) as sink:
             tar = LayerTarWriter(sink, source_date_epoch=epoch)
             fill(tar)
             tar.close()
             result = sink.finish()
     except BaseException:
-        os.close(fd)
-        os.unlink(temp)
+        blob.abort()
         raise
-    return WrittenLayer(result.diff_id, result.size, temp, fd)
+    return WrittenLayer(result.diff_id, result.size, blob)
 
 
 def discard(written: WrittenLayer) -> None:
     """Drop a layer the cache made unnecessary (no fsync spent on it)."""
-    os.close(written.fd)
-    os.unlink(written.temp_path)
+    written.blob.abort()
 
 
 def keep(store, written: WrittenLayer) -> None:
     """Make the layer durable and move it into the blob store under its digest."""
-    try:
-        os.fsync(written.fd)
-    finally:
-        os.close(written.fd)
-    store.blobs.adopt(written.temp_path, written.diff_id)
+    written.blob.commit(store.blobs, written.diff_id)
 
 
 def hash_files(entries: list[Entry]) -> None:

@@ -63,14 +63,10 @@ def _base_image(store, options: BuildOptions, ref: str) -> BaseImage | None:
             image = store.resolve(ref)
         except (ImageNotFound, RootlessBuildError):
             return None
-    config = image.config_json
-    inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+    inner = image.container_config
     env = {}
     for item in inner.get("Env") or ():
         if isinstance(item, str):
             key, _, value = item.partition("=")
             env[key] = value
-    platform = "/".join(str(config.get(k) or "") for k in ("os", "architecture"))
-    if config.get("variant"):
-        platform += f"/{config['variant']}"
-    return BaseImage(env, platform, has_shell=bool(inner.get("Shell")))
+    return BaseImage(env, str(image.platform), has_shell=bool(inner.get("Shell")))

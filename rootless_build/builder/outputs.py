@@ -135,8 +135,8 @@ def _to_directory(store: Any, image: Any, dest: Path) -> None:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"--output {dest}: {e.strerror}") from None
-    for layer in image.manifest_json.get("layers") or []:
-        with store.blobs.open(layer["digest"]) as f:
+    for digest in image.layer_digests:
+        with store.blobs.open(digest) as f:
             extract_layer(f, dest, mode="apply", chown=False, skip_devices=True)
 
 

@@ -49,7 +49,7 @@ def squash(builder: Any, image: Any, *, base_layers: int) -> Any:
     ic.add_history(config, created, f"/bin/sh -c #(nop) squash {len(merged)} layers into {written.diff_id}",
                    empty_layer=False)
     return builder.store.write_image(ic.to_bytes(config), new_layers,
-                                     annotations=image.manifest_json.get("annotations"))
+                                     annotations=image.annotations)
 
 
 def _mark_squashed(history: list[dict[str, Any]], *, skip_layers: int) -> None:

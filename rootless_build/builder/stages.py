@@ -78,16 +78,14 @@ def _host_image(store, ref: str, image):
 
 def image_platform(image) -> str:
     """os/arch[/variant] of a stored image, from its config."""
-    config = image.config_json
-    return "/".join(str(config.get(k)) for k in ("os", "architecture", "variant") if config.get(k))
+    found = image.platform
+    return "/".join(part for part in (found.os, found.architecture, found.variant) if part)
 
 
 def image_matches(image, platform: str) -> bool:
     from rootless_build.oci import platform as platforms
 
-    config = image.config_json
-    return platforms.matches(platforms.parse(platform), str(config.get("os") or "linux"),
-                             str(config.get("architecture") or ""), config.get("variant"))
+    return image.is_for(platforms.parse(platform))
 
 
 class BaseRef(Record, frozen=True):

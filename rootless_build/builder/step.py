@@ -2,7 +2,9 @@
 
 A handler computes the step's inputs, asks `use_cache(inputs)` (a hit loads the cached
 image and returns True), and otherwise changes `state.config` / adds a layer and calls
-`commit()`. Nothing else about the builder is visible to it.
+`commit()`. Of the build it sees only `step.ctx`, a StepContext: the options, build args,
+layer epoch, progress, the build context and what `--from` names. The Builder stays the
+Step's own (cache and commit); tests/unit/house/test_step_context.py keeps handlers off it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from rootless_build.oci import config as ic
 from rootless_build.record import Record
 
 if TYPE_CHECKING:
+    from rootless_build.builder.args import BuildArgs
+    from rootless_build.builder.context import BuildContext
     from rootless_build.builder.imagefs import ImageFS
+    from rootless_build.builder.options import BuildOptions
+    from rootless_build.builder.progress import Progress
 
 
 class StageState(Record):
@@ -59,9 +65,53 @@ class StageState(Record):
         return fs
 
 
+class StepContext:
+    """What a handler may use of the build its step belongs to: a read-only view of the
+    Builder (the build context is still read only when a step first asks for it)."""
+
+    __slots__ = ("_build",)
+
+    def __init__(self, build) -> None:
+        self._build = build
+
+    @property
+    def options(self) -> BuildOptions:
+        return self._build.options
+
+    @property
+    def build_args(self) -> BuildArgs:
+        return self._build.build_args
+
+    @property
+    def layer_epoch(self) -> int | None:
+        """--source-date-epoch / --rewrite-timestamp: file times in new layers, seconds."""
+        return self._build.layer_epoch
+
+    @property
+    def layer_epoch_ns(self) -> int | None:
+        return self._build.layer_epoch_ns
+
+    @property
+    def progress(self) -> Progress:
+        return self._build.progress
+
+    @property
+    def build_context(self) -> BuildContext:
+        return self._build.context
+
+    def source_image(self, ref: str):
+        """The store Image `--from=ref` names: an earlier stage or an image."""
+        return self._build.source_image(ref)
+
+    def source_tree(self, ref: str) -> tuple[ImageFS, str]:
+        """The filesystem `COPY --from=ref` reads, and how to name it in messages."""
+        return self._build.source_tree(ref)
+
+
 class Step:
     def __init__(self, build, state: StageState, instruction, *, filename: str, last: bool):
-        self.build = build  # the Builder: store, options, progress, context, stages
+        self._build = build  # the Builder: for the cache and commit only
+        self.ctx = StepContext(build)
         self.store = build.store
         self.state = state
         self.instruction = instruction
@@ -90,26 +140,26 @@ class Step:
 
     def use_cache(self, inputs) -> bool:
         """Compute the step's key; on a hit, continue from the cached image."""
-        build = self.build
+        build = self._build
         if build.epoch is not None or build.layer_epoch is not None:
             # the same step under other timestamps is another image: never one from cache
             inputs = {"inputs": inputs, "epoch": build.epoch, "layer_epoch": build.layer_epoch}
         self.key = cache.step_key(self.state.parent, self.instruction.keyword, inputs)
-        if (self.build.options.no_cache or self.state.no_cache) and not self.state.prebuilt:
-            self.build.work_ahead()
+        if (self._build.options.no_cache or self.state.no_cache) and not self.state.prebuilt:
+            self._build.work_ahead()
             return False
-        image = self.build.step_cache.lookup(self.key)
+        image = self._build.step_cache.lookup(self.key)
         if image is None or self._expired(image):
-            self.build.work_ahead()
+            self._build.work_ahead()
             return False
         self.state.adopt(image)
         self.cached = True
-        self.build.progress.using_cache(image.id)
+        self._build.progress.using_cache(image.id)
         return True
 
     def _expired(self, image) -> bool:
         """--cache-ttl: a cached step made longer ago than this is built again (buildah)."""
-        ttl = self.build.options.cache_ttl_ns
+        ttl = self._build.options.cache_ttl_ns
         if ttl is None:
             return False
         created = image.created
@@ -122,7 +172,7 @@ class Step:
     # -- results -------------------------------------------------------------------------
 
     def now(self) -> int:
-        return now_ns(self.build.epoch)
+        return now_ns(self._build.epoch)
 
     def add_layer(self, diff_id: str, size: int) -> None:
         ic.add_layer(self.state.config, self.state.layers, diff_id, size)
@@ -133,9 +183,9 @@ class Step:
         config = self.state.config
         ic.add_history(config, created, created_by, empty_layer=empty_layer, author=author)
         config["created"] = created
-        image = self.build.write_image(config, self.state.layers)
+        image = self._build.write_image(config, self.state.layers)
         if self.key is not None:
-            self.build.step_cache.record(self.key, image)
+            self._build.step_cache.record(self.key, image)
         self.state.adopt(image)
 
 

@@ -70,9 +70,7 @@ def from_pulled_index(store: Store, ref_text: str, conf: registries_conf.Registr
 
 
 def _is_for(image: Image, platform: str) -> bool:
-    config = image.config_json
-    return platforms.matches(platforms.parse(platform), str(config.get("os") or "linux"),
-                             str(config.get("architecture") or ""), config.get("variant"))
+    return image.is_for(platforms.parse(platform))
 
 
 def find_local(store: Store, ref_text: str, conf: registries_conf.RegistriesConf,

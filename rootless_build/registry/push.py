@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from rootless_build.errors import UsageError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
-from rootless_build.oci.models import Descriptor, sniff_media_type
+from rootless_build.oci.models import Descriptor
 from rootless_build.oci.reference import Reference
 from rootless_build.registry import conf as registries_conf
 from rootless_build.registry import locations
@@ -154,7 +154,7 @@ def _push_blobs(store: Store, repo: Repository, image: Image, compression: str, 
 def manifest_for(image: Image, layers: list[Descriptor], compression: str) -> tuple[bytes, str]:
     """The manifest to push: the stored bytes when no layer changed (same digest as stored),
     else a copy naming the compressed layers (docker types kept unless zstd needs OCI)."""
-    media_type = image.manifest.media_type or sniff_media_type(image.manifest_bytes)
+    media_type = image.media_type
     if all(a.digest == b.digest for a, b in zip(layers, image.manifest.layers, strict=False)):
         return image.manifest_bytes, media_type
     doc = json.loads(image.manifest_bytes)

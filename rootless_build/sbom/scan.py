@@ -172,7 +172,7 @@ def layer_openers(store: Store, image: Image) -> list[LayerSource]:
                     yield cast(BinaryIO, stream)  # tarfile reads it as one (read, seekable)
         return open_layer
 
-    return [(d["digest"], opener(d["digest"])) for d in reversed(image.manifest_json.get("layers") or [])]
+    return [(digest, opener(digest)) for digest in reversed(image.layer_digests)]
 
 
 class LayerCache:

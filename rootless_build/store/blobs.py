@@ -144,13 +144,6 @@ class DirBlobStore:
                what: str = "writing a blob") -> BlobWriter:
         return BlobWriter(self, expected, expected_size, what)
 
-    def new_temp(self, prefix: str = "layer-") -> tuple[int, Path]:
-        """A temp file in the store's tmp dir, for callers that hash as they write."""
-        import tempfile
-
-        fd, name = tempfile.mkstemp(dir=self.tmp_dir, prefix=prefix)
-        return fd, Path(name)
-
     def adopt(self, tmp_path: Path, digest: str, *, fsync: bool = False) -> None:
         """Move a fully written, already hashed temp file into place (idempotent); `fsync`
         it first when its writer did not (load's staged files)."""

@@ -9,8 +9,9 @@ from typing import Any
 
 from rootless_build.errors import RootlessBuildError
 from rootless_build.oci import reference
+from rootless_build.oci.partial import parse_time
 from rootless_build.store import names
-from rootless_build.store.image import Image, parse_time
+from rootless_build.store.image import Image
 from rootless_build.store.layersize import image_size, layer_sizes
 from rootless_build.store.roots import BLOB_SOURCES, BUILD_CACHE
 from rootless_build.store.store import Store

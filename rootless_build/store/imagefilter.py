@@ -49,7 +49,7 @@ def prunable(filters: Filters) -> Callable[[Image], bool]:
 
 
 def labels_of(image: Image) -> dict[str, str]:
-    return (image.config_json.get("config") or {}).get("Labels") or {}
+    return image.labels
 
 
 def _created(image: Image) -> datetime:

@@ -62,11 +62,11 @@ def get_list(store: Store, text: str) -> ManifestList:
 
 def image_descriptor(image: Image) -> dict[str, Any]:
     """An index entry for a stored image, with the platform its config names."""
-    config = image.config_json
-    platform = {"architecture": str(config.get("architecture") or ""), "os": str(config.get("os") or "")}
-    if config.get("variant"):
-        platform["variant"] = str(config["variant"])
-    return {"mediaType": image.manifest_json.get("mediaType") or mt.OCI_MANIFEST, "digest": image.manifest_digest,
+    found = image.platform
+    platform = {"architecture": found.architecture, "os": found.os}
+    if found.variant:
+        platform["variant"] = found.variant
+    return {"mediaType": image.media_type, "digest": image.manifest_digest,
             "size": len(image.manifest_bytes), "platform": platform}
 
 

@@ -19,10 +19,7 @@ EMPTY_CONFIG = b"{}"
 
 def subject_of(image: Any) -> dict[str, Any]:
     """The descriptor of a stored image's manifest (an artifact's `subject`)."""
-    doc = image.manifest_json  # not the pydantic model: `build --sbom` should not load pydantic
-    media_type = doc.get("mediaType") or (
-        mt.DOCKER_MANIFEST if (doc.get("config") or {}).get("mediaType") == mt.DOCKER_CONFIG else mt.OCI_MANIFEST)
-    return {"mediaType": media_type, "digest": image.manifest_digest, "size": len(image.manifest_bytes)}
+    return {"mediaType": image.media_type, "digest": image.manifest_digest, "size": len(image.manifest_bytes)}
 
 
 def artifact_manifest(subject: dict[str, Any], artifact_type: str, layer_media_type: str, data: bytes,

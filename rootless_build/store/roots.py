@@ -10,6 +10,7 @@ from rootless_build.errors import RootlessBuildError, StoreError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
 from rootless_build.oci.documents import InvalidDocument, load_json
+from rootless_build.oci.partial import config_diff_ids
 from rootless_build.store.store import Store
 
 BUILD_CACHE = "build"
@@ -93,9 +94,7 @@ def _digests(doc: dict[str, Any], key: str) -> list[str]:
 def _diff_ids(store: Store, config_digest: str) -> list[str]:
     """An unreadable config only costs the unpacked layers (extracted again from blobs)."""
     try:
-        config = load_json(store.blobs.path(config_digest).read_bytes())
-        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-        return [d for d in diff_ids if isinstance(d, str)] if isinstance(diff_ids, list) else []
+        return config_diff_ids(load_json(store.blobs.path(config_digest).read_bytes()))
     except Exception:
         return []
 

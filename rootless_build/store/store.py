@@ -218,7 +218,7 @@ class Store:
             layout.write_index(self.root, entries)
 
     def _entry(self, image: Image, name: str | None) -> layout.Entry:
-        entry = {"mediaType": image.manifest_json.get("mediaType") or mt.OCI_MANIFEST,
+        entry = {"mediaType": image.media_type,
                  "digest": image.manifest_digest, "size": len(image.manifest_bytes)}
         if name:
             entry["annotations"] = {mt.ANNOTATION_REF_NAME: name}

@@ -31,8 +31,8 @@ from rootless_build.layers.sink import LayerSink
 from rootless_build.layers.tree import write_tree
 from rootless_build.layers.whiteouts import FUSE_OPAQUE_DEVICE, WH_META_PREFIX, WH_OPAQUE, WH_PREFIX
 from rootless_build.store.lock import locked
+from rootless_build.store.tempblob import TempBlob
 from rootless_build.store.trees import remove_tree
-from rootless_build.store.writeback import WritebackFile
 
 if TYPE_CHECKING:
     from rootless_build.store.store import Store
@@ -52,8 +52,7 @@ class UpperLayer:
     diff_id: str        # == digest: the blob is the uncompressed tar
     size: int
     entries: int        # 0: the step changed nothing
-    temp_path: Path     # keep() moves it into the blob store, discard() drops it
-    fd: int             # still open: only a layer that is kept is fsynced
+    blob: TempBlob      # still open: keep() fsyncs and adopts it, discard() drops it
 
 
 def write_upper_layer(store: Store, upperdir: Path, driver: str, *, lowerdirs: Sequence[Path] = (),
@@ -61,9 +60,9 @@ def write_upper_layer(store: Store, upperdir: Path, driver: str, *, lowerdirs: S
                       skip: Callable[[str], bool] | None = None) -> UpperLayer:
     """Write the layer of `upperdir` (made by `driver` over `lowerdirs`, top-most first;
     those and `flatten` matter only for vfs) to a temp file in the store's tmp dir."""
-    fd, temp = store.blobs.new_temp(prefix="layer-")
+    blob = TempBlob(store.tmp_dir, prefix="layer-", what="writing a layer")
     try:
-        with LayerSink(WritebackFile(fd)) as sink:
+        with LayerSink(blob.file) as sink:
             if driver == VFS:
                 if flatten is None:
                     raise ValueError("a vfs layer needs the sandbox's flatten")
@@ -73,10 +72,9 @@ def write_upper_layer(store: Store, upperdir: Path, driver: str, *, lowerdirs: S
                                      source_date_epoch=source_date_epoch, skip=skip)
             result = sink.finish()
     except BaseException:
-        os.close(fd)
-        os.unlink(temp)
+        blob.abort()
         raise
-    return UpperLayer(result.diff_id, result.size, entries, temp, fd)
+    return UpperLayer(result.diff_id, result.size, entries, blob)
 
 
 def _write_vfs_diff(store: Store, full: Path, lowerdirs: Sequence[Path], flatten: Flatten, sink: LayerSink,
@@ -92,17 +90,12 @@ def _write_vfs_diff(store: Store, full: Path, lowerdirs: Sequence[Path], flatten
 
 def discard(layer: UpperLayer) -> None:
     """Drop a layer that is not wanted (nothing changed, or the build failed later)."""
-    os.close(layer.fd)
-    os.unlink(layer.temp_path)
+    layer.blob.abort()
 
 
 def keep(store: Store, layer: UpperLayer) -> None:
     """Make the layer durable and move it into the blob store under its digest."""
-    try:
-        os.fsync(layer.fd)
-    finally:
-        os.close(layer.fd)
-    store.blobs.adopt(layer.temp_path, layer.diff_id)
+    layer.blob.commit(store.blobs, layer.diff_id)
 
 
 def adopt_as_unpacked(store: Store, upperdir: Path, driver: str, chain_id: str) -> bool:

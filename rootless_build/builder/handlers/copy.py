@@ -50,10 +50,10 @@ def _copy_or_add(step, instr, keyword: str) -> None:
             raise step.fail("--checksum can only be used with HTTP(S) sources")
         if instr.checksum and len(instr.sources) + len(instr.heredocs) > 1:
             raise step.fail("--checksum can only be used with a single source")
-    build = step.build
+    ctx = step.ctx
     from_ref = getattr(instr, "from_", None)
     try:
-        tree, label = build.source_tree(from_ref) if from_ref else (build.context, "the build context")
+        tree, label = ctx.source_tree(from_ref) if from_ref else (ctx.build_context, "the build context")
         lower = step.state.filesystem(step.store)
         chown = resolve_chown(instr.chown, lower.read_text) if instr.chown else None
         chmod = parse_chmod(instr.chmod) if instr.chmod else None
@@ -62,7 +62,7 @@ def _copy_or_add(step, instr, keyword: str) -> None:
             CopyRequest, dest=instr.dest, workdir=workdir(step.state.config), lower=lower,
             chown=chown, chmod=chmod, excludes=instr.excludes, parents=getattr(instr, "parents", False),
             keep_owners=bool(from_ref) and not _is_directory_context(tree), now_ns=step.now(),
-            clamp_ns=build.layer_epoch_ns)
+            clamp_ns=ctx.layer_epoch_ns)
         local = [s for s in instr.sources if s not in urls]
         if git:
             return _add_git(step, instr, git[0], chown, request)
@@ -89,7 +89,7 @@ def _cache_or_write(step, instr, keyword: str, plan: CopyPlan, chown, *, missed:
     """Continue from the cached step, or write the layer and commit it."""
     from rootless_build.builder.layerwrite import discard, hash_files, keep, write_layer
 
-    build = step.build
+    ctx = step.ctx
     inputs = cache_inputs(plan, keyword)
     if inputs is None and _hash_first(plan):
         hash_files(_unknown(plan))
@@ -97,7 +97,7 @@ def _cache_or_write(step, instr, keyword: str, plan: CopyPlan, chown, *, missed:
     if inputs is not None and inputs != missed and step.use_cache(inputs):
         return
     try:
-        written = write_layer(step.store, plan, epoch=build.layer_epoch)
+        written = write_layer(step.store, plan, epoch=ctx.layer_epoch)
     except RootlessBuildError as e:
         raise step.fail(str(e)) from None
     if inputs is None and step.use_cache(cache_inputs(plan, keyword)):
@@ -145,7 +145,7 @@ def _add_git(step, instr, source: str, chown, request) -> None:
     from rootless_build.builder.dockerignore import IgnoreMatcher
     from rootless_build.builder.layerwrite import keep, write_layer
 
-    ssh = step.build.options.ssh.get("default")
+    ssh = step.ctx.options.ssh.get("default")
     git = gitsource.parse_git(source)
     commit = gitsource.resolve(git, ssh)
     if instr.checksum:
@@ -161,7 +161,7 @@ def _add_git(step, instr, source: str, chown, request) -> None:
         tree = BuildContext(top, IgnoreMatcher([]))
         try:
             plan = plan_copy(request(Source(tree, git.shown, (".",), ()), unpack_archives=False))
-            written = write_layer(step.store, plan, epoch=step.build.layer_epoch)
+            written = write_layer(step.store, plan, epoch=step.ctx.layer_epoch)
         except RootlessBuildError as e:
             raise step.fail(str(e)) from None
     keep(step.store, written)

@@ -25,6 +25,7 @@ from rootless_build.dockerfile.mounts import parse_mount
 from rootless_build.errors import BuildError, RootlessBuildError
 from rootless_build.oci import config as ic
 from rootless_build.oci.digest import chain_ids
+from rootless_build.oci.partial import config_diff_ids
 from rootless_build.record import Record, asdict, field
 
 TAIL_LINES = 10
@@ -90,32 +91,32 @@ def run_argv(shell: list[str], instr) -> tuple[list[str], tuple[str, str] | None
 def run_request(step, instr) -> RunRequest:
     state = step.state
     config = state.config
-    build = step.build
+    ctx = step.ctx
     image_env = ic.env_map(config)
     args = state.args.env()
-    env = ic.env_list(config) + [f"{k}={v}" for k, v in {**build.build_args.proxy_env(), **args}.items()
+    env = ic.env_list(config) + [f"{k}={v}" for k, v in {**ctx.build_args.proxy_env(), **args}.items()
                                  if k not in image_env]
     command = [*ic.shell(config), *instr.args] if instr.shell_form else list(instr.args)
     argv, script = run_argv(ic.shell(config), instr)
     expansion_env = state.env()
     mounts = tuple(parse_mount(spec, expansion_env, instr.escape) for spec in instr.mounts)
-    diff_ids = tuple(config["rootfs"]["diff_ids"])
+    diff_ids = tuple(config_diff_ids(config))
     security = instr.security or "sandbox"
-    if security == "insecure" and INSECURE not in build.options.allow:
+    if security == "insecure" and INSECURE not in ctx.options.allow:
         raise BuildError(f"RUN --security=insecure needs the build to allow it: --allow {INSECURE}")
     return RunRequest(
         command=command, env=env, workdir=ic.workdir(config), user=ic.container(config).get("User") or "",
-        argv=argv, script=script, mounts=mounts, network=instr.network or build.options.network or "default",
+        argv=argv, script=script, mounts=mounts, network=instr.network or ctx.options.network or "default",
         security=security, heredocs=tuple(instr.heredocs), diff_ids=diff_ids,
         chain_ids=tuple(chain_ids(list(diff_ids))), layers=tuple(state.layers),
-        secrets=dict(build.options.secrets), secret_envs=dict(build.options.secret_envs),
-        ssh=dict(build.options.ssh), options=build.options, build_args=args,
-        storage_driver=build.options.storage_driver, isolation=build.options.isolation,
-        context=build.context if any(m.type == "bind" and not m.from_ for m in mounts) else None,
-        source_image=build.source_image, warn=build.progress.warn,
-        extracting=build.progress.extracting, quiet=build.options.quiet,
-        epoch=build.layer_epoch,
-        discard_under=_volumes(config) if build.options.compat_volumes else ())
+        secrets=dict(ctx.options.secrets), secret_envs=dict(ctx.options.secret_envs),
+        ssh=dict(ctx.options.ssh), options=ctx.options, build_args=args,
+        storage_driver=ctx.options.storage_driver, isolation=ctx.options.isolation,
+        context=ctx.build_context if any(m.type == "bind" and not m.from_ for m in mounts) else None,
+        source_image=ctx.source_image, warn=ctx.progress.warn,
+        extracting=ctx.progress.extracting, quiet=ctx.options.quiet,
+        epoch=ctx.layer_epoch,
+        discard_under=_volumes(config) if ctx.options.compat_volumes else ())
 
 
 def _volumes(config) -> tuple[str, ...]:
@@ -266,7 +267,7 @@ def execute_run(store, request: RunRequest):
             raise
     finally:
         _remove_shielded(base)
-    return WrittenLayer(layer.diff_id, layer.size, layer.temp_path, layer.fd)
+    return WrittenLayer(layer.diff_id, layer.size, layer.blob)
 
 
 def _limits(options) -> dict:

@@ -15,7 +15,7 @@ from rootless_build.oci import config as ic
 def handle_volume(step) -> None:
     instr = step.expanded()
     missing: list[str] = []
-    if step.build.options.compat_volumes:
+    if step.ctx.options.compat_volumes:
         try:
             lower = step.state.filesystem(step.store)
             for path in instr.paths:

@@ -67,6 +67,6 @@ def write_dirs(step, missing: list[str], owner: tuple[int, int]) -> None:
 
     now = step.now()
     plan = CopyPlan([Entry(path, DIR, 0o755, owner[0], owner[1], now) for path in missing])
-    written = write_layer(step.store, plan, epoch=step.build.layer_epoch)
+    written = write_layer(step.store, plan, epoch=step.ctx.layer_epoch)
     keep(step.store, written)
     step.add_layer(written.diff_id, written.size)
