@@ -87,6 +87,9 @@ def create_from_flags(ctx, flags: dict, image: str, command: tuple, *, detach: b
                       publish_all=flags["publish_all"], dns=list(flags["dns"]), add_hosts=list(flags["add_host"]),
                       restart=flags["restart"])
     container = lifecycle.create(store, catalog, image, opts, name=flags["name"], driver=None)
+    if any("w" not in d.permissions or "r" not in d.permissions for d in container.config.devices):
+        click.echo("warning: --device permissions (r, w, m) are not enforced rootless (no device cgroup): "
+                   "a device is bound in as the host lets this user open it", err=True)
     if cidfile:
         _write_cidfile(catalog, container, cidfile)
     return store, catalog, container
