@@ -60,7 +60,7 @@ def inspect_doc(catalog: Catalog, c: Container) -> dict:
             "Env": list(cfg.env),
             "Cmd": list(cfg.cmd) or None,
             "Image": c.image,
-            "Volumes": None,
+            "Volumes": {m.destination: {} for m in cfg.mounts if m.type == "volume" and m.anonymous} or None,
             "WorkingDir": "" if cfg.working_dir == "/" else cfg.working_dir,
             "Entrypoint": list(cfg.entrypoint) or None,
             "OnBuild": None,

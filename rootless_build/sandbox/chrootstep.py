@@ -110,8 +110,8 @@ def run_chroot_step(spec: StepSpec, mounts: bool) -> StepResult:
         raise SandboxError("RUN --mount needs mounts, which this place does not allow (chroot "
                            "isolation without a mount namespace); see `rootless-build info`")
     if spec.read_only:
-        raise SandboxError("--read-only needs a mount namespace of its own, which chroot isolation "
-                           "does not give here; see `rootless-build info`")
+        raise SandboxError("--read-only needs oci isolation (a root mount of its own); chroot "
+                           "isolation, used here, has none: see `rootless-build info`")
     root = spec.upperdir
     vfs.populate(spec.lowerdirs, root)
     for m in spec.mounts:
