@@ -120,8 +120,8 @@ def parse_mount(spec: str) -> tuple[Mount, VolumeRequest | None]:
             readonly = _bool(value, bad, key)
         elif key == "bind-propagation":
             propagation = value
-        elif key == "bind-nonrecursive":
-            _bool(value, bad, key)
+        elif key == "bind-nonrecursive" and _bool(value, bad, key):
+            raise UsageError(f"{bad}: bind-nonrecursive is not supported here (binds are recursive)")
         elif key == "volume-driver" and value != "local":
             raise UsageError(f"{bad}: volume-driver {value}: only the local driver exists here")
         elif key == "volume-label":

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-import subprocess
 
 from rootless_build.errors import SandboxError
 
@@ -57,8 +56,38 @@ def copy_up(root: str, target: str, volume_dir: str) -> None:
     os.chmod(volume_dir, stat.S_IMODE(st.st_mode))
     if not any(os.scandir(source)):
         return
-    # coreutils' cp -a: owners, modes, times, hard links, xattrs and special files, as docker's copy
-    done = subprocess.run(["cp", "-a", "--", source + "/.", volume_dir + "/"],
+    import shutil  # only a first start over a new volume gets here
+    import tempfile
+
+    # Copied beside the volume's data dir (no container sees it), then renamed in entry by
+    # entry: a container sharing the volume cannot plant a symlink that cp would follow.
+    staging = tempfile.mkdtemp(prefix=".copy-up-", dir=os.path.dirname(os.path.abspath(volume_dir)))
+    try:
+        _cp_a(source, staging, target)
+        _move_entries(staging, volume_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_entries(src_dir: str, dst_dir: str) -> None:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    src, dst = os.open(src_dir, flags), os.open(dst_dir, flags)
+    try:
+        for name in os.listdir(src):
+            try:
+                os.rename(name, name, src_dir_fd=src, dst_dir_fd=dst)
+            except OSError:
+                pass    # a container sharing the volume put something there meanwhile: theirs wins
+    finally:
+        os.close(src)
+        os.close(dst)
+
+
+def _cp_a(source: str, dest: str, target: str) -> None:
+    """coreutils' cp -a: owners, modes, times, hard links, xattrs and special files."""
+    import subprocess
+
+    done = subprocess.run(["cp", "-a", "--", source + "/.", dest + "/"],
                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           check=False)
     if done.returncode != 0:
