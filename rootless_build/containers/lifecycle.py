@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import signal
 
-from rootless_build.containers import launch, mountspec, names, procs, protocol, restart, runconfig, volumes
+from rootless_build.containers import launch, names, procs, protocol, restart, runconfig
 from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.record import RUNNING, Container, now_iso
 from rootless_build.containers.removal import remove_container_files
@@ -24,6 +24,9 @@ def create(store, catalog: Catalog, image_ref: str, opts: runconfig.RunOptions,
            name: str | None = None, driver: str | None = None) -> Container:
     if name and not names.is_valid_name(name):
         raise UsageError(f'invalid container name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+    from rootless_build.containers import mountspec
+
+    asked = mountspec.parse_all(opts.volumes, opts.mounts, opts.tmpfs)   # checked before any pull
     try:
         image = store.resolve(image_ref)
     except ImageNotFound:           # docker run pulls what it does not have
@@ -34,13 +37,15 @@ def create(store, catalog: Catalog, image_ref: str, opts: runconfig.RunOptions,
     # the raw JSON, not the parsed model: docker's field names, and no parsing needed
     image_config = json.loads(image.config_bytes).get("config") or {}
     config = runconfig.resolve(image_config, opts, container_id)
-    pairs = mountspec.parse_all(opts.volumes, opts.mounts, opts.tmpfs, image_config.get("Volumes"))
+    pairs = mountspec.with_image_volumes(asked, image_config.get("Volumes"))
     container = Container(id=container_id, name=(name or "").lstrip("/"), image=image_ref,
                           image_id=image.id, manifest_digest=image.manifest_digest,
                           created=now_iso(), driver=driver or "", config=config)
     if not any(request for _, request in pairs):
         container.config.mounts = [m for m, _ in pairs]
         return catalog.create(container)
+    from rootless_build.containers import volumes  # only for a container with volumes
+
     store_volumes = volumes.Volumes(store.root)
     with store_volumes.lock():      # no `volume rm` between making a volume and recording its use
         container.config.mounts = volumes.attach(store_volumes, pairs)
@@ -59,6 +64,8 @@ def remove_files(catalog: Catalog, container: Container, *, with_volumes: bool) 
     """The container's files; with its anonymous volumes too (rm -v, run --rm)."""
     remove_container_files(catalog, container.id)
     if with_volumes and _anonymous(container):
+        from rootless_build.containers import volumes
+
         # the store's root holds containers/ and volumes/
         volumes.remove_anonymous(volumes.Volumes(catalog.dir.parent), _anonymous(container))
 

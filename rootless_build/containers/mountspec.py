@@ -238,10 +238,8 @@ def parse_device(spec: str) -> Device:
     return Device(os.path.realpath(host), dest, perms)
 
 
-def parse_all(volumes: list[str], mounts: list[str], tmpfs: list[str],
-              image_volumes: dict | None) -> list[tuple[Mount, VolumeRequest | None]]:
-    """Every mount of a container: -v, --mount, --tmpfs, then an anonymous volume for each
-    of the image's VOLUMEs that none of them covers (docker's)."""
+def parse_all(volumes: list[str], mounts: list[str], tmpfs: list[str]) -> list[tuple[Mount, VolumeRequest | None]]:
+    """Every mount asked for: -v, --mount, --tmpfs; one per container path."""
     out = [parse_volume(v) for v in volumes] + [parse_mount(m) for m in mounts]
     out += [(parse_tmpfs(t), None) for t in tmpfs]
     seen: set[str] = set()
@@ -249,6 +247,15 @@ def parse_all(volumes: list[str], mounts: list[str], tmpfs: list[str],
         if m.destination in seen:
             raise UsageError(f"duplicate mount point: {m.destination}")
         seen.add(m.destination)
+    return out
+
+
+def with_image_volumes(asked: list[tuple[Mount, VolumeRequest | None]],
+                       image_volumes: dict | None) -> list[tuple[Mount, VolumeRequest | None]]:
+    """An anonymous volume for each of the image's VOLUMEs that no mount asked for covers
+    (docker's)."""
+    out = list(asked)
+    seen = {m.destination for m, _ in asked}
     for path in sorted(image_volumes or {}):
         dest = os.path.normpath("/" + path.lstrip("/"))
         if dest not in seen:

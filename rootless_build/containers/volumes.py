@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,7 +131,7 @@ class Volumes:
             except NoSuchVolume:
                 pass
         else:
-            name, anonymous = secrets.token_hex(32), True
+            name, anonymous = os.urandom(32).hex(), True     # docker's 64-hex names
         folder = self.path(name)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / DATA).mkdir(mode=0o755, exist_ok=True)

@@ -90,3 +90,8 @@ def test_bad_storage_flags_are_one_line_errors(rb, busybox, flags, words) -> Non
     assert done.stderr.count("\n") == 1 and words in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert _ok(rb("ps", "-aq")) == "" and _ok(rb("volume", "ls", "-q")) == ""
+
+
+def test_mount_flags_are_checked_before_the_image_is_looked_for(rb) -> None:
+    done = rb("run", "--rm", "--mount", "type=bind,source=/etc", "127.0.0.1:9/nowhere:latest", "true", timeout=30)
+    assert done.returncode == 125 and "target is required" in done.stderr and done.stderr.count("\n") == 1

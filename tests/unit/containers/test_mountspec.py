@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from rootless_build.containers.mountspec import parse_all, parse_device, parse_mount, parse_tmpfs, parse_volume
+from rootless_build.containers.mountspec import (
+    parse_all,
+    parse_device,
+    parse_mount,
+    parse_tmpfs,
+    parse_volume,
+    with_image_volumes,
+)
 from rootless_build.errors import UsageError
 
 
@@ -69,8 +76,9 @@ def test_tmpfs_and_device_flags() -> None:
 
 
 def test_image_volumes_become_anonymous_unless_covered(tmp_path) -> None:
-    pairs = parse_all([f"{tmp_path}:/data"], [], ["/tmp"], {"/data": {}, "/var/lib/db": {}, "/tmp/": {}})
+    pairs = with_image_volumes(parse_all([f"{tmp_path}:/data"], [], ["/tmp"]),
+                               {"/data": {}, "/var/lib/db": {}, "/tmp/": {}})
     assert [(m.type, m.destination) for m, _ in pairs] == [("bind", "/data"), ("tmpfs", "/tmp"),
                                                            ("volume", "/var/lib/db")]
     with pytest.raises(UsageError, match="duplicate mount point: /x"):
-        parse_all(["/x"], ["target=/x"], [], None)
+        parse_all(["/x"], ["target=/x"], [])
