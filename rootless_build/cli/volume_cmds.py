@@ -42,7 +42,7 @@ def create(ctx, driver, labels, opts, name):
     wanted_labels, options = parse_labels(list(labels)), parse_options(list(opts))
     volumes, _ = _volumes(ctx)
     with volumes.lock():
-        made = volumes.create(name, labels=wanted_labels, options=options)
+        made = volumes.create(name, labels=wanted_labels, options=options, by_create=True)
     click.echo(made.name)
 
 

@@ -75,10 +75,9 @@ def inspect_doc(catalog: Catalog, c: Container) -> dict:
 
 def _host_config(c: Container) -> dict:
     cfg = c.config
-    return {
+    out: dict[str, object] = {
         "Binds": [f"{m.name or m.source}:{m.destination}{':ro' if m.readonly else ''}"
                   for m in cfg.mounts if m.type != "tmpfs"] or None,
-        "Tmpfs": {m.destination: ",".join(m.options) for m in cfg.mounts if m.type == "tmpfs"} or None,
         "ContainerIDFile": cfg.cidfile,
         "LogConfig": {"Type": "k8s-file", "Config": {}},
         "NetworkMode": cfg.network,
@@ -108,6 +107,10 @@ def _host_config(c: Container) -> dict:
                      "CgroupPermissions": d.permissions} for d in cfg.devices],
         "Init": False,
     }
+    tmpfs = {m.destination: ",".join(m.options) for m in cfg.mounts if m.type == "tmpfs"}
+    if tmpfs:       # docker leaves the key out when there is none
+        out["Tmpfs"] = tmpfs
+    return out
 
 
 def _network_settings(c: Container) -> dict:
@@ -136,7 +139,7 @@ def _network_settings(c: Container) -> dict:
 def _mount(m) -> dict:
     """docker's shape of a bind or volume mount."""
     out = {"Type": m.type, "Source": m.source, "Destination": m.destination,
-           "Mode": "ro" if m.readonly else "", "RW": not m.readonly, "Propagation": "rprivate"}
+           "Mode": m.mode, "RW": not m.readonly, "Propagation": "rprivate"}
     if m.type == "volume":
         out = {"Type": "volume", "Name": m.name, **{k: v for k, v in out.items() if k != "Type"},
                "Driver": "local", "Propagation": ""}

@@ -58,18 +58,18 @@ def parse_volume(spec: str) -> tuple[Mount, VolumeRequest | None]:
         options = parts.pop().split(",")
     if any(o not in ("ro", "rw", "z", "Z", "nocopy") for o in options):
         raise UsageError(f"{what}: unknown option (ro, rw or nocopy)")
-    readonly = "ro" in options
+    readonly, mode = "ro" in options, ",".join(options)
     if len(parts) == 1:
         dest = _absolute(parts[0], what)
-        return (Mount("", dest, readonly, type="volume", anonymous=True),
+        return (Mount("", dest, readonly, type="volume", anonymous=True, mode=mode),
                 VolumeRequest("", copy_up="nocopy" not in options))
     source, dest = parts[0], _absolute(parts[1], what)
     if source.startswith("/"):
-        return Mount(_host_path(source, what), dest, readonly), None
+        return Mount(_host_path(source, what), dest, readonly, mode=mode), None
     from rootless_build.containers.volumes import check_name
 
     check_name(source)
-    return (Mount("", dest, readonly, type="volume", name=source),
+    return (Mount("", dest, readonly, type="volume", name=source, mode=mode or "z"),
             VolumeRequest(source, copy_up="nocopy" not in options))
 
 
@@ -171,7 +171,7 @@ def parse_mount(spec: str) -> tuple[Mount, VolumeRequest | None]:
     if source:
         check_name(source)
         request.name = source
-    return (Mount("", dest, readonly, type="volume", name=source, anonymous=not source), request)
+    return (Mount("", dest, readonly, type="volume", name=source, anonymous=not source, mode="z"), request)
 
 
 def tmpfs_bytes(text: str, bad: str) -> int:

@@ -39,6 +39,7 @@ class Mount:
     anonymous: bool = False         # a volume made for this container (rm -v, run --rm remove it)
     options: list[str] = field(default_factory=list)
     propagation: str = ""           # bind-propagation (bind mounts): rprivate unless said
+    mode: str = ""                  # docker's Mode in inspect: -v's options; "z" for a named volume
 
 
 @dataclass

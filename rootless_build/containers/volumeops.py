@@ -17,8 +17,9 @@ HEADERS = {"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpo
 
 def inspect(volume: Volume) -> dict:
     """`volume inspect`: docker's fields and order."""
-    return {"CreatedAt": volume.created_at, "Driver": "local", "Labels": dict(volume.labels) or None,
-            "Mountpoint": volume.mountpoint, "Name": volume.name, "Options": dict(volume.options) or None,
+    empty: dict[str, str] | None = {} if volume.by_create else None
+    return {"CreatedAt": volume.created_at, "Driver": "local", "Labels": dict(volume.labels) or empty,
+            "Mountpoint": volume.mountpoint, "Name": volume.name, "Options": dict(volume.options) or empty,
             "Scope": "local"}
 
 

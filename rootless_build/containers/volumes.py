@@ -39,6 +39,7 @@ class Volume:
     options: dict[str, str] = field(default_factory=dict)
     anonymous: bool = False
     needs_copy_up: bool = True      # filled from the image at its first mount (docker's copy-up)
+    by_create: bool = False         # made by `volume create`: inspect shows {} for no labels/options, as docker
 
     @property
     def is_tmpfs(self) -> bool:
@@ -121,7 +122,7 @@ class Volumes:
         return out
 
     def create(self, name: str | None = None, *, labels: dict[str, str] | None = None,
-               options: dict[str, str] | None = None, anonymous: bool = False) -> Volume:
+               options: dict[str, str] | None = None, anonymous: bool = False, by_create: bool = False) -> Volume:
         """A new volume; an existing name is returned as it is (docker's `volume create`).
         Call under lock()."""
         if name:
@@ -137,7 +138,7 @@ class Volumes:
         (folder / DATA).mkdir(mode=0o755, exist_ok=True)
         created = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         volume = Volume(name, str(folder / DATA), created, dict(labels or {}),
-                        check_options(dict(options or {})), anonymous)
+                        check_options(dict(options or {})), anonymous, by_create=by_create)
         self._save(volume)
         return volume
 
