@@ -119,7 +119,7 @@ def run(ctx, detach, image, command, **flags):
 @click.option("--format", "fmt", default="table", help="table, json, a Go template or 'table TEMPLATE'.")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate output.")
 @click.option("-f", "--filter", "filters", multiple=True,
-              help="KEY=VALUE: status, name, ancestor, exited, label, id, before, since.")
+              help="KEY=VALUE: status, name, ancestor, exited, label, id, before, since, volume.")
 @click.option("-l", "--latest", is_flag=True, help="Show only the latest created container.")
 @click.option("-n", "--last", type=int, default=-1, help="Show the n last created containers.")
 @click.pass_context

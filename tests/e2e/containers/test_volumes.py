@@ -102,6 +102,11 @@ def test_ls_filters_format_and_prune(rb, busybox) -> None:
     anonymous = _ok(rb("volume", "create")).strip()
     assert len(anonymous) == 64
     _ok(rb("create", "--name", "holder", "-v", "used:/u", busybox, "true"))
+    holder = _ok(rb("ps", "-aq", "--filter", "name=holder")).split()
+    assert len(holder) == 1     # ps --filter volume=: by the volume's name or the mount's destination
+    assert _ok(rb("ps", "-aq", "--filter", "volume=used")).split() == holder
+    assert _ok(rb("ps", "-aq", "--filter", "volume=/u")).split() == holder
+    assert _ok(rb("ps", "-aq", "--filter", "volume=idle")) == ""
     assert _ok(rb("volume", "ls", "-q", "--filter", "dangling=true")).split() == sorted([anonymous, "idle"])
     assert _ok(rb("volume", "ls", "-q", "--filter", "dangling=false")).split() == ["used"]
     assert _ok(rb("volume", "ls", "-q", "--filter", "label=env=prod")).split() == ["used"]
