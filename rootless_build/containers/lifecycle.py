@@ -52,7 +52,7 @@ def create(store, catalog: Catalog, image_ref: str, opts: runconfig.RunOptions,
         try:
             return catalog.create(container)
         except BaseException:
-            volumes.remove_anonymous(store_volumes, _anonymous(container), locked=True)
+            volumes.remove_anonymous(store_volumes, _anonymous(container))
             raise
 
 
@@ -67,7 +67,7 @@ def remove_files(catalog: Catalog, container: Container, *, with_volumes: bool) 
         from rootless_build.containers import volumes
 
         # the store's root holds containers/ and volumes/
-        volumes.remove_anonymous(volumes.Volumes(catalog.dir.parent), _anonymous(container))
+        volumes.remove_anonymous(volumes.Volumes(catalog.dir.parent), _anonymous(container), catalog)
 
 
 def start(store, catalog: Catalog, container: Container, *, expect_attach: bool = False,

@@ -187,14 +187,19 @@ def remove_unused(volumes: Volumes, catalog: Catalog, name: str) -> None:
         volumes.remove(name)
 
 
-def remove_anonymous(volumes: Volumes, names: list[str], locked: bool = False) -> None:
-    """rm -v / run --rm: the container's anonymous volumes (named ones stay, as docker)."""
-    for name in names:
-        if locked:
+def remove_anonymous(volumes: Volumes, names: list[str], catalog: Catalog | None = None) -> None:
+    """rm -v / run --rm: the container's anonymous volumes (named ones stay, as docker);
+    one another container mounts too (by its name) stays. Without a catalog: under lock()
+    already, for volumes only just made."""
+    if catalog is None:
+        for name in names:
             volumes.remove(name)
-            continue
-        with volumes.lock():
-            volumes.remove(name)
+        return
+    with volumes.lock():
+        used = users(catalog)
+        for name in names:
+            if name not in used:
+                volumes.remove(name)
 
 
 def attach(volumes: Volumes, pairs: list) -> list:

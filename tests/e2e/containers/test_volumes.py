@@ -94,6 +94,12 @@ def test_anonymous_volumes_go_with_rm_v_and_run_rm(rb, busybox) -> None:
     _ok(rb("run", "--name", "c2", image, "true"))
     _ok(rb("rm", "-v", "c2"))
     assert len(_ok(rb("volume", "ls", "-q")).split()) == 3
+    # an anonymous volume another container mounts by name stays with rm -v
+    _ok(rb("run", "--name", "c3", image, "true"))
+    [shared] = json.loads(_ok(rb("inspect", "--format", "{{json .Mounts}}", "c3")))
+    _ok(rb("create", "--name", "c4", "-v", f"{shared['Name']}:/again", image, "true"))
+    _ok(rb("rm", "-v", "c3"))
+    assert shared["Name"] in _ok(rb("volume", "ls", "-q")).split()
 
 
 def test_ls_filters_format_and_prune(rb, busybox) -> None:
