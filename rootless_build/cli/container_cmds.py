@@ -102,7 +102,7 @@ def run(ctx, detach, image, command, **flags):
                                         prefer_driver=storage_driver(ctx), prefer_isolation=isolation(ctx))
         except RootlessBuildError:
             if flags["auto_remove"]:
-                lifecycle.remove(catalog, container, force=True)
+                lifecycle.remove(catalog, container, force=True, with_volumes=True)
             raise
     except RootlessBuildError as e:
         raise _as_125(e) from None
@@ -119,7 +119,7 @@ def run(ctx, detach, image, command, **flags):
 @click.option("--format", "fmt", default="table", help="table, json, a Go template or 'table TEMPLATE'.")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate output.")
 @click.option("-f", "--filter", "filters", multiple=True,
-              help="KEY=VALUE: status, name, ancestor, exited, label, id, before, since.")
+              help="KEY=VALUE: status, name, ancestor, exited, label, id, before, since, volume.")
 @click.option("-l", "--latest", is_flag=True, help="Show only the latest created container.")
 @click.option("-n", "--last", type=int, default=-1, help="Show the n last created containers.")
 @click.pass_context
@@ -315,14 +315,14 @@ def exec_(ctx, interactive, tty, env, user, workdir, container, command):
 
 @click.command()
 @click.option("-f", "--force", is_flag=True, help="Kill and remove running containers.")
-@click.option("-v", "--volumes", is_flag=True, hidden=True, help="Accepted for docker compatibility.")
+@click.option("-v", "--volumes", is_flag=True, help="Remove the container's anonymous volumes too.")
 @click.argument("containers", nargs=-1, required=True)
 @click.pass_context
 def rm(ctx, force, volumes, containers):
     """Remove containers."""
     from rootless_build.containers import lifecycle
 
-    _each(ctx, containers, lambda catalog, c: lifecycle.remove(catalog, c, force=force))
+    _each(ctx, containers, lambda catalog, c: lifecycle.remove(catalog, c, force=force, with_volumes=volumes))
 
 
 @click.command()

@@ -61,6 +61,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "diff": ("container_fs_cmds", "diff", "Show the changes to a container's filesystem"),
     "export": ("container_fs_cmds", "export", "Export a container's filesystem as a tar"),
     "manifest": ("manifest_cmds", "manifest", "Create and push manifest lists (multi-platform images)"),
+    "volume": ("volume_cmds", "volume", "Manage volumes (create, ls, inspect, rm, prune)"),
 }
 
 

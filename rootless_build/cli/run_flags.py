@@ -17,7 +17,13 @@ _RUN_FLAGS = [
     click.option("--name", help="Name the container (default: generated)."),
     click.option("-e", "--env", multiple=True, help="Set an environment variable (NAME=VALUE or NAME)."),
     click.option("--env-file", multiple=True, help="Read environment variables from a file."),
-    click.option("-v", "--volume", multiple=True, help="Bind mount HOST-DIR:CONTAINER-DIR[:ro]."),
+    click.option("-v", "--volume", multiple=True,
+                 help="Mount [HOST-DIR|VOLUME:]CONTAINER-DIR[:ro] (a new volume is filled from the image)."),
+    click.option("--mount", "mount", multiple=True,
+                 help="type=bind|volume|tmpfs,source=,target=[,readonly][,volume-opt=][,tmpfs-size=]..."),
+    click.option("--tmpfs", multiple=True, help="Mount a tmpfs: /PATH[:size=N,mode=M,exec,...]."),
+    click.option("--read-only", is_flag=True, help="Mount the container's root file system read-only."),
+    click.option("--device", multiple=True, help="Bind a host device in: HOST[:CONTAINER][:rwm]."),
     click.option("-w", "--workdir", help="Working directory inside the container."),
     click.option("-u", "--user", help="User name or uid[:gid] inside the container."),
     click.option("--entrypoint", help="Override the image's ENTRYPOINT."),
@@ -68,7 +74,9 @@ def create_from_flags(ctx, flags: dict, image: str, command: tuple, *, detach: b
     store = open_store(ctx)
     catalog = Catalog(store.containers_dir)
     opts = RunOptions(command=list(command), entrypoint=flags["entrypoint"], env=list(flags["env"]),
-                      env_files=list(flags["env_file"]), volumes=list(flags["volume"]), workdir=flags["workdir"],
+                      env_files=list(flags["env_file"]), volumes=list(flags["volume"]), mounts=list(flags["mount"]),
+                      tmpfs=list(flags["tmpfs"]), devices=list(flags["device"]), read_only=flags["read_only"],
+                      workdir=flags["workdir"],
                       user=flags["user"], hostname=flags["hostname"], network=flags["network"], tty=flags["tty"],
                       interactive=flags["interactive"], detach=detach, auto_remove=flags["auto_remove"],
                       stop_timeout=flags["stop_timeout"], labels=list(flags["labels"]),
@@ -79,6 +87,9 @@ def create_from_flags(ctx, flags: dict, image: str, command: tuple, *, detach: b
                       publish_all=flags["publish_all"], dns=list(flags["dns"]), add_hosts=list(flags["add_host"]),
                       restart=flags["restart"])
     container = lifecycle.create(store, catalog, image, opts, name=flags["name"], driver=None)
+    if any("w" not in d.permissions or "r" not in d.permissions for d in container.config.devices):
+        click.echo("warning: --device permissions (r, w, m) are not enforced rootless (no device cgroup): "
+                   "a device is bound in as the host lets this user open it", err=True)
     if cidfile:
         _write_cidfile(catalog, container, cidfile)
     return store, catalog, container
@@ -98,7 +109,7 @@ def _write_cidfile(catalog, container, path: str) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     except OSError as e:
-        lifecycle.remove(catalog, container, force=True)
+        lifecycle.remove(catalog, container, force=True, with_volumes=True)
         raise UsageError(f"failed to create the container ID file {path}: {e.strerror}") from None
     with os.fdopen(fd, "w") as f:
         f.write(container.id)

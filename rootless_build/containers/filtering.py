@@ -9,7 +9,7 @@ from rootless_build.containers.record import EXITED, Container
 from rootless_build.errors import RootlessBuildError, UsageError
 from rootless_build.store.filters import Filters
 
-PS_KEYS = ("status", "name", "ancestor", "exited", "label", "id", "before", "since")
+PS_KEYS = ("status", "name", "ancestor", "exited", "label", "id", "before", "since", "volume")
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
@@ -53,6 +53,8 @@ def matcher(store, catalog: Catalog, filters: Filters):
             return False
         if "ancestor" in filters and not any(_descends(store, c, a) for a in ancestors):
             return False
+        if "volume" in filters and not _mounts(c, filters.get("volume")):
+            return False
         return True
     return check
 
@@ -76,4 +78,6 @@ def _descends(store, container: Container, ancestor) -> bool:
     return bool(base) and image.diff_ids[:len(base)] == base
 
 
-
+def _mounts(container: Container, wanted: list[str]) -> bool:
+    """docker's volume=: a volume's name, or a mount's destination in the container."""
+    return any(v in (m.name, m.destination) for m in container.config.mounts if m.type != "tmpfs" for v in wanted)

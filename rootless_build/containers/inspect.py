@@ -46,9 +46,7 @@ def inspect_doc(catalog: Catalog, c: Container) -> dict:
         "HostConfig": _host_config(c),
         "GraphDriver": {"Data": {"UpperDir": str(catalog.upper_dir(c.id)), "WorkDir": str(catalog.work_dir(c.id))},
                         "Name": c.driver or "overlay"},
-        "Mounts": [{"Type": "bind", "Source": m.source, "Destination": m.destination,
-                    "Mode": "ro" if m.readonly else "", "RW": not m.readonly, "Propagation": "rprivate"}
-                   for m in cfg.mounts],
+        "Mounts": [_mount(m) for m in cfg.mounts if m.type != "tmpfs"],
         "Config": {
             "Hostname": cfg.hostname,
             "Domainname": "",
@@ -62,7 +60,7 @@ def inspect_doc(catalog: Catalog, c: Container) -> dict:
             "Env": list(cfg.env),
             "Cmd": list(cfg.cmd) or None,
             "Image": c.image,
-            "Volumes": None,
+            "Volumes": {m.destination: {} for m in cfg.mounts if m.type == "volume" and m.anonymous} or None,
             "WorkingDir": "" if cfg.working_dir == "/" else cfg.working_dir,
             "Entrypoint": list(cfg.entrypoint) or None,
             "OnBuild": None,
@@ -77,8 +75,9 @@ def inspect_doc(catalog: Catalog, c: Container) -> dict:
 
 def _host_config(c: Container) -> dict:
     cfg = c.config
-    return {
-        "Binds": [f"{m.source}:{m.destination}{':ro' if m.readonly else ''}" for m in cfg.mounts] or None,
+    out: dict[str, object] = {
+        "Binds": [f"{m.name or m.source}:{m.destination}{':ro' if m.readonly else ''}"
+                  for m in cfg.mounts if m.type != "tmpfs"] or None,
         "ContainerIDFile": cfg.cidfile,
         "LogConfig": {"Type": "k8s-file", "Config": {}},
         "NetworkMode": cfg.network,
@@ -99,14 +98,19 @@ def _host_config(c: Container) -> dict:
         "PidMode": "",
         "Privileged": False,
         "PublishAllPorts": False,
-        "ReadonlyRootfs": False,
+        "ReadonlyRootfs": cfg.read_only,
         "SecurityOpt": None,
         "UTSMode": "",
         "UsernsMode": "",
         "Runtime": "rootless-build",
-        "Devices": [],
+        "Devices": [{"PathOnHost": d.path_on_host, "PathInContainer": d.path_in_container,
+                     "CgroupPermissions": d.permissions} for d in cfg.devices],
         "Init": False,
     }
+    tmpfs = {m.destination: ",".join(m.options) for m in cfg.mounts if m.type == "tmpfs"}
+    if tmpfs:       # docker leaves the key out when there is none
+        out["Tmpfs"] = tmpfs
+    return out
 
 
 def _network_settings(c: Container) -> dict:
@@ -130,3 +134,13 @@ def _network_settings(c: Container) -> dict:
         "MacAddress": "",
         "Networks": {c.config.network: {}} if c.config.network not in ("", "none") else {},
     }
+
+
+def _mount(m) -> dict:
+    """docker's shape of a bind or volume mount."""
+    out = {"Type": m.type, "Source": m.source, "Destination": m.destination,
+           "Mode": m.mode, "RW": not m.readonly, "Propagation": "rprivate"}
+    if m.type == "volume":
+        out = {"Type": "volume", "Name": m.name, **{k: v for k, v in out.items() if k != "Type"},
+               "Driver": "local", "Propagation": ""}
+    return out

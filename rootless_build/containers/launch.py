@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import signal
 import traceback
-from pathlib import Path
 
 from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.monitor import Launch, Launched
@@ -122,7 +121,8 @@ def _fail(report_w: int, message: str, started: list[int]) -> None:
 def _step_spec(store, catalog: Catalog, container: Container, plan,
                report_w: int, started: list[int]):
     from rootless_build.containers import security
-    from rootless_build.sandbox.spec import Mount, StepSpec
+    from rootless_build.containers.volumemounts import sandbox_mounts
+    from rootless_build.sandbox.spec import StepSpec
     from rootless_build.store.unpacked import lower_dirs
 
     image = store.load_image(container.manifest_digest)
@@ -130,20 +130,23 @@ def _step_spec(store, catalog: Catalog, container: Container, plan,
     driver = container.driver or plan.driver
     os.write(report_w, f"D:{driver}\n".encode())
 
+    cfg = container.config
+    network, slirp = _network(cfg, plan)
+    mounts, copied_up = sandbox_mounts(store, cfg)
+
     def on_start(init_pid: int, start: int) -> None:
         started.append(init_pid)
         os.write(report_w, f"P:{init_pid}:{start}\n".encode())
-
-    cfg = container.config
-    network, slirp = _network(cfg, plan)
-    mounts = [Mount("bind" if m.readonly else "cache", m.destination, Path(m.source), readonly=m.readonly)
-              for m in cfg.mounts]
+        if copied_up:
+            from rootless_build.containers.volumes import Volumes
+            for name in copied_up:
+                Volumes(store.root).mark_filled(name)
     return StepSpec(lowerdirs=lowerdirs, upperdir=catalog.upper_dir(container.id),
                     workdir=catalog.work_dir(container.id), argv=list(cfg.argv), driver=driver,
                     env=process_env(cfg), cwd=cfg.working_dir, user=cfg.user, hostname=cfg.hostname,
                     network=network, slirp=slirp, dns=list(cfg.dns),
                     extra_hosts=[(h.split(":", 1)[0], h.split(":", 1)[1]) for h in cfg.extra_hosts],
-                    mounts=mounts, interactive=True, on_start=on_start,
+                    mounts=mounts, read_only=cfg.read_only, interactive=True, on_start=on_start,
                     hardening=security.hardening_of(cfg), init=security.init_binary() if cfg.init else None,
                     seccomp_cache=store.cache_dir / "seccomp",
                     isolation="chroot" if plan.isolation == "chroot" else "oci",

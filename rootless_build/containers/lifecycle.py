@@ -24,6 +24,9 @@ def create(store, catalog: Catalog, image_ref: str, opts: runconfig.RunOptions,
            name: str | None = None, driver: str | None = None) -> Container:
     if name and not names.is_valid_name(name):
         raise UsageError(f'invalid container name "{name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+    from rootless_build.containers import mountspec
+
+    asked = mountspec.parse_all(opts.volumes, opts.mounts, opts.tmpfs)   # checked before any pull
     try:
         image = store.resolve(image_ref)
     except ImageNotFound:           # docker run pulls what it does not have
@@ -32,11 +35,39 @@ def create(store, catalog: Catalog, image_ref: str, opts: runconfig.RunOptions,
         image = ensure_image(store, image_ref, pull_policy="missing")
     container_id = names.new_id()
     # the raw JSON, not the parsed model: docker's field names, and no parsing needed
-    config = runconfig.resolve(json.loads(image.config_bytes).get("config"), opts, container_id)
+    image_config = json.loads(image.config_bytes).get("config") or {}
+    config = runconfig.resolve(image_config, opts, container_id)
+    pairs = mountspec.with_image_volumes(asked, image_config.get("Volumes"))
     container = Container(id=container_id, name=(name or "").lstrip("/"), image=image_ref,
                           image_id=image.id, manifest_digest=image.manifest_digest,
                           created=now_iso(), driver=driver or "", config=config)
-    return catalog.create(container)
+    if not any(request for _, request in pairs):
+        container.config.mounts = [m for m, _ in pairs]
+        return catalog.create(container)
+    from rootless_build.containers import volumes  # only for a container with volumes
+
+    store_volumes = volumes.Volumes(store.root)
+    with store_volumes.lock():      # no `volume rm` between making a volume and recording its use
+        container.config.mounts = volumes.attach(store_volumes, pairs)
+        try:
+            return catalog.create(container)
+        except BaseException:
+            volumes.remove_anonymous(store_volumes, _anonymous(container))
+            raise
+
+
+def _anonymous(container: Container) -> list[str]:
+    return [m.name for m in container.config.mounts if m.type == "volume" and m.anonymous]
+
+
+def remove_files(catalog: Catalog, container: Container, *, with_volumes: bool) -> None:
+    """The container's files; with its anonymous volumes too (rm -v, run --rm)."""
+    remove_container_files(catalog, container.id)
+    if with_volumes and _anonymous(container):
+        from rootless_build.containers import volumes
+
+        # the store's root holds containers/ and volumes/
+        volumes.remove_anonymous(volumes.Volumes(catalog.dir.parent), _anonymous(container), catalog)
 
 
 def start(store, catalog: Catalog, container: Container, *, expect_attach: bool = False,
@@ -54,7 +85,7 @@ def start(store, catalog: Catalog, container: Container, *, expect_attach: bool 
         after_exit = None
         if container.config.auto_remove:
             def after_exit() -> None:
-                remove_container_files(catalog, container.id)
+                remove_files(catalog, container, with_volumes=True)
         spawn_monitor(catalog, container.id, launch.launcher(store, catalog, container, prefer_driver,
                                                                     prefer_isolation),
                       expect_attach=expect_attach, after_exit=after_exit)
@@ -117,7 +148,7 @@ def _after_monitor(catalog: Catalog, container: Container, timeout: float | None
         return container
 
 
-def remove(catalog: Catalog, container: Container, *, force: bool = False) -> None:
+def remove(catalog: Catalog, container: Container, *, force: bool = False, with_volumes: bool = False) -> None:
     container = refresh(catalog, container)
     if force:
         restart.mark_stopped(catalog, container)
@@ -132,4 +163,4 @@ def remove(catalog: Catalog, container: Container, *, force: bool = False) -> No
     elif monitor_alive(container):
         s = container.state
         procs.wait_gone(s.monitor_pid, s.monitor_start, MONITOR_FINISH_WAIT)
-    remove_container_files(catalog, container.id)
+    remove_files(catalog, container, with_volumes=with_volumes)

@@ -34,7 +34,7 @@ def fields(container: Container, no_trunc: bool = False, now: datetime | None = 
         "State": container.state.status,
         "Names": container.name,
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(container.config.labels.items())),
-        "Mounts": ",".join(m.source for m in container.config.mounts),
+        "Mounts": ",".join(m.name or m.source for m in container.config.mounts if m.type != "tmpfs"),
         "Networks": container.config.network,
         "Size": "N/A",
         "LocalVolumes": "0",

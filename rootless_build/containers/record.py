@@ -27,9 +27,28 @@ EXIT_UNKNOWN = 255        # the monitor died and nobody saw how the container en
 
 @dataclass
 class Mount:
+    """-v, --mount, --tmpfs and the image's VOLUMEs. bind: source is a host path; volume:
+    source is the volume's data dir, name its name; tmpfs: options are docker's
+    (size=, mode=, noexec, ...)."""
+
     source: str
     destination: str
     readonly: bool = False
+    type: str = "bind"              # bind, volume, tmpfs
+    name: str = ""                  # a volume's name
+    anonymous: bool = False         # a volume made for this container (rm -v, run --rm remove it)
+    options: list[str] = field(default_factory=list)
+    propagation: str = ""           # bind-propagation (bind mounts): rprivate unless said
+    mode: str = ""                  # docker's Mode in inspect: -v's options; "z" for a named volume
+
+
+@dataclass
+class Device:
+    """--device: a host device node bound in (rootless: no mknod)."""
+
+    path_on_host: str
+    path_in_container: str
+    permissions: str = "rwm"
 
 
 @dataclass
@@ -61,6 +80,8 @@ class RunConfig:
     restart_policy: str = "no"      # no, on-failure, always, unless-stopped (the monitor's)
     restart_max: int = 0            # on-failure:N (0: no limit)
     mounts: list[Mount] = field(default_factory=list)
+    devices: list[Device] = field(default_factory=list)
+    read_only: bool = False         # --read-only: the root file system mounted read-only
     stop_signal: str = "SIGTERM"
     stop_timeout: int = 10
     auto_remove: bool = False
@@ -126,6 +147,7 @@ class Container:
         raw = json.loads(data)
         config = _known(RunConfig, raw.get("config") or {})
         config["mounts"] = [Mount(**_known(Mount, m)) for m in config.get("mounts", [])]
+        config["devices"] = [Device(**_known(Device, d)) for d in config.get("devices", [])]
         config["ports"] = [PortBinding(**_known(PortBinding, p)) for p in config.get("ports", [])]
         state_raw = raw.get("state") or {}
         if state:

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 
 from rootless_build.containers import procs
-from rootless_build.containers.record import Mount, RunConfig
+from rootless_build.containers.record import RunConfig
 from rootless_build.errors import UsageError
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -27,7 +27,11 @@ class RunOptions:
     entrypoint: str | None = None
     env: list[str] = field(default_factory=list)
     env_files: list[str] = field(default_factory=list)
-    volumes: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)       # -v
+    mounts: list[str] = field(default_factory=list)        # --mount
+    tmpfs: list[str] = field(default_factory=list)         # --tmpfs
+    devices: list[str] = field(default_factory=list)       # --device
+    read_only: bool = False                                 # --read-only
     workdir: str | None = None
     user: str | None = None
     hostname: str | None = None
@@ -54,7 +58,8 @@ class RunOptions:
 
 
 def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> RunConfig:
-    """image_config: the `config` object of the image config as JSON (Env, Cmd, ...)."""
+    """image_config: the `config` object of the image config as JSON (Env, Cmd, ...).
+    Mounts are not here: they may need volumes made (lifecycle.create, mountspec)."""
     img = image_config or {}
     entrypoint = list(img.get("Entrypoint") or [])
     cmd = list(img.get("Cmd") or [])
@@ -73,7 +78,7 @@ def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> R
         procs.parse_signal(stop_signal)
     except ValueError:
         stop_signal = "SIGTERM"
-    from rootless_build.containers import network
+    from rootless_build.containers import mountspec, network
     network.check_network(opts.network)
     if (opts.publish or opts.publish_all) and not opts.network.startswith("slirp4netns"):
         raise UsageError(f"-p/-P need a network of the container's own (slirp4netns), not --network {opts.network}")
@@ -90,7 +95,8 @@ def resolve(image_config: dict | None, opts: RunOptions, container_id: str) -> R
         stdin_once=opts.interactive and not opts.detach,
         network=opts.network, ports=network.publish(opts.publish, opts.publish_all, img),
         dns=network.check_dns(opts.dns), extra_hosts=network.parse_add_hosts(opts.add_hosts),
-        restart_policy=restart_policy, restart_max=restart_max, mounts=[parse_volume(v) for v in opts.volumes],
+        restart_policy=restart_policy, restart_max=restart_max,
+        devices=[mountspec.parse_device(d) for d in opts.devices], read_only=opts.read_only,
         stop_signal=stop_signal,
         stop_timeout=10 if opts.stop_timeout is None else opts.stop_timeout,
         auto_remove=opts.auto_remove, entrypoint=entrypoint, cmd=cmd,
@@ -194,21 +200,3 @@ def read_env_file(path: str) -> list[str]:
             raise UsageError(f"--env-file {path}:{number}: variable '{key}' contains whitespaces")
         out.append(text)
     return out
-
-
-def parse_volume(spec: str) -> Mount:
-    """HOST:CTR[:ro|rw] with an absolute, existing HOST (named volumes are not supported)."""
-    parts = spec.split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-        raise UsageError(f"-v {spec}: expected HOST-DIR:CONTAINER-DIR[:ro]")
-    source, dest = parts[0], parts[1]
-    options = parts[2].split(",") if len(parts) == 3 else []
-    if any(o not in ("ro", "rw", "z", "Z") for o in options):
-        raise UsageError(f"-v {spec}: unknown option (ro or rw)")
-    if not source.startswith("/"):
-        raise UsageError(f"-v {spec}: named volumes are not supported; give an absolute host path")
-    if not dest.startswith("/"):
-        raise UsageError(f"-v {spec}: the container path must be absolute")
-    if not os.path.exists(source):
-        raise UsageError(f"-v {spec}: host path {source} does not exist")
-    return Mount(os.path.realpath(source), os.path.normpath(dest), readonly="ro" in options)

@@ -17,6 +17,7 @@ from typing import cast
 
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import libc, vfs
+from rootless_build.sandbox.copyup import copy_up
 from rootless_build.sandbox.mountpoints import FIXED, create_in_place
 from rootless_build.sandbox.spec import StepResult, StepSpec, mount_target
 from rootless_build.sandbox.users import resolve_user
@@ -34,7 +35,7 @@ def _binds(spec: StepSpec, etc: dict[str, str]) -> list[tuple[str, str, bool, bo
             continue
         # (not a tmpfs: Mount made sure it has a source)
         binds.append((os.fspath(cast(Path, m.source)), mount_target(spec.cwd, m.target), True,
-                      m.type in ("bind", "secret")))
+                      m.bound_readonly))
     return binds
 
 
@@ -55,8 +56,9 @@ def _mount_all(root: Path, spec: StepSpec, etc: dict[str, str]) -> None:
     for m in spec.mounts:
         if m.type == "tmpfs":
             options = f"mode={m.mode:o}" if m.mode is not None else "mode=1777"
+            flags = libc.MS_NOSUID | libc.MS_NODEV | (libc.MS_NOEXEC if "noexec" in m.flags else 0)
             libc.mount("tmpfs", os.fspath(root) + mount_target(spec.cwd, m.target), "tmpfs",
-                       libc.MS_NOSUID | libc.MS_NODEV, options + (f",size={m.size}" if m.size else ""))
+                       flags, options + (f",size={m.size}" if m.size else ""))
 
 
 def _child(root: Path, spec: StepSpec, mounts: bool, etc: dict[str, str], out_w: int | None) -> None:
@@ -107,8 +109,14 @@ def run_chroot_step(spec: StepSpec, mounts: bool) -> StepResult:
     if spec.mounts and not mounts:
         raise SandboxError("RUN --mount needs mounts, which this place does not allow (chroot "
                            "isolation without a mount namespace); see `rootless-build info`")
+    if spec.read_only:
+        raise SandboxError("--read-only needs oci isolation (a root mount of its own); chroot "
+                           "isolation, used here, has none: see `rootless-build info`")
     root = spec.upperdir
     vfs.populate(spec.lowerdirs, root)
+    for m in spec.mounts:
+        if m.copy_up:
+            copy_up(os.fspath(root), mount_target(spec.cwd, m.target), os.fspath(cast(Path, m.source)))
     scratch = spec.workdir
     scratch.mkdir(parents=True, exist_ok=True)
     in_place = None

@@ -29,16 +29,28 @@ class BindSource:
     readonly: bool
 
 
+@dataclass(frozen=True)
+class TmpfsMount:
+    target: str
+    size: int | None            # bytes (None: the kernel's default, half of RAM)
+    mode: int | None            # None: 1777
+    flags: tuple[str, ...] = ("nosuid", "nodev")    # of nosuid, nodev, noexec, ro
+
+
+_TMPFS_FLAGS = {"nosuid": libc.MS_NOSUID, "nodev": libc.MS_NODEV, "noexec": libc.MS_NOEXEC, "ro": libc.MS_RDONLY}
+
+
 @dataclass
 class RootfsPlan:
     merged: str
     etc_files: dict[str, str]                  # container path -> generated host file
     binds: list[BindSource] = field(default_factory=list)
-    tmpfs: list[tuple[str, int | None, int | None]] = field(default_factory=list)  # target, size, mode
+    tmpfs: list[TmpfsMount] = field(default_factory=list)
     devpts_gid5: bool = True                   # gid 5 (tty) is mapped
     own_network: bool = False                  # a new network namespace: a sysfs of its own
     shm_size: int | None = None                # bytes of /dev/shm (None: docker's 64 MiB)
     mask_paths: bool = True                    # docker's masked and read-only /proc, /sys paths
+    read_only: bool = False                    # the root itself read-only (run --read-only)
 
 
 def _detached(source: str, readonly: bool, recursive: bool = False) -> int:
@@ -157,14 +169,36 @@ def enter_rootfs(plan: RootfsPlan) -> None:
     _dev(plan, devices)
     if plan.mask_paths:
         _mask_paths()
-    for target, fd in etc.items():
-        _attach(fd, target, target, optional=True)
-    for target, fd, is_dir in binds:
+    # Shallow first, so a volume on /etc gets /etc/hosts on top of it, as docker orders
+    # them; at one depth the generated files first, so a mount of the user's wins.
+    mounts: list[tuple[str, int, bool | None]] = [(target, fd, None) for target, fd in etc.items()]
+    mounts += binds
+    for target, fd, is_dir in sorted(mounts, key=lambda m: m[0].rstrip("/").count("/")):
+        if is_dir is None:
+            _attach(fd, target, target, optional=True)
+            continue
         if target.startswith("/dev/") and not os.path.lexists(target):
             _dev_mount_point(target, is_dir)    # /dev is our fresh tmpfs: no init layer there
         _attach(fd, target, "a --mount")
-    for target, size, mode in plan.tmpfs:
-        options = [f"mode={mode:o}" if mode is not None else "mode=1777"]
-        if size:
-            options.append(f"size={size}")
-        _mount("tmpfs", target, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, ",".join(options))
+    for t in plan.tmpfs:
+        options = [f"mode={t.mode:o}" if t.mode is not None else "mode=1777"]
+        if t.size:
+            options.append(f"size={t.size}")
+        flags = 0
+        for name in t.flags:
+            flags |= _TMPFS_FLAGS[name]
+        _mount("tmpfs", t.target, "tmpfs", flags, ",".join(options))
+    if plan.read_only:
+        _read_only_root()
+
+
+def _read_only_root() -> None:
+    """Only the root mount: /dev, /proc, the tmpfs and binds on it keep their own flags
+    (docker's --read-only). mount_setattr sets the one flag, whatever else is locked."""
+    fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        libc.mount_setattr_fd(fd, libc.MOUNT_ATTR_RDONLY)
+    except OSError as e:
+        raise SandboxError(f"making the root read-only: {e.strerror}") from None
+    finally:
+        os.close(fd)

@@ -15,7 +15,7 @@ from rootless_build.sandbox.hardening import Hardening
 if TYPE_CHECKING:
     from rootless_build.sandbox.slirp import SlirpOptions
 
-MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret")
+MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "volume", "device")
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,10 @@ class Mount:
     """A RUN --mount. bind: a host dir/file (readonly by default; readonly=False gives a
     copy-on-write view whose writes are discarded); cache: a persistent host dir, rw, never
     committed; tmpfs: size bytes (None = half of RAM); secret: a host file shown read-only
-    with mode/uid/gid, from a tmpfs, at target (e.g. /run/secrets/ID)."""
+    with mode/uid/gid, from a tmpfs, at target (e.g. /run/secrets/ID); volume: a host dir
+    bound as it is (a container's -v/--mount), read-only when said, first filled from the
+    image's content at target when copy_up and empty; device: a host device node bound in.
+    flags: a tmpfs's nosuid/nodev/noexec (docker's --tmpfs gives all three)."""
 
     type: str
     target: str
@@ -33,12 +36,21 @@ class Mount:
     mode: int | None = None
     uid: int = 0
     gid: int = 0
+    flags: tuple[str, ...] = ("nosuid", "nodev")
+    copy_up: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in MOUNT_TYPES:
             raise SandboxError(f"unknown mount type {self.type!r}")
         if self.type != "tmpfs" and self.source is None:
             raise SandboxError(f"a {self.type} mount needs a source")
+
+    @property
+    def bound_readonly(self) -> bool:
+        """Whether the bind itself is read-only (a writable `bind` is a copy-on-write view)."""
+        if self.type in ("volume", "device"):
+            return self.readonly
+        return self.type in ("bind", "secret")
 
 
 @dataclass
@@ -89,6 +101,7 @@ class StepSpec:
     # chroot_mounts: the chroot may get a mount namespace with /proc, /dev, /sys bound in.
     isolation: str = "oci"
     chroot_mounts: bool = True
+    read_only: bool = False     # the root mounted read-only (run --read-only)
 
     def check(self) -> None:
         if not self.argv:

@@ -17,7 +17,7 @@ from pathlib import Path
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import drivers, hardening, idmap, vfs
 from rootless_build.sandbox.mountpoints import FIXED, InPlace, build_init_layer, create_in_place
-from rootless_build.sandbox.rootfs import BindSource, RootfsPlan
+from rootless_build.sandbox.rootfs import BindSource, RootfsPlan, TmpfsMount
 from rootless_build.sandbox.spec import Mount, StepInterrupted, StepResult, StepSpec, mount_target
 from rootless_build.sandbox.stepio import TAIL_BYTES, default_output, interruptible, last_lines, write_etc
 from rootless_build.sandbox.stepper import CowBind, SecretCopy, StepperPlan, stepper_main
@@ -34,7 +34,7 @@ def _mount_plan(spec: StepSpec, scratch: Path, plan: StepperPlan) -> list[tuple[
     for index, m in enumerate(sorted(spec.mounts, key=lambda m: mount_target(spec.cwd, m.target).count("/"))):
         target = mount_target(spec.cwd, m.target)
         if m.type == "tmpfs":
-            plan.rootfs.tmpfs.append((target, m.size, m.mode))
+            plan.rootfs.tmpfs.append(TmpfsMount(target, m.size, m.mode, m.flags))
             wanted.append((target, "dir"))
             continue
         source = os.fspath(m.source)
@@ -52,8 +52,10 @@ def _mount_plan(spec: StepSpec, scratch: Path, plan: StepperPlan) -> list[tuple[
             cow.mkdir(parents=True)
             plan.cow_binds.append(CowBind(source, os.fspath(cow)))
             plan.rootfs.binds.append(BindSource(target, os.fspath(cow / "merged"), readonly=False))
-        else:   # a read-only bind, or a cache dir (read-write, never committed)
-            plan.rootfs.binds.append(BindSource(target, source, readonly=m.type == "bind"))
+        else:   # a read-only bind, a cache dir (read-write, never committed), a volume, a device
+            plan.rootfs.binds.append(BindSource(target, source, readonly=m.bound_readonly))
+            if m.copy_up:
+                plan.copy_ups.append((source, target))
         wanted.append((target, kind))
     if plan.secrets:
         (scratch / "secrets").mkdir()
@@ -66,7 +68,8 @@ def _prepare(spec: StepSpec, scratch: Path, report_w: int, out_w: int | None) ->
     (scratch / "ovl").mkdir()
     rootfs = RootfsPlan(merged=os.fspath(merged), etc_files=write_etc(spec, scratch / "etc"),
                         devpts_gid5=idmap.is_mapped(5, "gid"), own_network=spec.network != "host",
-                        shm_size=spec.shm_size, mask_paths=spec.hardening.mask_paths)
+                        shm_size=spec.shm_size, mask_paths=spec.hardening.mask_paths,
+                        read_only=spec.read_only)
     argv = list(spec.argv)
     if spec.init is not None:
         rootfs.binds.append(BindSource(INIT_TARGET, os.fspath(spec.init), readonly=True))

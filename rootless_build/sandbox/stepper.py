@@ -32,6 +32,7 @@ from typing import NoReturn
 
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import drivers, hardening, libc, overlay
+from rootless_build.sandbox.copyup import copy_up
 from rootless_build.sandbox.rootfs import RootfsPlan, enter_rootfs
 from rootless_build.sandbox.slirp import Slirp, SlirpOptions
 from rootless_build.sandbox.users import home_dir, resolve_user
@@ -79,6 +80,7 @@ class StepperPlan:
     secrets_dir: str = ""
     secrets: list[SecretCopy] = field(default_factory=list)
     cow_binds: list[CowBind] = field(default_factory=list)
+    copy_ups: list[tuple[str, str]] = field(default_factory=list)   # (empty volume dir, container path)
     volatile: bool = False
     rlimits: list[tuple[int, int, int]] = field(default_factory=list)  # (RLIMIT_*, soft, hard)
     hardening: hardening.Hardening = hardening.Hardening()
@@ -130,6 +132,8 @@ def stepper_main(plan: StepperPlan) -> NoReturn:
         if mounted.pid is not None:
             _report(plan.report_w, "P", str(mounted.pid))
         _prepare_secrets(plan)
+        for volume_dir, target in plan.copy_ups:
+            copy_up(plan.rootfs.merged, target, volume_dir)
         for bind in plan.cow_binds:
             _prepare_cow_bind(bind)
         # pid 1's pivot_root moves our root too (one mount namespace): keep the host's /proc

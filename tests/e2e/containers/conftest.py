@@ -31,6 +31,8 @@ def busybox(rb, busybox_tar: Path) -> Iterator[str]:
         rb("rm", "-f", *ids, timeout=120)
     # unpacked layers of committed images hold subordinate-id files too
     rb("unshare", "rm", "-rf", "--", rb.root / "layers")
+    # so do volumes filled from images or written by containers
+    rb("unshare", "rm", "-rf", "--", rb.root / "volumes")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -7,7 +7,6 @@ import pytest
 from rootless_build.containers.runconfig import (
     DEFAULT_PATH,
     RunOptions,
-    parse_volume,
     process_env,
     read_env_file,
     resolve,
@@ -72,17 +71,6 @@ def test_workdir_user_hostname_and_stop_signal() -> None:
         resolve(image, RunOptions(workdir="rel"), CID)
     with pytest.raises(UsageError, match="use host, none or slirp4netns"):
         resolve(image, RunOptions(network="bridge"), CID)
-
-
-def test_volumes(tmp_path) -> None:
-    m = parse_volume(f"{tmp_path}:/data:ro")
-    assert (m.source, m.destination, m.readonly) == (str(tmp_path), "/data", True)
-    assert parse_volume(f"{tmp_path}:/data/").readonly is False
-    for bad, message in (("named:/data", "named volumes"), (f"{tmp_path}", "expected HOST-DIR"),
-                         (f"{tmp_path}:rel", "must be absolute"), (f"{tmp_path}/nope:/x", "does not exist"),
-                         (f"{tmp_path}:/x:rx", "unknown option")):
-        with pytest.raises(UsageError, match=message):
-            parse_volume(bad)
 
 
 def test_publish_parsing_and_port_lines() -> None:
