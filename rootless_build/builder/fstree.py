@@ -12,10 +12,11 @@ import stat as stat_mod
 from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
-from rootless_build.errors import BuildError
+from rootless_build.errors import BuildError, LayerError
+from rootless_build.layers.paths import resolve_links
+from rootless_build.layers.paths import split_clean as split_clean  # context.py uses fstree.split_clean
 
 FILE, DIR, SYMLINK, CHAR, BLOCK, FIFO = "file", "dir", "symlink", "char", "block", "fifo"
-_MAX_LINKS = 255
 
 
 class Node:
@@ -78,35 +79,17 @@ def join(base: str, name: str) -> str:
     return f"{base}/{name}" if base else name
 
 
-def split_clean(path: str) -> list[str]:
-    return [p for p in path.split("/") if p and p != "."]
-
-
 def resolve(tree: Tree, path: str, *, follow_last: bool = True) -> str:
     """The path with symlinks resolved inside the tree, as if it were chrooted ('..' stops
     at the root, absolute targets start from it). Missing components are kept as given."""
-    pending = split_clean(path)
-    done: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        candidate = "/".join([*done, part])
+    def link_target(candidate: str) -> str | None:
         node = tree.node(candidate)
-        if node is not None and node.kind == SYMLINK and (pending or follow_last):
-            hops += 1
-            if hops > _MAX_LINKS:
-                raise BuildError(f"too many levels of symbolic links: /{path}")
-            target = tree.readlink(candidate, node)
-            if target.startswith("/"):
-                done = []
-            pending = split_clean(target) + pending  # its '..' is handled by the loop
-            continue
-        done.append(part)
-    return "/".join(done)
+        return tree.readlink(candidate, node) if node is not None and node.kind == SYMLINK else None
+
+    try:
+        return resolve_links(link_target, path, follow_last=follow_last)
+    except LayerError as e:
+        raise BuildError(str(e)) from None
 
 
 def walk(tree: Tree, top: str) -> Iterator[tuple[str, Node]]:
