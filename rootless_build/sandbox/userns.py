@@ -29,6 +29,7 @@ from rootless_build.sandbox import idmap, libc
 ENV_MARK = "_ROOTLESS_BUILD_USERNS"
 SETUP_FAILED = 125
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_CHILD_POLL = 0.05        # s: how late a threaded caller may learn that the child ended
 SI_KERNEL = 0x80          # si_code of a signal the terminal sent to the whole process group
 _IDENTITY = "0 0 4294967295"
 # The module child imports this very copy of the package, however we were found (venv,
@@ -278,8 +279,10 @@ def _status(wait_status: int) -> int:
 
 def _wait_forwarding(pid: int, waited: set[int]) -> int:
     while True:
-        info = signal.sigwaitinfo(waited)
-        if info.si_signo == signal.SIGCHLD:
+        # A thread started before we blocked them takes (and drops) a SIGCHLD meant for
+        # us: then only looking again finds the child gone, hence the timeout.
+        info = signal.sigtimedwait(waited, _CHILD_POLL)
+        if info is None or info.si_signo == signal.SIGCHLD:
             done, wait_status = os.waitpid(pid, os.WNOHANG)
             if done == pid:
                 return wait_status
