@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
-from rootless_build.builder.fstree import Node, follow_links
+from rootless_build.builder.fstree import Node
 from rootless_build.builder.patterns import go_clean
-from rootless_build.errors import BuildError
+from rootless_build.errors import BuildError, LayerError
+from rootless_build.layers.paths import resolve_links
 
 if TYPE_CHECKING:
     from rootless_build.layers.fileobj import ChunkReader
@@ -127,9 +128,19 @@ class Placer:
 
     def _resolve(self, inner: str) -> tuple[str, bool]:
         """(the image path of `inner` below dest, symlinks followed; whether one was)."""
-        resolved, hops = follow_links(inner, lambda rel: self._link(_join(self.dest, rel)),
-                                      too_many=f"cannot unpack {self.label}: too many levels of symbolic links")
-        return _join(self.dest, resolved), hops > 0
+        followed = False
+
+        def link_target(rel: str) -> str | None:
+            nonlocal followed
+            target = self._link(_join(self.dest, rel))
+            followed = followed or target is not None
+            return target
+
+        try:
+            resolved = resolve_links(link_target, inner)
+        except LayerError:
+            raise BuildError(f"cannot unpack {self.label}: too many levels of symbolic links") from None
+        return _join(self.dest, resolved), followed
 
     def _missing(self, path: str) -> list[str]:
         parts = path.split("/")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import BinaryIO, Protocol
 
-from rootless_build.errors import BuildError
+from rootless_build.errors import BuildError, LayerError
+from rootless_build.layers.paths import resolve_links
+from rootless_build.layers.paths import split_clean as split_clean  # context.py uses fstree.split_clean
 
 FILE, DIR, SYMLINK, CHAR, BLOCK, FIFO = "file", "dir", "symlink", "char", "block", "fifo"
-_MAX_LINKS = 255
 
 
 class Node:
@@ -78,49 +79,17 @@ def join(base: str, name: str) -> str:
     return f"{base}/{name}" if base else name
 
 
-def split_clean(path: str) -> list[str]:
-    return [p for p in path.split("/") if p and p != "."]
-
-
 def resolve(tree: Tree, path: str, *, follow_last: bool = True) -> str:
     """The path with symlinks resolved inside the tree, as if it were chrooted ('..' stops
     at the root, absolute targets start from it). Missing components are kept as given."""
-
-    def link(candidate: str) -> str | None:
+    def link_target(candidate: str) -> str | None:
         node = tree.node(candidate)
         return tree.readlink(candidate, node) if node is not None and node.kind == SYMLINK else None
 
-    resolved, _ = follow_links(path, link, follow_last=follow_last,
-                               too_many=f"too many levels of symbolic links: /{path}")
-    return resolved
-
-
-def follow_links(path: str, link: Callable[[str], str | None], *, follow_last: bool = True,
-                 too_many: str) -> tuple[str, int]:
-    """(path, links followed): `link(p)` is the target of the symlink at p (relative to the
-    root of the walk) or None. '..' stops at that root and absolute targets start from it.
-    Raises BuildError(too_many) past 40 links."""
-    pending = split_clean(path)
-    done: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        candidate = "/".join([*done, part])
-        target = link(candidate) if (pending or follow_last) else None
-        if target is not None:
-            hops += 1
-            if hops > _MAX_LINKS:
-                raise BuildError(too_many)
-            if target.startswith("/"):
-                done = []
-            pending = split_clean(target) + pending  # its '..' is handled by the loop
-            continue
-        done.append(part)
-    return "/".join(done), hops
+    try:
+        return resolve_links(link_target, path, follow_last=follow_last)
+    except LayerError as e:
+        raise BuildError(str(e)) from None
 
 
 def walk(tree: Tree, top: str) -> Iterator[tuple[str, Node]]:

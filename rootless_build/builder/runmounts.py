@@ -19,19 +19,18 @@ import json
 import os
 import re
 import shutil
-import stat
 import tempfile
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 from rootless_build.builder import fstree
 from rootless_build.builder.fstree import DIR, FILE, SYMLINK
-from rootless_build.errors import BuildError, RootlessBuildError
+from rootless_build.errors import BuildError, RootlessBuildError, SandboxError
 from rootless_build.sandbox.idmap import lchown_mapped
-from rootless_build.sandbox.lowerview import OPAQUE_MARKER, WHITEOUT_PREFIX, is_opaque, is_whiteout, merged_lookup
+from rootless_build.sandbox.mergedview import MergedView
 from rootless_build.sandbox.spec import Mount as SandboxMount
-from rootless_build.sandbox.vfs import flatten_into
 from rootless_build.store.unpacked import lower_dirs
 
 CACHE_MOUNTS = "run-mounts"
@@ -169,13 +168,14 @@ def _create_cache_dir(store, request, m, path: Path) -> None:
     try:
         made = tmp / "dir"
         if m.from_:
-            source = _bind_source(store, request, m, tmp / "seed")
-            if not source.is_dir():
-                raise BuildError(f"--mount type=cache from={m.from_}: {m.source or '/'} is not a directory")
-            if source == tmp / "seed":
-                os.rename(source, made)
-            else:
-                flatten_into([source], made)    # cp -a: owners, modes and times kept
+            view = _source_view(store, request, m)
+            with _as_build_error():
+                kind = view.kind(m.source)
+                if kind == "absent":
+                    raise BuildError(f"--mount source {m.source or '/'} not found in {m.from_}")
+                if kind != "dir":
+                    raise BuildError(f"--mount type=cache from={m.from_}: {m.source or '/'} is not a directory")
+                view.copy_dir(m.source, made)       # cp -a: owners, modes and times kept
         else:
             made.mkdir()
         os.chmod(made, 0o755 if m.mode is None else m.mode)
@@ -254,86 +254,29 @@ def _bind_source(store, request, m, scratch: Path) -> Path:
     """A host path showing what the mount's source names (scratch: room for a copy)."""
     if not m.from_:
         return _context_bind(request.context, m.source, scratch)
+    with _as_build_error():
+        host = _source_view(store, request, m).show(m.source, scratch)
+    if host is None:
+        raise BuildError(f"--mount source {m.source or '/'} not found in {m.from_}")
+    return host
+
+
+def _source_view(store, request, m) -> MergedView:
+    """The merged view of the stage or image a mount's from= names."""
     try:
         image = request.source_image(m.from_)
     except RootlessBuildError as e:
         raise BuildError(f"--mount from={m.from_}: {e}") from None
-    lowers = lower_dirs(store, image, warn=request.warn)
-    rel = resolve_in_lowers(lowers, m.source)
-    kind, host = merged_lookup(lowers, rel) if rel else ("dir", None)
-    if kind == "absent":
-        raise BuildError(f"--mount source {m.source or '/'} not found in {m.from_}")
-    if kind != "dir":
-        return Path(host)
-    layers = dir_layers(lowers, rel)
-    if len(layers) == 1 and not _has_markers(layers[0]):
-        return layers[0]
-    flatten_into(layers, scratch)
-    return scratch
+    return MergedView(lower_dirs(store, image, warn=request.warn))
 
 
-class _MergedView:
-    """Just enough of a fstree.Tree over lower dirs for fstree.resolve, the one resolver."""
-
-    def __init__(self, lowerdirs: list[Path]) -> None:
-        self.lowerdirs = lowerdirs
-        self._hosts: dict[str, str] = {}
-
-    def node(self, path: str) -> fstree.Node | None:
-        kind, host = merged_lookup(self.lowerdirs, path)
-        if kind != "symlink":
-            return None if kind == "absent" else fstree.Node(DIR if kind == "dir" else FILE, 0)
-        assert host is not None
-        self._hosts[path] = host
-        return fstree.Node(SYMLINK, 0o777)
-
-    def readlink(self, path: str, node: fstree.Node) -> str:
-        return os.readlink(self._hosts[path])
-
-
-def resolve_in_lowers(lowerdirs: list[Path], path: str) -> str:
-    """`path` with symlinks resolved in the merged view, as if chrooted into it."""
-    return fstree.resolve(_MergedView(lowerdirs), path)  # type: ignore[arg-type]
-
-
-def dir_layers(lowerdirs: list[Path], rel: str) -> list[Path]:
-    """The host dirs (top-most first) whose union is the merged directory at `rel` (its
-    parents are directories: resolve_in_lowers made sure)."""
-    layers = list(lowerdirs)
-    prefix = ""
-    for name in fstree.split_clean(rel):
-        below = []
-        for layer in layers:
-            parent = os.path.join(layer, prefix)
-            path = os.path.join(parent, name)
-            try:
-                st = os.lstat(path)
-            except (FileNotFoundError, NotADirectoryError):
-                if os.path.lexists(os.path.join(parent, WHITEOUT_PREFIX + name)):
-                    break
-                continue
-            if is_whiteout(st) or not stat.S_ISDIR(st.st_mode):
-                break
-            below.append(layer)
-            if is_opaque(path):
-                break
-        layers = below
-        prefix = os.path.join(prefix, name)
-    return [Path(os.path.join(layer, prefix)) if prefix else Path(layer) for layer in layers]
-
-
-def _has_markers(top: Path) -> bool:
-    """Whether a layer's directory holds whiteouts or opaque marks (not to be shown as is)."""
-    for dirpath, dirs, files in os.walk(top):
-        for name in files + dirs:
-            if name.startswith(WHITEOUT_PREFIX) or name == OPAQUE_MARKER:
-                return True
-        for name in files:
-            if is_whiteout(os.lstat(os.path.join(dirpath, name))):
-                return True
-        if any(is_opaque(os.path.join(dirpath, d)) for d in dirs):
-            return True
-    return False
+@contextmanager
+def _as_build_error() -> Iterator[None]:
+    """What the sandbox could not read of a from= source is this step's error."""
+    try:
+        yield
+    except SandboxError as e:
+        raise BuildError(str(e)) from None
 
 
 def _context_bind(context, source: str, scratch: Path) -> Path:

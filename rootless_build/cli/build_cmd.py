@@ -349,22 +349,17 @@ def _in_userns(options) -> int:
     """Run this very command again as root of the user namespace (RUN steps need it), with
     the mapping the probe chose (its plan is in the environment by now); a Dockerfile read
     from stdin is handed over as the new process's stdin."""
-    from rootless_build.sandbox.idmap import plan_mapping
-    from rootless_build.sandbox.isolation import handed_plan
-    from rootless_build.sandbox.userns import spawn_in_userns
+    from rootless_build.sandbox.isolation import reexec
 
-    plan = handed_plan()
-    mapping = plan_mapping(single=plan is not None and plan.mapping == "single")
     if options.dockerfile != "-":
-        return spawn_in_userns(["rootless_build", *sys.argv[1:]], module=True, mapping=mapping, warn=None)
+        return reexec(sys.argv[1:])
     import tempfile
 
     with tempfile.TemporaryFile("w+") as text:
         text.write(options.dockerfile_text or "")
         text.flush()
         text.seek(0)
-        return spawn_in_userns(["rootless_build", *sys.argv[1:]], module=True, stdin=text, mapping=mapping,
-                               warn=None)
+        return reexec(sys.argv[1:], stdin=text)
 
 
 def _terminated(signum, _frame) -> None:

@@ -15,7 +15,6 @@ import stat
 from pathlib import Path
 
 from rootless_build.containers.catalog import Catalog
-from rootless_build.containers.nsfork import fork_in_userns
 from rootless_build.containers.record import Container
 from rootless_build.errors import ContainerError
 
@@ -24,8 +23,10 @@ ADDED, CHANGED, DELETED = "A", "C", "D"
 
 def container_changes(store, catalog: Catalog, container: Container) -> list[tuple[str, str]]:
     """[(kind, /path)] sorted by path."""
+    from rootless_build.sandbox import userns
+
     read_r, read_w = os.pipe()
-    pid = fork_in_userns()
+    pid = userns.fork()
     if pid == 0:
         os.close(read_r)
         report: dict[str, object]

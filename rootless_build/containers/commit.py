@@ -14,7 +14,6 @@ import time
 
 from rootless_build.archive.changes import apply_changes
 from rootless_build.containers.catalog import Catalog
-from rootless_build.containers.nsfork import fork_in_userns
 from rootless_build.containers.record import Container
 from rootless_build.containers.status import refresh
 from rootless_build.errors import ContainerError
@@ -84,8 +83,10 @@ def _descriptors(layers: list[dict]):
 
 def _write_upper_layer(store, catalog: Catalog, container: Container) -> tuple[str, int]:
     """(diff_id, size) of the layer blob, now in the store."""
+    from rootless_build.sandbox import userns
+
     report_r, report_w = os.pipe()
-    pid = fork_in_userns()
+    pid = userns.fork()
     if pid == 0:
         os.close(report_r)
         _layer_child(store, catalog, container, report_w)

@@ -19,7 +19,6 @@ import traceback
 
 from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.monitor import Launch, Launched
-from rootless_build.containers.nsfork import fork_in_userns
 from rootless_build.containers.record import EXIT_OWN_ERROR, Container
 from rootless_build.containers.runconfig import process_env
 from rootless_build.errors import ContainerError, RootlessBuildError
@@ -38,12 +37,12 @@ class CommandNotRunnable(ContainerError):
 def launcher(store, catalog: Catalog, container: Container, prefer_driver: str | None = None,
              prefer_isolation: str | None = None) -> Launch:
     def launch(stdio: tuple[int, int, int], console: int | None) -> Launched:
-        from rootless_build.sandbox import isolation
+        from rootless_build.sandbox import isolation, userns
 
         # The same choice as a build's RUN makes here (probed once per user and place).
         plan = isolation.choose(store.tmp_dir, prefer_isolation, container.driver or prefer_driver)
         report_r, report_w = os.pipe()
-        pid = fork_in_userns(plan.mapping) if plan.userns else os.fork()
+        pid = userns.fork(plan.id_mapping()) if plan.userns else os.fork()
         if pid == 0:
             os.close(report_r)
             _runner(store, catalog, container, plan, stdio, console, report_w)

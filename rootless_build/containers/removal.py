@@ -41,11 +41,11 @@ def remove_tree(path: Path) -> None:
     _remove_as_user(path)
     if not os.path.lexists(path):
         return
-    from rootless_build.sandbox.userns import in_userns, spawn_in_userns
+    from rootless_build.sandbox.userns import in_userns, spawn
 
     if in_userns():
         raise ContainerError(f"cannot remove {path}: permission denied even as root of the user namespace")
-    status = spawn_in_userns(["rm", "-rf", "--", str(path)], warn=None)
+    status = spawn(["rm", "-rf", "--", str(path)], warn=None)
     if status != 0 or os.path.lexists(path):
         raise ContainerError(f"cannot remove {path} (rm -rf in the user namespace: exit status {status})")
 

@@ -58,9 +58,9 @@ def fork_into_root(store, catalog: Catalog, container: Container, scratch: str,
         if pid == 0:
             _guard(lambda: nsenter.enter(container.state.pid))
         return pid
-    from rootless_build.containers.nsfork import fork_in_userns
+    from rootless_build.sandbox import userns
 
-    pid = fork_in_userns()
+    pid = userns.fork()
     if pid == 0:
         _guard(lambda: _mount_and_enter(store, catalog, container, scratch, prefer_driver))
     return pid

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rootless_build.errors import LayerError
 
 
@@ -33,3 +35,38 @@ def safe_member_parts(name: str) -> list[str]:
 def encode_name(name: str) -> bytes:
     """Names read from the filesystem carry undecodable bytes as surrogates: restore them."""
     return name.encode("utf-8", "surrogateescape")
+
+
+MAX_LINKS = 255
+
+
+def resolve_links(link_target: Callable[[str], str | None], path: str, *, follow_last: bool = True) -> str:
+    """`path` with symlinks resolved as if chrooted into a tree ('..' stops at the root,
+    absolute targets start from it); missing components are kept as given. The tree is
+    `link_target(p)`: the target of the symlink at p, None when p is not one. The one
+    resolver of trees we read (a build context, an image's layers, overlay lower dirs)."""
+    pending = split_clean(path)
+    done: list[str] = []
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        target = link_target("/".join([*done, part])) if pending or follow_last else None
+        if target is not None:
+            hops += 1
+            if hops > MAX_LINKS:
+                raise LayerError(f"too many levels of symbolic links: /{path}")
+            if target.startswith("/"):
+                done = []
+            pending = split_clean(target) + pending  # its '..' is handled by the loop
+            continue
+        done.append(part)
+    return "/".join(done)
+
+
+def split_clean(path: str) -> list[str]:
+    """The components of a slash-separated path, without empty ones and '.'."""
+    return [p for p in path.split("/") if p and p != "."]

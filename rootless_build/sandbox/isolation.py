@@ -27,10 +27,14 @@ import platform
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from rootless_build.errors import SandboxError, UsageError
 from rootless_build.sandbox.drivers import DRIVERS
 from rootless_build.sandbox.probe import Trial
+
+if TYPE_CHECKING:
+    from rootless_build.sandbox.idmap import IdMapping
 
 ISOLATIONS = ("oci", "rootless", "chroot")
 PLAN_ENV = "_ROOTLESS_BUILD_PLAN"     # the plan handed to a process re-executed in the namespace
@@ -53,6 +57,12 @@ class Plan:
         ids = {"host": "no user namespace", "full": "user namespace with the subordinate ids",
                "single": "user namespace with a single id"}[self.mapping]
         return f"isolation {self.isolation} ({ids}), storage driver {self.driver}"
+
+    def id_mapping(self) -> IdMapping:
+        """The id maps a user namespace of this plan gets."""
+        from rootless_build.sandbox import idmap
+
+        return idmap.plan_mapping(single=self.mapping == "single")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -228,9 +238,20 @@ def _store(trials: list[Trial]) -> None:
 def enter(plan: Plan, warn: Callable[[str], None] | None) -> bool:
     """Enter the plan's user namespace in this process (when it has one and we are not in it
     yet). False when that must happen by re-executing (another thread runs)."""
-    from rootless_build.sandbox import idmap
     from rootless_build.sandbox.userns import enter_here, in_userns
 
     if not plan.userns or in_userns():
         return True
-    return enter_here(warn=warn, mapping=idmap.plan_mapping(single=plan.mapping == "single"))
+    return enter_here(warn=warn, mapping=plan.id_mapping())
+
+
+def reexec(argv: list[str], stdin: IO | None = None) -> int:
+    """Run `rootless-build ARGV` again as root of the user namespace, with the mapping of
+    the plan chosen by now (handed down in the environment), when enter() could not go in
+    in place; stdin replaced when given. Its notes were said already: no warning."""
+    from rootless_build.sandbox.idmap import plan_mapping
+    from rootless_build.sandbox.userns import reexec_in_userns
+
+    plan = handed_plan()
+    mapping = plan.id_mapping() if plan is not None else plan_mapping()
+    return reexec_in_userns(argv, stdin=stdin, mapping=mapping, warn=None)

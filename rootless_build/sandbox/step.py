@@ -1,6 +1,6 @@
 """run_step: one RUN in its own namespaces on an overlay of the image's layers.
 
-Runs in the builder, which is already root of the user namespace (reexec_in_userns). The
+Runs in the builder, which is already root of the user namespace (sandbox.userns). The
 step's scratch dir gets the merged mount point, the driver's work dir, the init layer and
 the generated /etc files; it is emptied again whatever happens (Ctrl-C included).
 """
@@ -139,7 +139,7 @@ def run_step(spec: StepSpec) -> StepResult:
 
         return run_chroot_step(spec, spec.chroot_mounts)
     if not in_userns() and os.getuid() != 0:
-        raise SandboxError("run_step must run inside the user namespace (see reexec_in_userns)")
+        raise SandboxError("run_step must run inside the user namespace (see sandbox.userns)")
     scratch = spec.workdir
     scratch.mkdir(parents=True, exist_ok=True)
     output: Callable[[bytes], None] = spec.output or default_output

@@ -113,3 +113,19 @@ def test_reexec_runs_the_cli_inside():
     assert proc.returncode == 0, proc.stderr
     assert "0.1.0" in proc.stdout
     assert time.monotonic() - started < 10
+
+
+def test_spawn_from_a_threaded_process_returns_the_status():
+    # Threads started before spawn() blocks SIGCHLD may take the child's SIGCHLD: once,
+    # that left the caller waiting forever. The forked child of a threaded process unshares.
+    code = ("import sys, threading; from rootless_build.sandbox.userns import spawn\n"
+            "stop = []\n"
+            "def busy():\n"
+            "    while not stop: [str(i) for i in range(100)]\n"
+            "for _ in range(2): threading.Thread(target=busy, daemon=True).start()\n"
+            "codes = {spawn(['sh', '-c', 'exit 5'], warn=None) for _ in range(10)}\n"
+            "stop.append(1); print(sorted(codes))\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=ns_env(), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "[5]\n"
