@@ -126,8 +126,9 @@ def _step_spec(store, catalog: Catalog, container: Container, plan,
     from rootless_build.store.unpacked import lower_dirs
 
     image = store.load_image(container.manifest_digest)
-    lowerdirs = lower_dirs(store, image, warn=lambda message: os.write(2, f"warning: {message}\n".encode()))
     driver = container.driver or plan.driver
+    lowerdirs = lower_dirs(store, image, warn=lambda message: os.write(2, f"warning: {message}\n".encode()),
+                           flat=driver == "vfs")
     os.write(report_w, f"D:{driver}\n".encode())
 
     def on_start(init_pid: int, start: int) -> None:
