@@ -217,8 +217,8 @@ def test_docker_store_on_the_container_root(dockerd, docker_image, registry, see
 # --- nested: the tool's image run by `rootless-build run` on this machine ----------------------
 
 def test_nested_in_a_rootless_build_run_container(tool_image_store, registry, seeded_registry, tool, tmp_path):
-    """The store is bound from this machine, as docs/ci.md says for every place: on the
-    container's own overlay root, the 0/0 whiteouts of unpacked layers cannot be made."""
+    """The store is bound from this machine, as docs/ci.md advises for every place (a volume
+    keeps the cache between jobs)."""
     target = _target(registry, "nested")
     store = tmp_path / "nested-store"
     store.mkdir()
