@@ -132,3 +132,18 @@ def _make_flat(store: Store, chain_ids: list[str], blob_digests: list[str], warn
         remove_tree(tmp)
         raise
     _mark_flat(store, chain_ids[-1])
+
+
+def adopt_flat(store: Store, full: Path, chain_id: str) -> bool:
+    """A vfs step's full copy becomes the flat tree of the chain of the layer written from
+    it (what applying that layer onto the copy's origin gives); False if one is there."""
+    final = flat_path(store, chain_id)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with locked(final.parent / "lock"):
+        if is_flat(store, chain_id):
+            return False
+        if os.path.lexists(final):
+            remove_tree(final)          # left by an extraction that was killed
+        os.rename(full, final)
+        _mark_flat(store, chain_id)
+    return True

@@ -101,11 +101,15 @@ def keep(store: Store, layer: UpperLayer) -> None:
 
 
 def adopt_as_unpacked(store: Store, upperdir: Path, driver: str, chain_id: str) -> bool:
-    """Move an overlay upper dir into the store as the unpacked dir of `chain_id` (the chain
-    of the layer just written from it). False when it cannot serve (vfs: a full copy) or
-    the layer is unpacked already; the caller then removes upperdir itself."""
+    """Move an upper dir into the store as the unpacked dir of `chain_id` (the chain of the
+    layer just written from it): an overlay upper dir as its lower dir, a vfs full copy as
+    its flat tree (the next step copies it; nobody deletes its files, 5 of 9 s of a cold
+    20,000-file step on a busy disk). False when the layer is unpacked already; the caller
+    then removes upperdir itself."""
     if driver == VFS:
-        return False
+        from rootless_build.store.unpacked import adopt_flat
+
+        return adopt_flat(store, upperdir, chain_id)
     if driver == FUSE_OVERLAY:
         _kernel_markers(upperdir)
     final = store.unpacked_path(chain_id)
