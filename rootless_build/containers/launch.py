@@ -42,7 +42,8 @@ def launcher(store, catalog: Catalog, container: Container, prefer_driver: str |
         from rootless_build.sandbox import isolation
 
         # The same choice as a build's RUN makes here (probed once per user and place).
-        plan = isolation.choose(store.tmp_dir, prefer_isolation, container.driver or prefer_driver)
+        plan = isolation.choose(store.tmp_dir, prefer_isolation, container.driver or prefer_driver,
+                                shared_cache=store.cache_dir)
         report_r, report_w = os.pipe()
         pid = fork_in_userns(plan.mapping) if plan.userns else os.fork()
         if pid == 0:

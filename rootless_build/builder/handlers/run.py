@@ -217,7 +217,7 @@ def execute_run(store, request: RunRequest):
     from rootless_build.store.unpacked import ensure_unpacked, flat_lowers
     from rootless_build.store.upperlayer import adopt_as_unpacked, discard, write_upper_layer
 
-    plan = isolation.choose(store.tmp_dir, request.isolation, request.storage_driver)
+    plan = isolation.choose(store.tmp_dir, request.isolation, request.storage_driver, shared_cache=store.cache_dir)
     if not isolation.enter(plan, warn=None):
         raise NeedsUserNamespace()
     _note_once(plan)

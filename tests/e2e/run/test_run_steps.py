@@ -171,7 +171,8 @@ def test_storage_driver_from_the_config_file(rb, busybox, context, build, tmp_pa
     other = context(FROM + "RUN echo other > /hi.txt\n")
     _ok(build(other, "-t", "conf:3", env={"XDG_CONFIG_HOME": str(tmp_path / "none"),
                                           "XDG_CACHE_HOME": str(cache)}))
-    # The probe is cached per user and place (XDG_CACHE_HOME), never in the store.
+    # The probe is cached per user and place (XDG_CACHE_HOME, mirrored in the store's cache
+    # under the same key), never per store.
     assert not (rb.root / "cache" / "storage-driver.json").exists()
     assert len(list((cache / "rootless-build").glob("probe-*.json"))) == 1
 
