@@ -341,7 +341,8 @@ def _enter_here(ctx: click.Context, options) -> bool:
     """Enter the user namespace the probed plan asks for (its notes are said by the RUN)."""
     from rootless_build.sandbox import isolation
 
-    plan = isolation.choose(common.open_store(ctx).tmp_dir, options.isolation, options.storage_driver)
+    store = common.open_store(ctx)
+    plan = isolation.choose(store.tmp_dir, options.isolation, options.storage_driver, shared_cache=store.cache_dir)
     return isolation.enter(plan, warn=None)
 
 

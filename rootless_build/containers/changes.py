@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-from pathlib import Path
 
 from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.record import Container
@@ -56,7 +55,8 @@ def _changes(store, catalog: Catalog, container: Container) -> list[tuple[str, s
     from rootless_build.store.unpacked import lower_dirs
 
     upper = catalog.upper_dir(container.id)
-    lowers = [str(p) for p in lower_dirs(store, store.load_image(container.manifest_digest))]
+    lowers = [str(p) for p in lower_dirs(store, store.load_image(container.manifest_digest),
+                                         flat=container.driver == "vfs")]
     if container.driver == "vfs":
         found = _vfs_changes(str(upper), lowers)
     else:
@@ -110,20 +110,13 @@ def _hidden_below(lower: str, parts: list[str]) -> bool:
 
 
 def _vfs_changes(full: str, lowers: list[str]) -> list[tuple[str, str]]:
-    import shutil
+    """lowers: the image's flat tree (none for an image without layers), compared in place."""
+    if lowers:
+        return _compare(lowers[0], full)
     import tempfile
 
-    from rootless_build.sandbox.vfs import flatten_into
-
-    base = tempfile.mkdtemp(dir=os.path.dirname(os.path.dirname(full)), prefix="diff-")
-    try:
-        image_tree = os.path.join(base, "tree")
-        os.mkdir(image_tree)
-        if lowers:
-            flatten_into([Path(p) for p in lowers], Path(image_tree))
-        return _compare(image_tree, full)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.dirname(full)), prefix="diff-") as empty:
+        return _compare(empty, full)
 
 
 def _compare(old: str, new: str) -> list[tuple[str, str]]:

@@ -105,16 +105,14 @@ def _write_upper_layer(store, catalog: Catalog, container: Container) -> tuple[s
 
 def _layer_child(store, catalog: Catalog, container: Container, report_w: int) -> None:
     """In the namespace: the upper dir becomes a layer blob in the store; report it as JSON."""
-    from rootless_build.sandbox.vfs import flatten_into
     from rootless_build.store import upperlayer
     from rootless_build.store.unpacked import lower_dirs
 
     try:
         driver = container.driver or "overlay"
         # vfs: the upper dir is a full copy, its layer the difference from the image's tree
-        lowers = lower_dirs(store, store.load_image(container.manifest_digest)) if driver == "vfs" else ()
-        layer = upperlayer.write_upper_layer(store, catalog.upper_dir(container.id), driver, lowerdirs=lowers,
-                                             flatten=flatten_into)
+        lowers = lower_dirs(store, store.load_image(container.manifest_digest), flat=True) if driver == "vfs" else ()
+        layer = upperlayer.write_upper_layer(store, catalog.upper_dir(container.id), driver, lowerdirs=lowers)
         upperlayer.keep(store, layer)
         answer = {"diff_id": layer.diff_id, "size": layer.size}
     except BaseException as e:  # noqa: BLE001 - the parent turns it into one line

@@ -40,7 +40,8 @@ def launcher(store, catalog: Catalog, container: Container, prefer_driver: str |
         from rootless_build.sandbox import isolation, userns
 
         # The same choice as a build's RUN makes here (probed once per user and place).
-        plan = isolation.choose(store.tmp_dir, prefer_isolation, container.driver or prefer_driver)
+        plan = isolation.choose(store.tmp_dir, prefer_isolation, container.driver or prefer_driver,
+                                shared_cache=store.cache_dir)
         report_r, report_w = os.pipe()
         pid = userns.fork(plan.id_mapping()) if plan.userns else os.fork()
         if pid == 0:
@@ -125,8 +126,9 @@ def _step_spec(store, catalog: Catalog, container: Container, plan,
     from rootless_build.store.unpacked import lower_dirs
 
     image = store.load_image(container.manifest_digest)
-    lowerdirs = lower_dirs(store, image, warn=lambda message: os.write(2, f"warning: {message}\n".encode()))
     driver = container.driver or plan.driver
+    lowerdirs = lower_dirs(store, image, warn=lambda message: os.write(2, f"warning: {message}\n".encode()),
+                           flat=driver == "vfs")
     os.write(report_w, f"D:{driver}\n".encode())
 
     cfg = container.config

@@ -80,7 +80,6 @@ def _mount_and_enter(store, catalog: Catalog, container: Container, scratch: str
     from rootless_build.sandbox.drivers import detect_driver, mount_driver
     from rootless_build.store.unpacked import lower_dirs
 
-    lowers = lower_dirs(store, store.load_image(container.manifest_digest))
     driver = container.driver
     if not driver:        # the first to use its upper dir chooses, as start would
         chosen = detect_driver(store.root, prefer_driver)
@@ -88,6 +87,7 @@ def _mount_and_enter(store, catalog: Catalog, container: Container, scratch: str
         def set_driver(c: Container) -> None:
             c.driver = c.driver or chosen
         driver = catalog.update(container.id, set_driver).driver
+    lowers = lower_dirs(store, store.load_image(container.manifest_digest), flat=driver == "vfs")
     mount_driver(driver, lowers, catalog.upper_dir(container.id), catalog.work_dir(container.id), Path(scratch))
     fd = os.open(scratch, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     os.fchdir(fd)

@@ -44,7 +44,7 @@ def machine_info(store_root: Path) -> dict:
     user, uid, gid = idmap.current_user()
     runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/rootless-build-{uid}"
     trials = run_trials(isolation._mappings(), store_root / "tmp", all_drivers=True)
-    isolation._store(trials)
+    isolation._store(trials, store_root / "cache")
     try:
         plan = isolation._pick(trials, None, None)
         chosen = {"isolation": plan.isolation, "id_mapping": plan.mapping, "storage_driver": plan.driver,

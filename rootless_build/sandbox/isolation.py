@@ -119,8 +119,11 @@ def cache_dir() -> Path:
     return Path(base) / "rootless-build"
 
 
-def _cache_file() -> Path:
-    return cache_dir() / f"probe-{environment_key()}.json"
+def _cache_files(shared: Path | None) -> list[Path]:
+    """The user's cache, then (when given) the store's: a CI container starts with an empty
+    home each job, while its store is a volume kept from one job to the next."""
+    name = f"probe-{environment_key()}.json"
+    return [cache_dir() / name] + ([shared / name] if shared is not None else [])
 
 
 # --- choosing ------------------------------------------------------------------------------
@@ -200,39 +203,43 @@ def handed_plan() -> Plan | None:
 
 
 def choose(scratch: Path, isolation: str | None = None, driver: str | None = None, *,
-           refresh: bool = False) -> Plan:
+           refresh: bool = False, shared_cache: Path | None = None) -> Plan:
     """The plan for this user here: handed down by the process that chose it (through the
-    environment, to a process re-executed in the namespace), read from the cache, or probed
-    (and cached). Forced choices are checked against what works."""
+    environment, to a process re-executed in the namespace), read from the cache (the
+    user's, then `shared_cache`, the store's cache dir), or probed (and cached in both).
+    Forced choices are checked against what works."""
     plan = handed_plan()
     if plan is not None:
         return plan
-    trials = None if refresh else cached_trials()
+    trials = None if refresh else cached_trials(shared_cache)
     if trials is None:
         trials = probe_trials(scratch)
-        _store(trials)
+        _store(trials, shared_cache)
     plan = _pick(trials, isolation, driver)
     os.environ[PLAN_ENV] = plan.to_json()
     return plan
 
 
-def cached_trials() -> list[Trial] | None:
-    try:
-        data = json.loads(_cache_file().read_text())
-        return [Trial(**t) for t in data["trials"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def cached_trials(shared: Path | None = None) -> list[Trial] | None:
+    for path in _cache_files(shared):
+        try:
+            data = json.loads(path.read_text())
+            return [Trial(**t) for t in data["trials"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
-def _store(trials: list[Trial]) -> None:
-    path = _cache_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps({"trials": [asdict(t) for t in trials]}, sort_keys=True))
-        os.replace(tmp, path)
-    except OSError:
-        pass        # only a cache: the next command probes again
+def _store(trials: list[Trial], shared: Path | None = None) -> None:
+    text = json.dumps({"trials": [asdict(t) for t in trials]}, sort_keys=True)
+    for path in _cache_files(shared):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        except OSError:
+            pass        # only a cache: the next command probes again
 
 
 def enter(plan: Plan, warn: Callable[[str], None] | None) -> bool:

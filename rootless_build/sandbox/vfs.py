@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rootless_build.errors import SandboxError
+from rootless_build.errors import LayerError, SandboxError
+from rootless_build.layers.fsops import copy_tree
 from rootless_build.sandbox import libc
 from rootless_build.sandbox.lowerview import OPAQUE_MARKER, OPAQUE_XATTRS, WHITEOUT_PREFIX, is_opaque, is_whiteout
 
@@ -94,11 +94,10 @@ def flatten_into(lowerdirs: Sequence[Path], dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for layer in reversed([os.fspath(p) for p in lowerdirs]):
         markers, opaque = _markers(layer, os.fspath(dest))
-        done = subprocess.run(["cp", "-a", "--reflink=auto", "--", f"{layer}/.", f"{dest}/"],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            detail = (done.stderr.strip().splitlines() or ["failed"])[-1]
-            raise SandboxError(f"copying {layer} for the vfs driver: {detail}")
+        try:
+            copy_tree(layer, dest)
+        except LayerError as e:
+            raise SandboxError(f"{e} for the vfs driver") from None
         for rel in markers:
             _remove(os.path.join(dest, rel))
             # The removal changed the directory's mtime: give it back the layer's, or every

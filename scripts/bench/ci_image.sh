@@ -3,8 +3,10 @@
 # default options (plus --network host: the registry is on loopback), on the bench cases
 # busybox-steps and manyfiles, cold (a fresh container and store each run) and warm (the
 # same build again on a store kept in a volume). Prints the means and the ratio ours /
-# buildah (target <= 0.5). buildah runs as documented for containers: Debian's buildah in a
-# Debian image, `bud --isolation chroot --storage-driver vfs --layers`.
+# buildah (target <= 0.5); for warm also podman's start of each container alone (`true` as
+# the entrypoint), the floor of both, and each tool's time above it. buildah runs as
+# documented for containers: Debian's buildah in a Debian image,
+# `bud --isolation chroot --storage-driver vfs --layers`.
 #   scripts/bench/ci_image.sh [CASE...]      (as root it re-runs itself as rbuild)
 # Environment: RB_BENCH_COLD_RUNS (3), RB_BENCH_WARM_RUNS (5), RB_BENCH_REGISTRY
 # (localhost:5000, holding debian and busybox), RB_BENCH_CASES (../shared/bench-cases).
@@ -66,8 +68,13 @@ for case in "${cases[@]}"; do
     podman volume rm -f "$tag-ours" "$tag-buildah" >/dev/null 2>&1 || true
     our_warm="$run $ctx -v $tag-ours:/root/.local/share/rootless-build $ours build -q --tls-verify=false $args -t bench:$case /ctx"
     their_warm="$run $ctx -v $tag-buildah:/var/lib/containers --entrypoint buildah $theirs bud --isolation chroot --storage-driver vfs --layers --tls-verify=false -q $args -t bench:$case /ctx"
-    echo "== $case warm (1 warm-up, $warm_runs runs each)"
-    hyperfine -N --warmup 1 --runs "$warm_runs" --export-json "$work/$case-warm.json" "$our_warm" "$their_warm" >/dev/null
+    # The floor of both: podman starting each image's container (same flags and volumes) and
+    # running `true` instead of the build.
+    our_start="$run $ctx -v $tag-ours:/root/.local/share/rootless-build --entrypoint true $ours"
+    their_start="$run $ctx -v $tag-buildah:/var/lib/containers --entrypoint true $theirs"
+    echo "== $case warm (1 warm-up, $warm_runs runs each; and the container start alone)"
+    hyperfine -N --warmup 1 --runs "$warm_runs" --export-json "$work/$case-warm.json" "$our_warm" "$their_warm" \
+        "$our_start" "$their_start" >/dev/null
     results+=("$work/$case-cold.json" "$work/$case-warm.json")
 done
 
@@ -80,4 +87,10 @@ for path in sys.argv[1:]:
     name = os.path.basename(path)[:-5]
     mark = "ok" if ours / theirs <= 0.5 else "MISSED"
     print(f"{name:<28}{ours:>10.2f}{theirs:>13.2f}{ours / theirs:>8.2f}  {mark}")
+    if len(data) == 4:      # warm: less the container start, what each tool itself takes
+        our_start, their_start = data[2]["mean"], data[3]["mean"]
+        print(f"{'  container start alone':<28}{our_start:>10.2f}{their_start:>13.2f}")
+        own, their_own = ours - our_start, theirs - their_start
+        ratio = f"{own / their_own:>8.2f}" if their_own > 0 else f"{'n/a':>8}"
+        print(f"{'  the tool itself':<28}{own:>10.2f}{their_own:>13.2f}{ratio}")
 PY

@@ -217,18 +217,20 @@ def execute_run(store, request: RunRequest):
     from rootless_build.sandbox import isolation
     from rootless_build.sandbox.spec import Mount as SandboxMount
     from rootless_build.sandbox.step import StepSpec, run_step
-    from rootless_build.sandbox.vfs import flatten_into
-    from rootless_build.store.unpacked import ensure_unpacked
+    from rootless_build.store.unpacked import ensure_unpacked, flat_lowers
     from rootless_build.store.upperlayer import adopt_as_unpacked, discard, write_upper_layer
 
-    plan = isolation.choose(store.tmp_dir, request.isolation, request.storage_driver)
+    plan = isolation.choose(store.tmp_dir, request.isolation, request.storage_driver, shared_cache=store.cache_dir)
     if not isolation.enter(plan, warn=None):
         raise NeedsUserNamespace()
     _note_once(plan)
     driver = plan.driver
     blobs = [layer["digest"] for layer in request.layers]
-    lowers = list(reversed(ensure_unpacked(store, list(request.chain_ids), blobs, warn=request.warn,
-                                           extracting=request.extracting)))
+    if driver == "vfs":     # one plain tree to copy: no overlay whiteout on disk
+        lowers = flat_lowers(store, list(request.chain_ids), blobs, warn=request.warn)
+    else:
+        lowers = list(reversed(ensure_unpacked(store, list(request.chain_ids), blobs, warn=request.warn,
+                                               extracting=request.extracting)))
     import tempfile  # lazily: a cached RUN never gets here (see store/atomic.py)
 
     base = Path(tempfile.mkdtemp(dir=store.tmp_dir, prefix="run-"))
@@ -251,7 +253,7 @@ def execute_run(store, request: RunRequest):
                 **_limits(request.options)))
         if result.exit_code != 0:
             raise BuildError(_failure(result.exit_code, result.last_lines))
-        layer = write_upper_layer(store, upper, driver, lowerdirs=lowers, flatten=flatten_into,
+        layer = write_upper_layer(store, upper, driver, lowerdirs=lowers,
                                   source_date_epoch=request.epoch,
                                   skip=_under(request.discard_under) if request.discard_under else None)
         if layer.entries == 0:

@@ -64,3 +64,15 @@ def test_a_fully_cached_build_does_not_probe(rb, busybox, context, build, tmp_pa
     again = build(ctx, "-t", "probe:1", env={"XDG_CACHE_HOME": str(second_cache)})
     assert again.returncode == 0 and "Using cache" in again.stdout
     assert not second_cache.exists()                                        # cached: no probe
+
+
+def test_a_fresh_home_finds_the_probe_in_the_store(rb, busybox, context, build, tmp_path):
+    """A CI job starts with an empty home but keeps its store on a volume: the probe's answer
+    (keyed by user and place as in the home) is kept in the store's cache too."""
+    first_cache, second_cache = tmp_path / "cache1", tmp_path / "cache2"
+    assert build(context(FROM + "RUN echo one > /p\n"), env={"XDG_CACHE_HOME": str(first_cache)}).returncode == 0
+    [probe] = (first_cache / "rootless-build").glob("probe-*.json")
+    assert (rb.root / "cache" / probe.name).read_text() == probe.read_text()
+    missed = build(context(FROM + "RUN echo two > /p\n"), env={"XDG_CACHE_HOME": str(second_cache)})
+    assert missed.returncode == 0 and "Using cache" not in missed.stdout     # a RUN ran
+    assert not second_cache.exists()                                        # not probed again
