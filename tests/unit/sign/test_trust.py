@@ -142,6 +142,27 @@ def test_key_pair_round_trip_and_wrong_passphrase():
         sigstore_keys.load_private(private_pem, b"not it", "k")
 
 
+def test_key_unlocks_in_background_and_both_scrypts_agree(tmp_path, monkeypatch):
+    private_pem, _ = sigstore_keys.generate(b"secret")
+    (tmp_path / "k").write_bytes(private_pem)
+    (tmp_path / "pass").write_bytes(b"secret\n")
+    key = sigstore_keys.unlock_in_background(str(tmp_path / "k"), str(tmp_path / "pass")).result()
+    assert sigstore_keys.verify([key.public_key()], b"x", sigstore_keys.sign(key, b"x"))
+    monkeypatch.delenv("COSIGN_PASSWORD", raising=False)
+    bad = sigstore_keys.unlock_in_background(str(tmp_path / "k"), None)  # an empty passphrase
+    with pytest.raises(SignatureError, match="wrong passphrase"):
+        bad.result()
+    with pytest.raises(SignatureError, match="No such file"):
+        sigstore_keys.unlock_in_background(str(tmp_path / "missing"), None)
+    # libsodium's scrypt (the fast path) and OpenSSL's (the fallback) derive the same key.
+    params, salt = {"N": 32768, "r": 8, "p": 1}, b"s" * 32
+    fast = sigstore_keys._derive(b"pw", salt, params)
+    from nacl import bindings
+
+    monkeypatch.setattr(bindings, "has_crypto_pwhash_scryptsalsa208sha256", False)
+    assert sigstore_keys._derive(b"pw", salt, params) == fast
+
+
 def _cosign_fixture(manifest: str):
     header, _, body = (COSIGN / "dir-img-cosign-valid_signature-1").read_bytes().partition(b"\n")
     assert header == b"\0sigstore-json"
