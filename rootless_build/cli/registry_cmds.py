@@ -96,7 +96,7 @@ def push(ctx, compression, compression_level, chunk_size, digestfile, quiet, sig
     name or DESTINATION."""
     unlocking = None
     if sigstore_key:  # its scrypt (~0.1 s, the key format's design) runs beside the imports and the upload
-        from rootless_build.sign.sigstore_keys import unlock_in_background
+        from rootless_build.sign.keyholder import unlock_in_background
 
         unlocking = unlock_in_background(sigstore_key, sign_passphrase_file)
     from rootless_build.registry.signatures import SignOptions

@@ -24,7 +24,7 @@ from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.referrers import put_blob
 
 if TYPE_CHECKING:
-    from rootless_build.sign.sigstore_keys import Unlocking
+    from rootless_build.sign.keyholder import KeyProcess, KeyThread
 
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -45,7 +45,7 @@ class SignOptions:
     sigstore_key: str | None = None      # --sign-by-sigstore-private-key
     gpg_fingerprint: str | None = None   # --sign-by
     passphrase_file: str | None = None   # --sign-passphrase-file
-    unlocking: Unlocking | None = None   # the sigstore key's unlocking, when the command started it
+    unlocking: KeyProcess | KeyThread | None = None  # the sigstore key's unlocking, if the command started it
 
     def __bool__(self) -> bool:
         return bool(self.sigstore_key or self.gpg_fingerprint)
@@ -118,11 +118,11 @@ class Signer:
     passphrase; `sign_pushed` signs and puts the attachment manifest."""
 
     def __init__(self, sign: SignOptions, options: RegistryOptions | None, identity: str):
-        from rootless_build.sign import registries_d, sigstore_keys
+        from rootless_build.sign import keyholder, registries_d
 
         self.sign, self.identity = sign, identity
         self.regd = registries_d.load(options.registries_d if options else None)
-        self._unlocking: sigstore_keys.Unlocking | None = None
+        self._unlocking: KeyProcess | KeyThread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._prepared: Future[list[dict]] | None = None
         self._payload = b""
@@ -131,8 +131,8 @@ class Signer:
                 where = registries_d.find_dir(options.registries_d if options else None)
                 raise SignatureError(f"signing {identity} with a sigstore key needs `use-sigstore-attachments: true` "
                                      f"for it in registries.d ({where})")
-            self._unlocking = sign.unlocking or sigstore_keys.unlock_in_background(sign.sigstore_key,
-                                                                                   sign.passphrase_file)
+            self._unlocking = sign.unlocking or keyholder.unlock_in_background(sign.sigstore_key,
+                                                                               sign.passphrase_file)
         if sign.gpg_fingerprint:
             self.regd.lookaside(identity, write=True)
 
@@ -156,16 +156,15 @@ class Signer:
 
         key = self.ready()
         if key is not None:
-            from rootless_build.sign import sigstore_keys
-
             if self._prepared is None:
                 self.prepare(repo, manifest_digest)
             assert self._prepared is not None and self._pool is not None
             try:
+                signature = SigstoreSignature(self._payload, key.sign(self._payload))
                 existing = self._prepared.result()
             finally:
+                key.close()
                 self._pool.shutdown(wait=False)
-            signature = SigstoreSignature(self._payload, sigstore_keys.sign(key, self._payload))
             put_attachment_manifest(repo, manifest_digest, existing, signature)
         if self.sign.gpg_fingerprint:
             from rootless_build.sign import gpg

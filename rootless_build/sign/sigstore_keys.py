@@ -10,9 +10,8 @@ secretbox under a key derived by scrypt from the passphrase. The public key is a
 XSalsa20) and the scrypt (libsodium's is ~25% faster than OpenSSL's behind hashlib, the
 fallback); all are imported here only, when a key is used.
 
-The scrypt is the cost of the format (N=32768, r=8: ~75 ms, 32 MiB, by design); it releases
-the GIL, so `unlock_in_background` runs it on a thread started as soon as a command knows
-its key, beside the command's own imports and network round trips.
+The scrypt is the cost of the format (N=32768, r=8: ~75 ms, 32 MiB, by design):
+`keyholder.unlock_in_background` takes it off a command's critical path.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import base64
 import hashlib
 import json
 import os
-import threading
 
 from rootless_build.errors import SignatureError
 
@@ -62,41 +60,6 @@ def load_private(pem: bytes, passphrase: bytes, where: str):
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise SignatureError(f"{where}: only ECDSA sigstore keys are supported")
     return key
-
-
-class Unlocking:
-    """A private key being unlocked on a daemon thread (a failed command does not wait for it)."""
-
-    def __init__(self, pem: bytes, passphrase: bytes, where: str):
-        self._key = None
-        self._error: SignatureError | None = None
-        self._thread = threading.Thread(target=self._run, args=(pem, passphrase, where), name="unlock", daemon=True)
-        self._thread.start()
-
-    def _run(self, pem: bytes, passphrase: bytes, where: str) -> None:
-        try:
-            self._key = load_private(pem, passphrase, where)
-        except SignatureError as e:
-            self._error = e
-
-    def result(self):
-        """The key; SignatureError if it cannot be unlocked."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._key
-
-
-def unlock_in_background(key_path: str, passphrase_file: str | None) -> Unlocking:
-    """Start unlocking the key file `key_path`; the files are read here, so a missing one
-    fails now, in the caller's thread."""
-    try:
-        with open(key_path, "rb") as f:
-            pem = f.read()
-        passphrase = read_passphrase(passphrase_file)
-    except OSError as e:
-        raise SignatureError(f"{e.filename or key_path}: {e.strerror}") from None
-    return Unlocking(pem, passphrase, key_path)
 
 
 def load_public(pem: bytes, where: str):
