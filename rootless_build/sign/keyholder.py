@@ -98,7 +98,7 @@ class KeyProcess:
     def sign(self, payload: bytes) -> str:
         self.result()
         try:
-            os.write(self._to_child, _HEADER.pack(b"P", len(payload)) + payload)
+            _send(self._to_child, b"P", payload)
         except OSError:
             raise SignatureError(f"{self.where}: the signing helper process ended") from None
         kind, body = self._answer()
