@@ -94,9 +94,14 @@ def push(ctx, compression, compression_level, chunk_size, digestfile, quiet, sig
          tls_verify, cert_dir, authfile, creds, image, destination):
     """Push an image (or a manifest list, with its images) to a registry, under its own
     name or DESTINATION."""
+    unlocking = None
+    if sigstore_key:  # its scrypt (~0.1 s, the key format's design) runs beside the imports and the upload
+        from rootless_build.sign.keyholder import unlock_in_background
+
+        unlocking = unlock_in_background(sigstore_key, sign_passphrase_file)
     from rootless_build.registry.signatures import SignOptions
 
-    sign = SignOptions(sigstore_key, sign_by, sign_passphrase_file)
+    sign = SignOptions(sigstore_key, sign_by, sign_passphrase_file, unlocking)
     push_to_registry(open_store(ctx), image, destination, compression, compression_level, chunk_size, digestfile,
                      quiet, _options(tls_verify, cert_dir, authfile, creds, registries_d=registries_d), sign=sign)
 

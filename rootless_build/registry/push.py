@@ -58,6 +58,7 @@ def push(store: Store, source: str, dest: str | None = None, *, options: Registr
         layers = _push_blobs(store, repo, image, compression, progress, chunk_size, jobs)
         raw, media_type = manifest_for(image, layers, media_compression(compression))
         if signer is not None:
+            signer.prepare(repo, dg.of_bytes(raw))  # the signature's blobs go up beside the manifest
             signer.ready()  # the key unlocked while the blobs went up (or the push stops here)
         digest = repo.put_manifest(ref.tag or "latest", raw, media_type)
         if dg.of_bytes(raw) != digest:

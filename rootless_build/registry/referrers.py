@@ -133,10 +133,11 @@ def _fetch_blob(store: Store, repo: Repository, desc: dict) -> None:
     store.blobs.put_bytes(data)
 
 
-def put_blob(repo: Repository, data: bytes) -> None:
-    """Upload a small document blob in one request, unless the registry has it."""
+def put_blob(repo: Repository, data: bytes, *, check: bool = True) -> None:
+    """Upload a small document blob in one request, unless the registry has it (asked
+    first unless `check` is false: for a blob new by construction, a round trip saved)."""
     digest = dg.of_bytes(data)
-    if repo.has_blob(digest):
+    if check and repo.has_blob(digest):
         return
     location = repo.start_upload()
     if location is not None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rootless_build.errors import RegistryError, SignatureError
 from rootless_build.oci import digest as dg
@@ -20,6 +22,9 @@ from rootless_build.registry.client import Repository
 from rootless_build.registry.errors import RegistryNotFound
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.referrers import put_blob
+
+if TYPE_CHECKING:
+    from rootless_build.sign.keyholder import KeyProcess, KeyThread
 
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -40,6 +45,7 @@ class SignOptions:
     sigstore_key: str | None = None      # --sign-by-sigstore-private-key
     gpg_fingerprint: str | None = None   # --sign-by
     passphrase_file: str | None = None   # --sign-passphrase-file
+    unlocking: KeyProcess | KeyThread | None = None  # the sigstore key's unlocking, if the command started it
 
     def __bool__(self) -> bool:
         return bool(self.sigstore_key or self.gpg_fingerprint)
@@ -103,25 +109,42 @@ def enforce(repo: Repository, identity: str, manifest_digest: str, options: Regi
 
 
 class Signer:
-    """Signing prepared as a push starts: the signature storage is configured and the key
-    file read at once; the key is unlocked (scrypt: ~0.1-0.2 s by design of the cosign key
-    format) on a helper thread while the blobs go up, and `ready()`, called before the
-    manifest is pushed, fails the push there on a wrong passphrase."""
+    """Signing prepared as a push starts: the signature storage is configured at once, and
+    the sigstore key unlocked on a thread (scrypt, ~0.1 s by design of the cosign key format;
+    started by the command before its imports when it can, `SignOptions.unlocking`). Once
+    the manifest's digest is known, `prepare` sends what the attachment needs besides the
+    signature (the payload and config blobs) on a thread while the manifest goes up;
+    `ready()`, called before the manifest is pushed, fails the push there on a wrong
+    passphrase; `sign_pushed` signs and puts the attachment manifest."""
 
     def __init__(self, sign: SignOptions, options: RegistryOptions | None, identity: str):
-        from rootless_build.sign import registries_d
+        from rootless_build.sign import keyholder, registries_d
 
         self.sign, self.identity = sign, identity
         self.regd = registries_d.load(options.registries_d if options else None)
-        self._unlocking = None
+        self._unlocking: KeyProcess | KeyThread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._prepared: Future[list[dict]] | None = None
+        self._payload = b""
         if sign.sigstore_key:
             if not self.regd.use_sigstore_attachments(identity):
                 where = registries_d.find_dir(options.registries_d if options else None)
                 raise SignatureError(f"signing {identity} with a sigstore key needs `use-sigstore-attachments: true` "
                                      f"for it in registries.d ({where})")
-            self._unlocking = _unlock_in_background(sign.sigstore_key, sign.passphrase_file)
+            self._unlocking = sign.unlocking or keyholder.unlock_in_background(sign.sigstore_key,
+                                                                               sign.passphrase_file)
         if sign.gpg_fingerprint:
             self.regd.lookaside(identity, write=True)
+
+    def prepare(self, repo: Repository, manifest_digest: str) -> None:
+        """Start sending the sigstore attachment's blobs for `manifest_digest` (not pushed yet)."""
+        if self._unlocking is None:
+            return
+        from rootless_build.sign import payload as payloads
+
+        self._payload = payloads.make(payloads.SIGSTORE_TYPE, manifest_digest, self.identity)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sign")
+        self._prepared = self._pool.submit(_attachment_parts, repo, manifest_digest, self._payload, self._pool)
 
     def ready(self):
         """The unlocked sigstore key (None without one); SignatureError if it cannot be."""
@@ -133,35 +156,22 @@ class Signer:
 
         key = self.ready()
         if key is not None:
-            from rootless_build.sign import sigstore_keys
-
-            body = payloads.make(payloads.SIGSTORE_TYPE, manifest_digest, self.identity)
-            put_attachment(repo, manifest_digest, SigstoreSignature(body, sigstore_keys.sign(key, body)))
+            if self._prepared is None:
+                self.prepare(repo, manifest_digest)
+            assert self._prepared is not None and self._pool is not None
+            try:
+                signature = SigstoreSignature(self._payload, key.sign(self._payload))
+                existing = self._prepared.result()
+            finally:
+                key.close()
+                self._pool.shutdown(wait=False)
+            put_attachment_manifest(repo, manifest_digest, existing, signature)
         if self.sign.gpg_fingerprint:
             from rootless_build.sign import gpg
 
             body = payloads.make(payloads.GPG_TYPE, manifest_digest, self.identity)
             write_lookaside(self.regd.lookaside(self.identity, write=True), manifest_digest,
                             gpg.sign(self.sign.gpg_fingerprint, body, self.sign.passphrase_file))
-
-
-def _unlock_in_background(key_path: str, passphrase_file: str | None):
-    """A future of the unlocked key; the files are read here, so a missing one fails now."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from rootless_build.sign import sigstore_keys
-
-    try:
-        with open(key_path, "rb") as f:
-            pem = f.read()
-        passphrase = sigstore_keys.read_passphrase(passphrase_file)
-    except OSError as e:
-        raise SignatureError(f"{e.filename or key_path}: {e.strerror}") from None
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unlock")
-    try:
-        return pool.submit(sigstore_keys.load_private, pem, passphrase, key_path)
-    finally:
-        pool.shutdown(wait=False)
 
 
 def attachment_manifest(repo: Repository, manifest_digest: str) -> dict | None:
@@ -174,26 +184,39 @@ def attachment_manifest(repo: Repository, manifest_digest: str) -> dict | None:
     except ValueError:
         raise RegistryError(f"{repo.display}: the signature manifest {attachment_tag(manifest_digest)} "
                             "is not JSON") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("layers", []), list):
+    layers = doc.get("layers", []) if isinstance(doc, dict) else None
+    if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
         raise RegistryError(f"{repo.display}: malformed signature manifest {attachment_tag(manifest_digest)}")
     return doc
 
 
-def put_attachment(repo: Repository, manifest_digest: str, sig: SigstoreSignature) -> None:
-    """Add `sig` to the attachment manifest of `manifest_digest` (kept when already there),
-    as containers/image does: payload blob, an OCI config listing the payloads, the manifest."""
-    manifest = attachment_manifest(repo, manifest_digest)
-    layers = list((manifest or {}).get("layers", []))
+def _attachment_parts(repo: Repository, manifest_digest: str, payload: bytes, pool: ThreadPoolExecutor) -> list[dict]:
+    """The layers of the attachment manifest already there, once the payload and a config
+    listing it after them are uploaded (as containers/image writes them; the payload's
+    upload runs beside the GET of the manifest). Both blobs are new by construction (the
+    payload holds a timestamp, the config lists it): the registry is not asked first."""
+    uploaded = pool.submit(put_blob, repo, payload, check=False)
+    layers = list((attachment_manifest(repo, manifest_digest) or {}).get("layers", []))
+    put_blob(repo, _attachment_config([*(entry.get("digest") for entry in layers), dg.of_bytes(payload)]),
+             check=False)
+    uploaded.result()
+    return layers
+
+
+def _attachment_config(payload_digests: list) -> bytes:
+    return json.dumps({"architecture": "", "os": "", "config": {},
+                       "rootfs": {"type": "layers", "diff_ids": payload_digests}}, separators=(",", ":")).encode()
+
+
+def put_attachment_manifest(repo: Repository, manifest_digest: str, layers: list[dict], sig: SigstoreSignature) -> None:
+    """Add `sig` to the attachment manifest of `manifest_digest` whose `layers` are already
+    there (kept when already among them); the blobs were sent by `_attachment_parts`."""
     layer = {"mediaType": SIMPLESIGNING, "digest": dg.of_bytes(sig.payload), "size": len(sig.payload),
              "annotations": {SIGNATURE_ANNOTATION: sig.signature}}
     if any(other == layer for other in layers):
         return
-    put_blob(repo, sig.payload)
-    layers.append(layer)
-    config = json.dumps({"architecture": "", "os": "", "config": {},
-                         "rootfs": {"type": "layers", "diff_ids": [entry["digest"] for entry in layers]}},
-                        separators=(",", ":")).encode()
-    put_blob(repo, config)
+    layers = [*layers, layer]
+    config = _attachment_config([entry.get("digest") for entry in layers])
     doc = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
            "config": {"mediaType": mt.OCI_CONFIG, "digest": dg.of_bytes(config), "size": len(config)},
            "layers": layers}

@@ -11,9 +11,9 @@ import pytest
 
 from rootless_build.errors import SignatureError
 from rootless_build.oci import digest as dg
+from rootless_build.sign import keyholder, registries_d, sigstore_keys, verify
 from rootless_build.sign import payload as payloads
 from rootless_build.sign import policy as policies
-from rootless_build.sign import registries_d, sigstore_keys, verify
 from rootless_build.sign.policy import Identity
 
 COSIGN = Path(__file__).parents[3] / "testdata" / "signing" / "cosign-fixture"
@@ -140,6 +140,34 @@ def test_key_pair_round_trip_and_wrong_passphrase():
     assert not sigstore_keys.verify([public], b"payloaD", signature)
     with pytest.raises(SignatureError, match="wrong passphrase"):
         sigstore_keys.load_private(private_pem, b"not it", "k")
+
+
+def test_key_unlocks_in_a_child_or_a_thread_and_both_scrypts_agree(tmp_path, monkeypatch):
+    private_pem, public_pem = sigstore_keys.generate(b"secret")
+    (tmp_path / "k").write_bytes(private_pem)
+    (tmp_path / "pass").write_bytes(b"secret\n")
+    public = sigstore_keys.load_public(public_pem, "p")
+    for kind in (keyholder.KeyProcess, keyholder.KeyThread):
+        key = kind(private_pem, b"secret", "k").result()
+        assert sigstore_keys.verify([public], b"x", key.sign(b"x"))
+        assert sigstore_keys.verify([public], b"y" * 5000, key.sign(b"y" * 5000))
+        key.close()
+        wrong = kind(private_pem, b"", "k")
+        with pytest.raises(SignatureError, match="k: wrong passphrase"):
+            wrong.sign(b"x")
+        wrong.close()
+    held = keyholder.unlock_in_background(str(tmp_path / "k"), str(tmp_path / "pass"))
+    assert sigstore_keys.verify([public], b"z", held.result().sign(b"z"))
+    held.close()
+    with pytest.raises(SignatureError, match="No such file"):
+        keyholder.unlock_in_background(str(tmp_path / "missing"), None)
+    # libsodium's scrypt (the fast path) and OpenSSL's (the fallback) derive the same key.
+    params, salt = {"N": 32768, "r": 8, "p": 1}, b"s" * 32
+    fast = sigstore_keys._derive(b"pw", salt, params)
+    from nacl import bindings
+
+    monkeypatch.setattr(bindings, "has_crypto_pwhash_scryptsalsa208sha256", False)
+    assert sigstore_keys._derive(b"pw", salt, params) == fast
 
 
 def _cosign_fixture(manifest: str):
