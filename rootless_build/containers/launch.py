@@ -122,6 +122,7 @@ def _fail(report_w: int, message: str, started: list[int]) -> None:
 def _step_spec(store, catalog: Catalog, container: Container, plan,
                report_w: int, started: list[int]):
     from rootless_build.containers import security
+    from rootless_build.sandbox.seccomp import user_cache_dir
     from rootless_build.sandbox.spec import Mount, StepSpec
     from rootless_build.store.unpacked import lower_dirs
 
@@ -145,7 +146,7 @@ def _step_spec(store, catalog: Catalog, container: Container, plan,
                     extra_hosts=[(h.split(":", 1)[0], h.split(":", 1)[1]) for h in cfg.extra_hosts],
                     mounts=mounts, interactive=True, on_start=on_start,
                     hardening=security.hardening_of(cfg), init=security.init_binary() if cfg.init else None,
-                    seccomp_cache=store.cache_dir / "seccomp",
+                    seccomp_cache=user_cache_dir(),
                     isolation="chroot" if plan.isolation == "chroot" else "oci",
                     chroot_mounts=plan.chroot_mounts)
 

@@ -135,6 +135,14 @@ def compile_profile(profile: str, caps: frozenset[str]) -> bytes:
         flt.release()
 
 
+def user_cache_dir() -> Path:
+    """Where compiled programs are kept: per user, beside the isolation probe's cache, not in
+    the store, so a fresh store (every cold build) does not compile the profile again."""
+    from rootless_build.sandbox.isolation import cache_dir
+
+    return cache_dir() / "seccomp"
+
+
 def compile_cached(profile: str, caps: frozenset[str], cache_dir: Path | None) -> bytes:
     """compile_profile, its result kept in cache_dir (~10-20 ms a container start saved):
     keyed by everything the program depends on, and checked against its digest on read."""
