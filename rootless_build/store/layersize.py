@@ -35,7 +35,7 @@ def _layer_size(store: Store, layer: dict[str, object]) -> int:
     if measured is None:
         return size         # blob missing or unreadable: the stored size is all we know
     try:
-        store.put_record(LAYER_SIZE, digest, {"size": measured})
+        store.put_record(LAYER_SIZE, digest, {"size": measured}, durable=False)
     except OSError:         # a read-only store still lists its images
         pass
     return measured
