@@ -85,3 +85,19 @@ def test_stat_cache_ignores_racy_entries(store, ctx):
     st = os.lstat(ctx / "fresh")
     hashes.remember("fresh", st, "sha256:" + "0" * 64)
     assert hashes.lookup("fresh", st) is None  # modified in the same instant: hash it again
+
+
+@pytest.mark.parametrize("torn", [b"", b'{"image": "sha256:', b"\0" * 40], ids=["empty", "truncated", "zero-filled"])
+def test_a_cache_record_torn_by_a_crash_is_a_miss(store, ctx, torn):
+    """Cache records are written without fsync: what a crash can leave of one reruns its
+    step (and the steps after it), never fails the build."""
+    from rootless_build.store.roots import BUILD_CACHE
+
+    run_build(store, ctx, DOCKERFILE)
+    names = sorted(store.record_names(BUILD_CACHE))
+    assert len(names) == 4
+    for name in names:
+        (store.cache_dir / BUILD_CACHE / name).write_bytes(torn)
+    again = run_build(store, ctx, DOCKERFILE)
+    assert cached_steps(again.output) == [] and again.image is not None
+    assert len(cached_steps(run_build(store, ctx, DOCKERFILE).output)) == 4      # recorded whole again
