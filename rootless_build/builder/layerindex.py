@@ -44,5 +44,5 @@ def layer_entries(store, digest: str, opener) -> list[list]:
     with opener() as f:
         entries = scan(f, f"layer {digest}")
     if store is not None:
-        store.put_record(LAYER_INDEX, digest, {"v": _VERSION, "entries": entries})
+        store.put_record(LAYER_INDEX, digest, {"v": _VERSION, "entries": entries}, durable=False)
     return entries

@@ -53,5 +53,7 @@ class StatCache:
 
     def save(self) -> None:
         if self._dirty and self._store is not None:
-            self._store.put_record(CONTEXT_HASHES, self._key, {"root": self._root, "files": self._entries})
+            # a cache: lost or torn in a crash, the files are hashed again (no fsync)
+            self._store.put_record(CONTEXT_HASHES, self._key, {"root": self._root, "files": self._entries},
+                                   durable=False)
             self._dirty = False

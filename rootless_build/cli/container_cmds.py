@@ -295,6 +295,7 @@ def exec_(ctx, interactive, tty, env, user, workdir, container, command):
     """Run a command in a running container."""
     from rootless_build.containers.execute import ExecOptions, run_exec
     from rootless_build.containers.status import is_running, refresh
+    from rootless_build.sandbox.seccomp import user_cache_dir
 
     try:
         store, catalog = _catalog(ctx)
@@ -306,7 +307,7 @@ def exec_(ctx, interactive, tty, env, user, workdir, container, command):
     except RootlessBuildError as e:
         raise _as_125(e) from None
     code, message = run_exec(c, ExecOptions(list(command), tty=tty, interactive=interactive, env=list(env),
-                                            user=user, workdir=workdir), store.cache_dir / "seccomp")
+                                            user=user, workdir=workdir), user_cache_dir())
     if message:
         sys.stdout.flush()
         click.echo(f"Error: {message}", err=True)

@@ -122,6 +122,7 @@ def _step_spec(store, catalog: Catalog, container: Container, plan,
                report_w: int, started: list[int]):
     from rootless_build.containers import security
     from rootless_build.containers.volumemounts import sandbox_mounts
+    from rootless_build.sandbox.seccomp import user_cache_dir
     from rootless_build.sandbox.spec import StepSpec
     from rootless_build.store.unpacked import lower_dirs
 
@@ -149,7 +150,7 @@ def _step_spec(store, catalog: Catalog, container: Container, plan,
                     extra_hosts=[(h.split(":", 1)[0], h.split(":", 1)[1]) for h in cfg.extra_hosts],
                     mounts=mounts, read_only=cfg.read_only, interactive=True, on_start=on_start,
                     hardening=security.hardening_of(cfg), init=security.init_binary() if cfg.init else None,
-                    seccomp_cache=store.cache_dir / "seccomp",
+                    seccomp_cache=user_cache_dir(),
                     isolation="chroot" if plan.isolation == "chroot" else "oci",
                     chroot_mounts=plan.chroot_mounts)
 

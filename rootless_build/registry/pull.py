@@ -22,7 +22,7 @@ from rootless_build.registry.download import Cancelled, download_blob
 from rootless_build.registry.errors import RegistryAuthError, RegistryNotFound
 from rootless_build.registry.options import RegistryOptions
 from rootless_build.registry.progress import NoProgress, Progress
-from rootless_build.registry.referrers import pull_attached
+from rootless_build.registry.referrers import list_referrers, pull_attached
 from rootless_build.registry.resolve import Candidate, Source, pull_candidates
 from rootless_build.registry.signatures import enforce as enforce_policy
 from rootless_build.registry.transport import Connections
@@ -81,31 +81,40 @@ def pull(store: Store, text: str, *, options: RegistryOptions | None = None, pla
     # Nothing is stored before the config is valid and names one diff_id per layer.
     config_raw = verify.fetch_config(store, found.repo, manifest.config, image_name)
     diff_ids = validate.layer_count(validate.image_config(config_raw, image_name), manifest.layers, image_name)
-    with store.writing():
-        manifest_digest = dg.of_bytes(raw)
-        new = not store.blobs.has(manifest_digest)
-        _fetch_layers(store, found.repo, manifest.layers, diff_ids, image_name, progress, jobs)
-        store.blobs.put_bytes(config_raw)
-        if found.media_type in mt.INDEXES:
-            store.blobs.put_bytes(found.raw)  # lets a later lookup by the list's digest work offline
-        image = store.add_manifest(raw)
-        name = found.name
-        tags = ()
-        if name.tag:
-            tag = str(Reference(name.registry, name.repository, name.tag))
-            new = _tag_changes(store, tag, image.manifest_digest) or new
-            store.tag(image, tag)
-            tags = (normalize(tag),)
-            if found.media_type in mt.INDEXES:  # the other platforms' images stay findable
-                store.put_record(PULLED_INDEXES, normalize(tag), {"index": found.digest})
-        else:
-            store.add_untagged(image)
-        locations.remember(store, [manifest.config.digest, *(layer.digest for layer in manifest.layers)],
-                           found.source.ref.registry, found.repo.name)
-        try:
-            pull_attached(store, found.repo, manifest_digest)  # its SBOM and provenance, if any
-        except RegistryError as e:
-            progress.message(f"Warning: attestations not pulled: {e}")
+    manifest_digest = dg.of_bytes(raw)
+    # Its attestations are listed while the layers download: on a registry without the
+    # referrers API that is two round trips (API, then the tag fallback) off the pull's time.
+    lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="referrers")
+    listing = lister.submit(list_referrers, found.repo, manifest_digest)
+    try:
+        with store.writing():
+            new = not store.blobs.has(manifest_digest)
+            _fetch_layers(store, found.repo, manifest.layers, diff_ids, image_name, progress, jobs)
+            store.blobs.put_bytes(config_raw)
+            if found.media_type in mt.INDEXES:
+                store.blobs.put_bytes(found.raw)  # lets a later lookup by the list's digest work offline
+            image = store.add_manifest(raw)
+            name = found.name
+            tags = ()
+            if name.tag:
+                tag = str(Reference(name.registry, name.repository, name.tag))
+                new = _tag_changes(store, tag, image.manifest_digest) or new
+                store.tag(image, tag)
+                tags = (normalize(tag),)
+                if found.media_type in mt.INDEXES:  # the other platforms' images stay findable
+                    store.put_record(PULLED_INDEXES, normalize(tag), {"index": found.digest})
+            else:
+                store.add_untagged(image)
+            locations.remember(store, [manifest.config.digest, *(layer.digest for layer in manifest.layers)],
+                               found.source.ref.registry, found.repo.name)
+            try:
+                pull_attached(store, found.repo, manifest_digest, listing.result())  # its SBOM and provenance
+            except RegistryError as e:
+                progress.message(f"Warning: attestations not pulled: {e}")
+    finally:
+        # joined once done: a build enters its user namespace in place only while no other
+        # thread runs (sandbox.userns); after an error it is left to finish on its own
+        lister.shutdown(wait=listing.done(), cancel_futures=True)
     progress.items_done()
     progress.message(f"Digest: {digest}")
     shown = normalize(text)

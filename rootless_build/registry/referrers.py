@@ -91,10 +91,11 @@ def list_referrers(repo: Repository, subject_digest: str) -> list[dict]:
     return [m for m in manifests or [] if isinstance(m, dict) and dg.is_digest(m.get("digest", ""))]
 
 
-def pull_attached(store: Store, repo: Repository, subject_digest: str) -> int:
-    """Fetch the SBOM and provenance artifacts of a pulled image into the store."""
+def pull_attached(store: Store, repo: Repository, subject_digest: str, listed: list[dict] | None = None) -> int:
+    """Fetch the SBOM and provenance artifacts of a pulled image into the store (`listed`:
+    list_referrers' answer when the caller asked already)."""
     count = 0
-    for entry in list_referrers(repo, subject_digest):
+    for entry in list_referrers(repo, subject_digest) if listed is None else listed:
         if entry.get("artifactType") not in KNOWN_TYPES:
             continue
         if count >= MAX_REFERRERS:

@@ -67,7 +67,7 @@ def known_diff_id(store: Store, desc: Descriptor) -> str:
 
 def note_diff_id(store: Store, digest: str, diff_id: str) -> None:
     if digest != diff_id:  # an uncompressed blob is its own diff_id: nothing to note
-        store.put_record(DIFF_ID, digest, {"diff_id": diff_id})
+        store.put_record(DIFF_ID, digest, {"diff_id": diff_id}, durable=False)
 
 
 class DiffIdStream:

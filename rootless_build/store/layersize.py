@@ -35,7 +35,7 @@ def _layer_size(store: Store, layer: StoredLayer) -> int:
     if measured is None:
         return layer.size   # blob missing or unreadable: the stored size is all we know
     try:
-        store.put_record(LAYER_SIZE, layer.digest, {"size": measured})
+        store.put_record(LAYER_SIZE, layer.digest, {"size": measured}, durable=False)
     except OSError:         # a read-only store still lists its images
         pass
     return measured

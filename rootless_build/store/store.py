@@ -238,10 +238,12 @@ class Store:
         except (FileNotFoundError, ValueError):
             return None
 
-    def put_record(self, kind: str, key: str, value: dict[str, Any]) -> None:
+    def put_record(self, kind: str, key: str, value: dict[str, Any], *, durable: bool = True) -> None:
+        """durable=False for a note derived from a blob (made again from it when missing):
+        not fsynced; one torn by a crash reads as missing (get_record)."""
         path = self.record_path(kind, key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_bytes(path, json.dumps(value, sort_keys=True).encode())
+        atomic.write_bytes(path, json.dumps(value, sort_keys=True).encode(), durable=durable)
 
     def delete_record(self, kind: str, key: str) -> None:
         try:

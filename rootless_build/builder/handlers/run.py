@@ -215,6 +215,7 @@ def execute_run(store, request: RunRequest):
     from rootless_build.builder.layerwrite import WrittenLayer
     from rootless_build.builder.runmounts import prepare_mounts
     from rootless_build.sandbox import isolation
+    from rootless_build.sandbox.seccomp import user_cache_dir
     from rootless_build.sandbox.spec import Mount as SandboxMount
     from rootless_build.sandbox.step import StepSpec, run_step
     from rootless_build.store.unpacked import ensure_unpacked, flat_lowers
@@ -248,7 +249,7 @@ def execute_run(store, request: RunRequest):
                 driver=driver, env=[*request.env, *secret_env], cwd=request.workdir, user=request.user,
                 network="none" if request.network == "none" else "host", mounts=mounts,
                 output=_output(request.quiet), tail_lines=TAIL_LINES, volatile=True,
-                hardening=_hardening(request), seccomp_cache=store.cache_dir / "seccomp",
+                hardening=_hardening(request), seccomp_cache=user_cache_dir(),
                 isolation="chroot" if plan.isolation == "chroot" else "oci", chroot_mounts=plan.chroot_mounts,
                 **_limits(request.options)))
         if result.exit_code != 0:

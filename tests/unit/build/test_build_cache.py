@@ -85,3 +85,25 @@ def test_stat_cache_ignores_racy_entries(store, ctx):
     st = os.lstat(ctx / "fresh")
     hashes.remember("fresh", st, "sha256:" + "0" * 64)
     assert hashes.lookup("fresh", st) is None  # modified in the same instant: hash it again
+
+
+@pytest.mark.parametrize("torn", [b"", b'{"image": "sha256:', b"\0" * 40], ids=["empty", "truncated", "zero-filled"])
+def test_a_cache_record_torn_by_a_crash_is_a_miss(store, ctx, torn):
+    """Cache records and the context's hashes are written without fsync: what a crash can
+    leave of one reruns its step (and the steps after it), never fails the build."""
+    from rootless_build.builder.statcache import CONTEXT_HASHES
+    from rootless_build.store.roots import BUILD_CACHE
+
+    for name in ("a.txt", "b.txt"):     # out of the racy window, so that their hashes are kept
+        past = os.stat(ctx / name).st_mtime_ns - 10 * 10**9
+        os.utime(ctx / name, ns=(past, past))
+    time.sleep(0.06)
+    run_build(store, ctx, DOCKERFILE)
+    names = sorted(store.record_names(BUILD_CACHE))
+    assert len(names) == 4 and len(store.record_names(CONTEXT_HASHES)) == 1
+    for name in names:
+        (store.cache_dir / BUILD_CACHE / name).write_bytes(torn)
+    (store.cache_dir / CONTEXT_HASHES / store.record_names(CONTEXT_HASHES)[0]).write_bytes(torn)
+    again = run_build(store, ctx, DOCKERFILE)
+    assert cached_steps(again.output) == [] and again.image is not None
+    assert len(cached_steps(run_build(store, ctx, DOCKERFILE).output)) == 4      # recorded whole again

@@ -82,3 +82,23 @@ def test_entries_are_remembered_per_blob(store):
     first = layer_entries(store, digest, opener)
     second = layer_entries(store, digest, opener)
     assert first == second and len(opened) == 1
+
+
+@pytest.mark.parametrize("torn", [b"", b'{"v": 2, "entries": [["dir/", "5"', b"\0" * 64],
+                         ids=["empty", "truncated", "zero-filled"])
+def test_a_record_torn_by_a_crash_is_made_again(store, torn):
+    """Layer-index records are written without fsync (derived from the blob): what a crash
+    can leave of one (nothing, a prefix, zeroed blocks) reads as missing and is rescanned."""
+    from rootless_build.store.roots import LAYER_INDEX
+
+    digest = store.blobs.put_bytes(_tar(tarfile.PAX_FORMAT))
+    first = layer_entries(store, digest, lambda: store.blobs.open(digest))
+    store.record_path(LAYER_INDEX, digest).write_bytes(torn)
+    opened = []
+
+    def opener():
+        opened.append(1)
+        return store.blobs.open(digest)
+
+    assert layer_entries(store, digest, opener) == first and opened == [1]
+    assert layer_entries(store, digest, opener) == first and opened == [1]   # the record is whole again

@@ -3,6 +3,7 @@ conditions of moby's seccomp profile (caps, arches, minKernel) honoured as moby 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -92,3 +93,23 @@ def test_compiled_programs_are_kept_and_checked(tmp_path) -> None:
     assert kept.read_bytes()[32:] == first
     other = seccomp.compile_cached(profile, caps | {"CAP_SYS_ADMIN"}, tmp_path)
     assert other != first and len(list(tmp_path.iterdir())) == 2
+
+
+def test_a_kept_program_writable_by_others_is_not_trusted(tmp_path) -> None:
+    """The digest catches damage only: a program in a directory or file others may write
+    (XDG_CACHE_HOME on a shared place) is compiled again and replaced, never installed."""
+    caps = frozenset(f"CAP_{c}" for c in hardening.DEFAULT_CAPS)
+    profile = seccomp.default_profile()
+    good = seccomp.compile_cached(profile, caps, tmp_path / "sc")
+    (kept,) = (tmp_path / "sc").iterdir()
+    assert (tmp_path / "sc").stat().st_mode & 0o777 == 0o700
+    planted = seccomp.compile_profile('{"defaultAction": "SCMP_ACT_ALLOW"}', caps)
+    kept.write_bytes(hashlib.sha256(planted).digest() + planted)     # well formed, and weaker
+    assert seccomp.compile_cached(profile, caps, tmp_path / "sc") == planted    # ours: trusted
+    kept.chmod(0o666)
+    assert seccomp.compile_cached(profile, caps, tmp_path / "sc") == good
+    assert kept.read_bytes()[32:] == good                                       # replaced
+    kept.write_bytes(hashlib.sha256(planted).digest() + planted)
+    kept.chmod(0o644)
+    (tmp_path / "sc").chmod(0o777)
+    assert seccomp.compile_cached(profile, caps, tmp_path / "sc") == good
