@@ -31,6 +31,7 @@ from typing import IO, TYPE_CHECKING
 
 from rootless_build.errors import SandboxError, UsageError
 from rootless_build.sandbox.drivers import DRIVERS
+from rootless_build.sandbox.owncache import read_own, write_own
 from rootless_build.sandbox.probe import Trial
 
 if TYPE_CHECKING:
@@ -223,7 +224,7 @@ def choose(scratch: Path, isolation: str | None = None, driver: str | None = Non
 def cached_trials(shared: Path | None = None) -> list[Trial] | None:
     for path in _cache_files(shared):
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(read_own(path) or b"")
             return [Trial(**t) for t in data["trials"]]
         except (OSError, ValueError, KeyError, TypeError):
             continue
@@ -234,10 +235,7 @@ def _store(trials: list[Trial], shared: Path | None = None) -> None:
     text = json.dumps({"trials": [asdict(t) for t in trials]}, sort_keys=True)
     for path in _cache_files(shared):
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}")
-            tmp.write_text(text)
-            os.replace(tmp, path)
+            write_own(path, text.encode())
         except OSError:
             pass        # only a cache: the next command probes again
 

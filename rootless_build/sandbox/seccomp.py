@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rootless_build.errors import SandboxError
 from rootless_build.sandbox import libseccomp as ls
+from rootless_build.sandbox.owncache import read_own, write_own
 
 DEFAULT = "default"
 UNCONFINED = "unconfined"
@@ -151,41 +152,15 @@ def compile_cached(profile: str, caps: frozenset[str], cache_dir: Path | None) -
     key = hashlib.sha256("\0".join([profile, *sorted(caps), platform.machine(), os.uname().release,
                                      ls.version()]).encode()).hexdigest()
     path = cache_dir / f"{key}.bpf"
-    data = _read_own(cache_dir, path)
+    data = read_own(path)
     if data is not None and len(data) > 32 and hashlib.sha256(data[32:]).digest() == data[:32]:
         return data[32:]
     bpf = compile_profile(profile, caps)
     try:
-        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = cache_dir / f".{key}.{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)  # whatever the umask
-        with os.fdopen(fd, "wb") as f:
-            f.write(hashlib.sha256(bpf).digest() + bpf)
-        os.replace(tmp, path)
+        write_own(path, hashlib.sha256(bpf).digest() + bpf)
     except OSError:
         pass                    # a cache that cannot be written costs a compile, nothing else
     return bpf
-
-
-def _read_own(cache_dir: Path, path: Path) -> bytes | None:
-    """The file's bytes if it and its directory are ours and writable by us alone: the
-    digest only catches damage, and XDG_CACHE_HOME may name a shared place where another
-    user could leave a weaker program under the key's name."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        me = os.geteuid()
-        for st in (os.fstat(fd), os.stat(cache_dir)):
-            if st.st_uid != me or st.st_mode & 0o022:
-                return None
-        with os.fdopen(os.dup(fd), "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 class _SockFprog(ctypes.Structure):

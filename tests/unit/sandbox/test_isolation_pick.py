@@ -81,3 +81,18 @@ def test_a_cached_probe_keeps_kernel_overlay(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     _store([trial("full", drivers={"overlay": OK, "fuse-overlayfs": OK, "vfs": OK})])
     assert _pick(cached_trials() or [], None, None).driver == "overlay"
+
+
+def test_a_probe_answer_others_could_write_is_not_trusted(tmp_path, monkeypatch):
+    """A shared XDG_CACHE_HOME must not let another user force a weaker isolation."""
+    from rootless_build.sandbox.isolation import _cache_files, _store, cached_trials
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _store([trial("full", drivers={"overlay": OK})])
+    assert cached_trials() is not None
+    (path,) = _cache_files(None)
+    os.chmod(path.parent, 0o777)
+    assert cached_trials() is None
+    os.chmod(path.parent, 0o700)
+    os.chmod(path, 0o666)
+    assert cached_trials() is None
