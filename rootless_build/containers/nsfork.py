@@ -8,13 +8,15 @@ process must be single-threaded (the kernel refuses unshare(CLONE_NEWUSER) other
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from rootless_build.errors import ContainerError
 
 
-def fork_in_userns(mapping_kind: str = "full") -> int:
+def fork_in_userns(mapping_kind: str = "full", meanwhile: Callable[[], None] | None = None) -> int:
     """os.fork(), the child becoming root of a new user + mount namespace with our id maps
-    (mapping_kind "single": only our own id, where newuidmap is refused)."""
+    (mapping_kind "single": only our own id, where newuidmap is refused); the child runs
+    meanwhile() while we write the maps."""
     from rootless_build.sandbox import idmap
     from rootless_build.sandbox.enter import enter
     from rootless_build.sandbox.userns import write_maps
@@ -26,7 +28,7 @@ def fork_in_userns(mapping_kind: str = "full") -> int:
     if pid == 0:
         os.close(ready_r)
         os.close(go_w)
-        enter(ready_w, go_r)        # exits the child when the parent gives up
+        enter(ready_w, go_r, meanwhile)     # exits the child when the parent gives up
         return 0
     os.close(ready_w)
     os.close(go_r)

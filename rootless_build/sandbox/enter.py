@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 
 from rootless_build.sandbox import libc
 
@@ -40,7 +41,8 @@ def become_root() -> None:
     os.setresuid(0, 0, 0)
 
 
-def enter(ready_fd: int, go_fd: int) -> None:
+def enter(ready_fd: int, go_fd: int, meanwhile: Callable[[], None] | None = None) -> None:
+    """meanwhile: work of the caller's (imports) done while the parent writes the id maps."""
     try:
         libc.unshare(libc.CLONE_NEWUSER | libc.CLONE_NEWNS)
     except OSError as e:
@@ -48,6 +50,11 @@ def enter(ready_fd: int, go_fd: int) -> None:
         os._exit(SETUP_FAILED)
     os.write(ready_fd, b"R")
     os.close(ready_fd)
+    if meanwhile is not None:
+        try:
+            meanwhile()
+        except BaseException:   # noqa: BLE001 - only a head start: the caller does it again
+            pass
     answer = os.read(go_fd, 1)
     os.close(go_fd)
     if answer != b"G":
