@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import traceback
 from pathlib import Path
 
 from rootless_build.containers.catalog import Catalog
@@ -111,6 +110,8 @@ def _runner(store, catalog: Catalog, container: Container, plan,
         _fail(report_w, str(e), started)
     except BaseException as e:  # noqa: BLE001 - a bug: one line for the user, details in the log
         _fail(report_w, f"internal error: {type(e).__name__}: {e}", started)
+        import traceback  # only for a bug: not on every start
+
         with open(catalog.path(container.id) / "monitor.log", "a") as f:
             f.write(traceback.format_exc())
     finally:
