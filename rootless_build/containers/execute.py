@@ -2,8 +2,10 @@
 
 The CLI forks; the child joins the container's namespaces (nsenter.py) and forks again so
 the pid namespace applies; the grandchild takes the user, working directory and
-environment and execs the command. With -t it gets a new pseudo-terminal whose master the
-CLI relays to the local terminal (raw mode, SIGWINCH). Exit status: the command's, 126
+environment and execs the command. With -t the child, inside the container's root, opens a
+pseudo-terminal of the container's devpts (so `tty` names a /dev/pts/N that exists there)
+and sends its master back over a socket, as runc's console socket does; the CLI relays it
+to the local terminal (raw mode, SIGWINCH). Exit status: the command's, 126
 when it cannot be executed, 127 when it is not found, 125 when joining failed.
 """
 
@@ -13,13 +15,14 @@ import contextlib
 import os
 import selectors
 import signal
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rootless_build.containers import nsenter, terminal
 from rootless_build.containers.record import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_OWN_ERROR, Container
 from rootless_build.containers.runconfig import process_env
-from rootless_build.sandbox import hardening, libc
+from rootless_build.sandbox import console, hardening, libc
 from rootless_build.sandbox.users import home_dir, resolve_user
 
 
@@ -39,12 +42,9 @@ def run_exec(container: Container, opts: ExecOptions, cache_dir: Path | None = N
     env = process_env(container.config, opts.env, tty=opts.tty)
     user = opts.user if opts.user is not None else container.config.user
     workdir = opts.workdir or container.config.working_dir or "/"
-    master = slave = None
-    if opts.tty:
-        master, slave = terminal.open_pty()
-        size = terminal.window_size(0)
-        if size:
-            terminal.set_window_size(master, *size)
+    theirs = ours = None
+    if opts.tty:        # the child sends the pty's master on it
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     from rootless_build.containers.security import hardening_of
     from rootless_build.sandbox.hardening import filter_for
 
@@ -54,12 +54,15 @@ def run_exec(container: Container, opts: ExecOptions, cache_dir: Path | None = N
     pid = os.fork()
     if pid == 0:
         os.close(err_r)
-        if master is not None:
-            os.close(master)
-        _child(container.state.pid, opts, env, user, workdir, slave, err_w, (secure, bpf))
+        if ours is not None:
+            ours.close()
+        _child(container.state.pid, opts, env, user, workdir, theirs, err_w, (secure, bpf))
     os.close(err_w)
-    if slave is not None:
-        os.close(slave)
+    master = None
+    if ours is not None and theirs is not None:
+        theirs.close()
+        with ours:
+            master = console.receive_master(ours)  # None: the child failed first, err_r says why
     old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)   # the command gets it and decides
     try:
         if master is not None:
@@ -76,7 +79,7 @@ def run_exec(container: Container, opts: ExecOptions, cache_dir: Path | None = N
 
 
 def _child(init_pid: int, opts: ExecOptions, env: list[str], user: str, workdir: str,
-           slave: int | None, err_w: int, secure: tuple) -> None:
+           console_sock: socket.socket | None, err_w: int, secure: tuple) -> None:
     """In the forked child: join, fork into the pid namespace, wait, pass the status up."""
     try:
         libc.prctl(libc.PR_SET_DUMPABLE, 0)   # holds the CLI's memory; the command execs anew
@@ -87,9 +90,17 @@ def _child(init_pid: int, opts: ExecOptions, env: list[str], user: str, workdir:
         env_keys = {e.split("=", 1)[0] for e in env}
         if "HOME" not in env_keys:
             env.append(f"HOME={home_dir(Path('/'), uid)}")
+        slave = None
+        if console_sock is not None:
+            master, slave = console.open_pty(uid, terminal.window_size(0))
+            console.send_master(console_sock, master)
+            os.close(master)
+            console_sock.close()
         child = os.fork()
         if child == 0:
             _grandchild(opts, env, uid, gid, groups, workdir, slave, err_w, secure)
+        if slave is not None:
+            os.close(slave)     # the pty closes when the command (and what it left) ends
         _, status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(status)
         os._exit(128 - code if code < 0 else code)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import traceback
 
 from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.monitor import Launch, Launched
@@ -43,13 +42,20 @@ def launcher(store, catalog: Catalog, container: Container, prefer_driver: str |
         plan = isolation.choose(store.tmp_dir, prefer_isolation, container.driver or prefer_driver,
                                 shared_cache=store.cache_dir)
         report_r, report_w = os.pipe()
-        pid = userns.fork(plan.id_mapping()) if plan.userns else os.fork()
+        pid = userns.fork(plan.id_mapping(), meanwhile=_import_runner) if plan.userns else os.fork()
         if pid == 0:
             os.close(report_r)
             _runner(store, catalog, container, plan, stdio, console, report_w)
         os.close(report_w)
         return _await_init(pid, report_r, catalog, container)
     return launch
+
+
+def _import_runner() -> None:
+    """What the runner imports, while newuidmap/newgidmap run (~20 ms saved on a start)."""
+    from rootless_build.containers import security  # noqa: F401
+    from rootless_build.sandbox import spec, step  # noqa: F401
+    from rootless_build.store import unpacked  # noqa: F401
 
 
 def _await_init(pid: int, report_r: int, catalog: Catalog, container: Container) -> Launched:
@@ -103,6 +109,8 @@ def _runner(store, catalog: Catalog, container: Container, plan,
         _fail(report_w, str(e), started)
     except BaseException as e:  # noqa: BLE001 - a bug: one line for the user, details in the log
         _fail(report_w, f"internal error: {type(e).__name__}: {e}", started)
+        import traceback  # only for a bug: not on every start
+
         with open(catalog.path(container.id) / "monitor.log", "a") as f:
             f.write(traceback.format_exc())
     finally:

@@ -118,6 +118,9 @@ def kill(catalog: Catalog, container: Container, sig: int = signal.SIGKILL) -> N
     container = refresh(catalog, container)
     if not is_running(container):
         raise ContainerError(f"cannot kill container {container.name}: it is not running")
+    # docker's HasBeenManuallyStopped: whatever the signal, no policy restarts it after
+    # this (marked first: the monitor reads the mark as soon as the process ends)
+    restart.mark_stopped(catalog, container)
     s = container.state
     if not procs.send(s.pid, s.pid_start, sig):
         raise ContainerError(f"cannot kill container {container.name}: its process is gone")

@@ -27,6 +27,7 @@ from rootless_build.containers.catalog import Catalog
 from rootless_build.containers.logfile import LogWriter
 from rootless_build.containers.record import EXITED, RUNNING, Container, now_iso
 from rootless_build.errors import ContainerError
+from rootless_build.sandbox.console import receive_master
 
 HIGH_WATER = 1 << 20
 STDIN_HIGH_WATER = 1 << 20
@@ -157,12 +158,10 @@ class Monitor:
 
     def _take_pty(self) -> None:
         """The container's pty master, sent by its pid 1 before it exec'd the command."""
-        _, fds, _, _ = socket.recv_fds(self.console, 16, 1)
+        master = receive_master(self.console)
         self.console.close()
-        if not fds:
+        if master is None:
             raise ContainerError("the container did not send its terminal")
-        master = fds[0]
-        os.set_inheritable(master, False)
         os.set_blocking(master, False)
         self.pty_master = master
         self.outputs[master] = protocol.STDOUT

@@ -42,8 +42,3 @@ def make_controlling(slave_fd: int) -> None:
     """In a fresh session (after setsid): the pty becomes this process's controlling tty."""
     fcntl.ioctl(slave_fd, termios.TIOCSCTTY, 0)
 
-
-def open_pty() -> tuple[int, int]:
-    """(master, slave), both close-on-exec; the slave is dup2'ed where a process needs it."""
-    master, slave = os.openpty()
-    return master, slave

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from rootless_build.errors import SandboxError
-from rootless_build.sandbox import drivers, hardening, libc, overlay
+from rootless_build.sandbox import console, drivers, hardening, libc, overlay
 from rootless_build.sandbox.copyup import copy_up
 from rootless_build.sandbox.rootfs import RootfsPlan, enter_rootfs
 from rootless_build.sandbox.slirp import Slirp, SlirpOptions
@@ -40,7 +40,6 @@ from rootless_build.sandbox.users import home_dir, resolve_user
 SETUP_FAILED = 125
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-TIOCSPTLCK, TIOCGPTPEER = 0x40045431, 0x5441
 
 
 @dataclass(frozen=True)
@@ -290,16 +289,12 @@ def _init_main(plan: StepperPlan, exec_w: int) -> NoReturn:
 def _console(sock_fd: int, uid: int, size: tuple[int, int]) -> None:
     """A pty of the step's own devpts on fds 0-2 (the user's, as runc makes it); its master
     goes to whoever holds the other end of sock_fd."""
-    master = os.open("/dev/pts/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-    fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
-    slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
-    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
-    os.fchown(slave, uid, -1)
+    master, slave = console.open_pty(uid, size)
     for target in (0, 1, 2):
         os.dup2(slave, target)
     os.close(slave)
     with socket.socket(fileno=sock_fd) as sock:
-        socket.send_fds(sock, [b"m"], [master])
+        console.send_master(sock, master)
     os.close(master)
 
 

@@ -5,7 +5,9 @@
 #   2. `run -d -p PORT:80 IMAGE httpd` until the published port answers on 127.0.0.1
 # Prints each mean and median and the ratio rootless-build / podman (target: <= 1).
 # Run as the unprivileged user; as root it re-runs itself as rbuild (scripts/as-user).
-# Environment: RB_BENCH_RUNS (default 10), RB_TEST_CACHE (busybox.tar's directory).
+# Environment: RB_BENCH_RUNS (default 10), RB_TEST_CACHE (busybox.tar's directory), RB_BENCH_RB
+# (the command measured; a work tree: 'env PYTHONSAFEPATH=1 PYTHONPATH=TREE python -m rootless_build',
+# PYTHONSAFEPATH since -m would put the current directory, /opt/rootless-build/src, first).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

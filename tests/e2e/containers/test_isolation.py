@@ -175,3 +175,28 @@ def test_tty_names_the_containers_own_pty(cli_argv, busybox) -> None:
     assert lines[0] == "/dev/pts/0"                 # the container's devpts, not the host's
     assert lines[1].startswith("crw--w----") and lines[1].split()[2] == "root"
     assert lines[2] == "40 160"                     # the client's window size reached it
+
+
+def test_exec_tty_is_a_pty_of_the_containers_devpts(cli_argv, rb, busybox) -> None:
+    """Regression: exec -t took its pty from the host's /dev/pts, so `tty` named a path
+    that did not exist in the container (or another terminal's)."""
+    import pexpect
+    from ctrhelp import pexpect_env
+
+    done = rb("run", "-d", busybox, "sleep", "300")
+    assert done.returncode == 0, done.stderr
+    cid = done.stdout.strip()
+    probe = ('tty; test -c "$(tty)" && echo is-a-device; '
+             '[ "$(stat -c %d "$(tty)")" = "$(stat -c %d /dev/pts/ptmx)" ] && echo same-devpts; '
+             'ls -l "$(tty)"; stty size')
+    for command in (["tty"], ["sh", "-c", 'test -c "$(tty)"'], ["sh", "-c", probe]):
+        child = pexpect.spawn(cli_argv[0], [*cli_argv[1:], "exec", "-t", cid, *command], timeout=60,
+                              env=pexpect_env(), encoding="utf-8", dimensions=(30, 120))
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0, (command, child.before)
+    lines = child.before.replace("\r", "").splitlines()
+    assert lines[0].startswith("/dev/pts/") and lines[0][len("/dev/pts/"):].isdigit(), lines
+    assert lines[1:3] == ["is-a-device", "same-devpts"], lines
+    assert lines[3].startswith("crw--w----") and lines[3].split()[2] == "root", lines
+    assert lines[4] == "30 120"                 # the client's window size reached it

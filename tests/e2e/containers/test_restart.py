@@ -84,6 +84,30 @@ def test_restarts_until_stop(rb, busybox, policy) -> None:
     assert rb("rm", "-f", cid).returncode == 0
 
 
+@pytest.mark.parametrize("policy", ["always", "unless-stopped"])
+def test_kill_is_not_restarted(rb, busybox, policy) -> None:
+    """kill is the user's stop too (docker's HasBeenManuallyStopped): regression, an
+    `always` container killed came straight back."""
+    done = rb("run", "-d", "--restart", policy, busybox, "sleep", "100")
+    assert done.returncode == 0, done.stderr
+    cid = done.stdout.strip()
+    killed = rb("kill", cid)
+    assert killed.returncode == 0, killed.stderr
+    state = _until(rb, cid, _exited)
+    assert state["status"] == "exited" and state["exit_code"] == 137 and state["stopped"]
+    time.sleep(1.0)                 # ten times the first restart delay
+    later = _state(rb, cid)
+    assert later["status"] == "exited" and later["restart_count"] == 0
+    assert json.loads(rb("inspect", cid).stdout)[0]["RestartCount"] == 0
+    # start runs it again, under its policy again
+    assert rb("start", cid).returncode == 0
+    again = _state(rb, cid)
+    assert again["status"] == "running" and not again["stopped"]
+    assert rb("kill", cid).returncode == 0
+    assert _until(rb, cid, _exited)["restart_count"] == 0
+    assert rb("rm", "-f", cid).returncode == 0
+
+
 def test_bad_restart_flags(rb, busybox) -> None:
     for args, message in ((["--restart", "sometimes"], "use no, on-failure"),
                           (["--restart", "always:3"], "maximum retry count cannot be used"),
