@@ -24,12 +24,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rootless_build.record import asdict
+
+if TYPE_CHECKING:
+    import subprocess
 
 PREFIX_ENV = "ROOTLESS_BUILD_PROGRESS_PREFIX"
 ERROR_ENV = "ROOTLESS_BUILD_STAGE_ERROR_FILE"   # where a child writes its one-line error
@@ -146,6 +148,8 @@ class StagePrefetcher:
         bases = {key: image.manifest_digest for key, image in self._options.found_images.items()}
         env = {**os.environ, PREFIX_ENV: f"[{self._label(index)}] ", ERROR_ENV: self._errors[index],
                BASES_ENV: json.dumps(bases)}
+        import subprocess  # lazily: a cached build plans stages but never starts a child (~1 ms)
+
         child = subprocess.Popen([sys.executable, "-m", "rootless_build.builder.stagejob", self._store_root],
                                  stdin=subprocess.PIPE, env=env)
         assert child.stdin is not None
