@@ -8,39 +8,27 @@ import os
 import posixpath
 import stat
 
-from rootless_build.errors import SandboxError
-
-MAX_LINKS = 40      # as the kernel's path walk: a loop ends, it is not followed for ever
+from rootless_build.errors import LayerError, SandboxError
+from rootless_build.layers.paths import resolve_links
 
 
 def resolve_in_root(root: str, path: str) -> str | None:
     """The host path of container path `path` under `root`, symlinks resolved as the
-    container sees them (an absolute link stays inside root); None when absent."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    done: list[str] = []
-    links = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        host = os.path.join(root, *done, part)
+    container sees them (an absolute link stays inside root); None when absent or a loop."""
+
+    def link_target(rel: str) -> str | None:
+        host = os.path.join(root, rel)
         try:
-            st = os.lstat(host)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        if stat.S_ISLNK(st.st_mode):
-            links += 1
-            if links > MAX_LINKS:
-                return None
-            target = os.readlink(host)
-            if target.startswith("/"):
-                done = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        done.append(part)
-    return os.path.join(root, *done)
+            return os.readlink(host) if stat.S_ISLNK(os.lstat(host).st_mode) else None
+        except OSError:
+            return None     # absent: kept as given, found missing below
+
+    try:
+        resolved = resolve_links(link_target, path)
+    except LayerError:
+        return None
+    host = os.path.join(root, resolved)
+    return host if os.path.lexists(host) else None
 
 
 def copy_up(root: str, target: str, volume_dir: str) -> None:
