@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rootless_build.builder import resultfiles
 from rootless_build.builder.args import BuildArgs, StageArgs
 from rootless_build.builder.cache import StepCache
 from rootless_build.builder.dockerfilesource import read_dockerfile
@@ -74,6 +75,7 @@ class Builder:
         self.dockerfile: Dockerfile | None = None
         self._prefetch: Any = None
         self.current_stage = 0  # --from names only stages before it; a later one is an image
+        self.target_base_labels: dict[str, str] = {}  # the target stage's base labels (--inherit-labels)
 
     # -- the whole build ---------------------------------------------------------------
 
@@ -281,29 +283,11 @@ class Builder:
         return self.store.write_image(ic.to_bytes(config), layers, docker=docker)
 
     def _final_config(self, image: Any) -> Any:
-        """--label, --env, --inherit-labels=false, --unsetenv, --unsetlabel and --annotation: edits
-        of the result only, so they never change a step's cache key."""
-        options = self.options
-        if not (options.labels or not options.inherit_labels or options.unset_env or options.unset_labels
-                or options.annotations or options.image_env):
+        edited = resultfiles.edited_result(image, self.options, self.target_base_labels)
+        if edited is None:
             return image
-        config, layers = ic.from_image(image)
-        inner = ic.container(config)
-        labels = dict(inner.get("Labels") or {})
-        if not options.inherit_labels:
-            for key, value in self.target_base_labels.items():
-                if labels.get(key) == value:
-                    del labels[key]
-        labels.update(options.labels)
-        for key in options.unset_labels:
-            labels.pop(key, None)
-        if labels or "Labels" in inner:
-            inner["Labels"] = labels
-        if options.image_env:   # buildah's --env: in the image, not in the steps
-            config["config"] = inner = ic.with_env(inner, options.image_env.items())
-        if options.unset_env:
-            inner["Env"] = [item for item in ic.env_list(config) if item.partition("=")[0] not in options.unset_env]
-        return self.store.write_image(ic.to_bytes(config), layers, annotations=options.annotations or None)
+        config, layers = edited
+        return self.store.write_image(ic.to_bytes(config), layers, annotations=self.options.annotations or None)
 
     def _as_docker(self, image: Any) -> Any:
         """`--format docker`: Docker schema 2 media types for the manifest, config and layers
@@ -380,9 +364,9 @@ class Builder:
         for name in names:
             self.progress.tagged(name)
         if self.options.iidfile:
-            write_iidfile(self.options.iidfile, image.id)
+            resultfiles.write_iidfile(self.options.iidfile, image.id)
         if self.options.metadata_file:
-            _write_metadata(self.options.metadata_file, image, names)
+            resultfiles.write_metadata(self.options.metadata_file, image, names)
         self.progress.image_id(image.id)
         return self.store.load_image(image.manifest_digest, tuple(names))
 
@@ -394,35 +378,6 @@ def _normalize(tag: str) -> str:
         return names.normalize(tag)
     except RootlessBuildError as e:
         raise UsageError(f"invalid tag {tag!r}: {e}") from None
-
-
-def _write_metadata(path: str, image: Any, names: list[str]) -> None:
-    """--metadata-file: the keys BuildKit writes for an image result."""
-    import json
-
-    raw = image.manifest_bytes
-    metadata: dict[str, Any] = {
-        "containerimage.config.digest": image.id,
-        "containerimage.descriptor": {"mediaType": image.manifest_json.get("mediaType"),
-                                      "digest": image.manifest_digest, "size": len(raw)},
-        "containerimage.digest": image.manifest_digest,
-    }
-    if names:
-        metadata["image.name"] = ",".join(names)
-    try:
-        with open(path, "w") as f:
-            json.dump(metadata, f, indent=2, sort_keys=True)
-            f.write("\n")
-    except OSError as e:
-        raise UsageError(f"cannot write --metadata-file {path}: {e.strerror}") from None
-
-
-def write_iidfile(path: str, image_id: str) -> None:
-    try:
-        with open(path, "w") as f:
-            f.write(image_id)
-    except OSError as e:
-        raise UsageError(f"cannot write --iidfile {path}: {e.strerror}") from None
 
 
 def _named_in(stage: Stage, names: list[str]) -> bool:

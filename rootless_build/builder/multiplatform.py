@@ -38,7 +38,7 @@ def build_platforms(store: Any, options: BuildOptions, targets: Sequence[str | N
         for name in names:
             found = lists.save_list(store, name, descriptors)
     if several and options.iidfile:
-        from rootless_build.builder.builder import write_iidfile
+        from rootless_build.builder.resultfiles import write_iidfile
 
         write_iidfile(options.iidfile, found.digest)
     for name in names if not progress.quiet else ():
