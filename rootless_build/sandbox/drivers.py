@@ -18,6 +18,7 @@ from typing import Protocol
 
 from rootless_build.errors import SandboxError, UsageError
 from rootless_build.sandbox import fuse_overlay, libc, overlay, vfs
+from rootless_build.sandbox.forktry import in_fork
 
 DRIVERS = (overlay.NAME, fuse_overlay.NAME, vfs.NAME)
 CACHE_NAME = "storage-driver.json"
@@ -110,29 +111,15 @@ def probe(name: str, scratch_parent: Path) -> str | None:
         base = Path(tempfile.mkdtemp(prefix=f"probe-{name}-", dir=scratch_parent))
     except OSError as e:
         return f"cannot make a test directory in {scratch_parent}: {e.strerror}"
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        message = b""
-        try:
-            libc.unshare(libc.CLONE_NEWNS)
-            libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
-            _exercise(name, base)
-        except BaseException as e:  # noqa: BLE001 - reported to the parent as text
-            message = (str(e) or type(e).__name__).encode()
-        os.write(w, message)
-        os._exit(0)
-    os.close(w)
-    chunks = []
-    while chunk := os.read(r, 4096):
-        chunks.append(chunk)
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
-    shutil.rmtree(base, ignore_errors=True)
-    if status != 0 and not chunks:
-        return f"probe process failed (status {status})"
-    return b"".join(chunks).decode(errors="replace") or None
+    def exercise() -> None:
+        libc.unshare(libc.CLONE_NEWNS)
+        libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
+        _exercise(name, base)
+
+    try:
+        return in_fork(exercise)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _cache_file(store_root: Path) -> Path:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rootless_build.sandbox import drivers, libc
+from rootless_build.sandbox.forktry import describe, in_fork
 
 
 @dataclass
@@ -29,36 +30,6 @@ class Trial:
     mount_ns: str | None = "not tried"      # None: a mount namespace and bind mounts work
     chroot: str | None = "not tried"        # None: chroot works
     drivers: dict[str, str | None] = field(default_factory=dict)
-
-
-def _describe(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror + (f" ({e.filename})" if e.filename else "")
-    return str(e) or type(e).__name__
-
-
-def in_fork(fn: Callable[[], object]) -> str | None:
-    """Run fn in a forked child: None when it returned, else why it failed (one line)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        message = b""
-        try:
-            fn()
-        except BaseException as e:  # noqa: BLE001 - reported to the parent as text
-            message = " ".join(_describe(e).split()).encode(errors="replace")[:2000] or b"failed"
-        os.write(w, message)
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 4096):
-        data += chunk
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
-    if not data and status != 0:
-        return f"probe process ended with status {status}"
-    return data.decode(errors="replace") or None
 
 
 def _step(what: str, fn: Callable[[], object]) -> None:
@@ -124,7 +95,7 @@ def _trial(mapping: str, scratch: Path, all_drivers: bool) -> Trial:
             if not enter_here(warn=None, mapping=idmap.plan_mapping(single=mapping == "single")):
                 trial.enter = "another thread runs: cannot unshare in place"
         except Exception as e:  # noqa: BLE001 - the reason is the result
-            trial.enter = _describe(e)
+            trial.enter = describe(e)
         if trial.enter is not None:
             return trial
     trial.mount_ns = in_fork(lambda: _try_mount_ns(scratch))
@@ -151,7 +122,7 @@ def run_trials(mappings: list[str], scratch: Path, all_drivers: bool = False) ->
             try:
                 text = json.dumps(asdict(_trial(mapping, scratch, all_drivers)))
             except BaseException as e:  # noqa: BLE001
-                text = json.dumps(asdict(Trial(mapping, enter=f"probe failed: {_describe(e)}")))
+                text = json.dumps(asdict(Trial(mapping, enter=f"probe failed: {describe(e)}")))
             with os.fdopen(w, "w") as out:
                 out.write(text)
             os._exit(0)
