@@ -69,6 +69,21 @@ class Repository:
         return self.transport.request("GET", f"/v2/{self.name}/blobs/{digest}", what=f"fetching blob {digest}",
                                       ok=(200, 206), headers=headers, stream=True)
 
+    def read_small_blob(self, digest: object, size: object, limit: int, what: str) -> bytes:
+        """A small blob (a signature's payload, an attestation) read whole and checked
+        against its descriptor: the size within `limit`, the bytes against the digest."""
+        if not isinstance(digest, str) or not dg.is_digest(digest) or not isinstance(size, int) \
+                or not 0 <= size <= limit:
+            raise RegistryError(f"{self.display}: malformed {what} descriptor {digest!r}")
+        resp = self.open_blob(digest)
+        try:
+            data: bytes = resp.raw.read(size + 1, decode_content=True)
+        finally:
+            resp.close()
+        if len(data) != size or dg.of_bytes(data) != digest:
+            raise RegistryError(f"{self.display}: {what} {digest} does not match its digest")
+        return data
+
     # -- uploads ------------------------------------------------------------------------------
 
     def start_upload(self, mount: str | None = None, source: str | None = None) -> str | None:

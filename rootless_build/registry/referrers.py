@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-from rootless_build.errors import RegistryError
 from rootless_build.oci import digest as dg
 from rootless_build.oci import mediatypes as mt
 from rootless_build.registry.client import Repository
@@ -119,19 +118,10 @@ def pull_attached(store: Store, repo: Repository, subject_digest: str, listed: l
 
 
 def _fetch_blob(store: Store, repo: Repository, desc: dict) -> None:
-    digest, size = desc.get("digest", ""), desc.get("size", -1)
-    if not dg.is_digest(digest) or not isinstance(size, int) or not 0 <= size <= MAX_ARTIFACT:
-        raise RegistryError(f"{repo.display}: malformed attestation blob descriptor {digest!r}")
-    if store.blobs.has(digest):
+    digest = desc.get("digest", "")
+    if isinstance(digest, str) and dg.is_digest(digest) and store.blobs.has(digest):
         return
-    resp = repo.open_blob(digest)
-    try:
-        data = resp.raw.read(size + 1, decode_content=True)
-    finally:
-        resp.close()
-    if len(data) != size or dg.of_bytes(data) != digest:
-        raise RegistryError(f"{repo.display}: attestation blob {digest} does not match its digest")
-    store.blobs.put_bytes(data)
+    store.blobs.put_bytes(repo.read_small_blob(digest, desc.get("size", -1), MAX_ARTIFACT, "attestation blob"))
 
 
 def put_blob(repo: Repository, data: bytes, *, check: bool = True) -> None:

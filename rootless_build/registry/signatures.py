@@ -88,7 +88,8 @@ class RegistrySignatures:
             annotations = layer.get("annotations") or {}
             if layer.get("mediaType") != SIMPLESIGNING or SIGNATURE_ANNOTATION not in annotations:
                 continue
-            payload = _small_blob(self.repo, layer.get("digest", ""), layer.get("size", 0))
+            payload = self.repo.read_small_blob(layer.get("digest", ""), layer.get("size", 0), MAX_SIGNATURE,
+                                                   "signature blob")
             out.append(SigstoreSignature(payload, annotations[SIGNATURE_ANNOTATION]))
         return out
 
@@ -274,17 +275,4 @@ def _read_http(url: str) -> bytes | None:
         raise SignatureError(f"reading signature {url}: {e}") from None
     if len(data) > MAX_SIGNATURE:
         raise SignatureError(f"signature {url} is larger than {MAX_SIGNATURE} bytes")
-    return data
-
-
-def _small_blob(repo: Repository, digest: str, size: object) -> bytes:
-    if not dg.is_digest(digest) or not isinstance(size, int) or not 0 <= size <= MAX_SIGNATURE:
-        raise RegistryError(f"{repo.display}: malformed signature layer {digest!r}")
-    resp = repo.open_blob(digest)
-    try:
-        data = resp.raw.read(MAX_SIGNATURE + 1, decode_content=True)
-    finally:
-        resp.close()
-    if len(data) != size or dg.of_bytes(data) != digest:
-        raise RegistryError(f"{repo.display}: signature blob {digest} does not match its digest")
     return data
