@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -16,6 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+
+def ok(proc):
+    """A finished command that must have succeeded (its stderr is the failure message)."""
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def free_port() -> int:

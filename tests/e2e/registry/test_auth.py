@@ -10,14 +10,9 @@ import stat
 from pathlib import Path
 
 import pytest
-from reghelp import run
+from reghelp import ok, run
 
 pytestmark = pytest.mark.registry
-
-
-def ok(proc):
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def one_line_error(proc, *needles: str) -> None:

@@ -8,14 +8,9 @@ import json
 import tarfile
 
 import pytest
-from reghelp import skopeo_raw
+from reghelp import ok, skopeo_raw
 
 pytestmark = pytest.mark.registry
-
-
-def ok(proc):
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def layer_tar(name: str, text: str) -> bytes:

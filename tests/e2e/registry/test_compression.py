@@ -3,7 +3,6 @@ build outputs, read back by the real consumers: a docker-registry, skopeo, podma
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import shutil
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from reghelp import skopeo_copy, skopeo_raw
+from reghelp import ok, sha256, skopeo_copy, skopeo_raw
 
 from rootless_build.layers.zstdchunked import read_toc
 
@@ -24,15 +23,6 @@ ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 CHECKSUM = "io.github.containers.zstd-chunked.manifest-checksum"
 POSITION = "io.github.containers.zstd-chunked.manifest-position"
 OLD_CHECKSUM = "io.containers.zstd-chunked.manifest-checksum"  # what podman 4.3 reads
-
-
-def ok(proc):
-    assert proc.returncode == 0, proc.stderr
-    return proc
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 @pytest.fixture

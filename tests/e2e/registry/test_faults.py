@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from reghelp import skopeo_raw
+from reghelp import ok, skopeo_raw
 
 pytestmark = pytest.mark.registry
 
@@ -24,11 +24,6 @@ def layer_of(ref: str) -> dict:
 def through(proxy, ref: str) -> str:
     """The same image named through the proxy's address."""
     return proxy.address + ref[ref.index("/"):]
-
-
-def ok(proc):
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def assert_clean(rb) -> None:

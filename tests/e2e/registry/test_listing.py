@@ -9,14 +9,9 @@ import json
 import os
 
 import pytest
-from reghelp import skopeo_raw
+from reghelp import ok, skopeo_raw
 
 pytestmark = pytest.mark.registry
-
-
-def ok(proc):
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def rows(proc) -> list[list[str]]:

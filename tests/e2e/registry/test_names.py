@@ -6,13 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from reghelp import ok
 
 pytestmark = pytest.mark.registry
-
-
-def ok(proc):
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 @pytest.fixture

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import pytest
-from reghelp import skopeo_copy, skopeo_raw, umoci_image
+from reghelp import ok, sha256, skopeo_copy, skopeo_raw, umoci_image
 
 pytestmark = pytest.mark.registry
 
 
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def index_entries(store: Path) -> list[dict]:
     return json.loads((store / "index.json").read_text())["manifests"]
-
-
-def ok(proc):
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def test_pull_stores_the_image_as_the_registry_serves_it(rb, pushed_busybox, isolated_env, tool):

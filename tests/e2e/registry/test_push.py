@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shutil
 
 import pytest
-from reghelp import skopeo_copy, skopeo_raw
+from reghelp import ok, sha256, skopeo_copy, skopeo_raw
 
 pytestmark = pytest.mark.registry
 
 GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
-
-
-def ok(proc):
-    assert proc.returncode == 0, proc.stderr
-    return proc
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 @pytest.fixture
